@@ -1,0 +1,1 @@
+"""Run directories, checkpoints, configs, seeding, image I/O and progress bars."""
