@@ -1,0 +1,228 @@
+"""The ``simreal`` command. It parses and validates options and calls the library; no logic of its own.
+
+Every error a user can cause is a :class:`~simreal.utils.errors.SimrealError`; it is printed as one
+line on stderr and the command exits with status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from simreal.utils.errors import SimrealError
+
+app = typer.Typer(help="Train neural networks on synthetic images so that they work on real images.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+generate_app = typer.Typer(help="Simulators: write synthetic datasets.", no_args_is_help=True)
+import_app = typer.Typer(help="Importers: write real data you have as simreal datasets.", no_args_is_help=True)
+refine_app = typer.Typer(help="SimGAN: train a refiner, and refine datasets with it.", no_args_is_help=True)
+app.add_typer(generate_app, name="generate")
+app.add_typer(import_app, name="import")
+app.add_typer(refine_app, name="refine")
+err = Console(stderr=True)
+out = Console()
+
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace a finished dataset at --out.")]
+Seed = Annotated[int, typer.Option(help="Seed of every random choice; same seed, same bytes.")]
+Sets = Annotated[list[str] | None, typer.Option("--set", help="Override a config value: KEY.SUB=VALUE "
+                                                "(repeatable; applied after --config).")]
+ConfigFile = Annotated[Path | None, typer.Option("--config", help="YAML file overriding the preset.")]
+Device = Annotated[str, typer.Option(help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N.")]
+
+
+def cli_errors(fn):
+    """Turn library errors into one line on stderr and exit status 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SimrealError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("interrupted; rerun the same command to resume")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+# -- datasets --------------------------------------------------------------------------------------
+@app.command()
+@cli_errors
+def info(
+    dataset: Annotated[Path, typer.Argument(help="A simreal dataset folder.")],
+    images: Annotated[bool, typer.Option(help="Also open and check every image (slower).")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Summarise (and validate) a dataset: count, task, domain, image, labels, factor ranges, provenance."""
+    from simreal.data.info import dataset_info
+    from simreal.data.reader import read_manifest
+    from simreal.utils.progress import progress_bar
+
+    count = read_manifest(dataset)["count"]
+    with progress_bar(False if as_json else None) as bar:
+        task = bar.add_task("checking", total=count, status="")
+        summary = dataset_info(dataset, on_step=lambda: bar.advance(task), check_images=images)
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    from simreal.cli_format import print_info
+
+    print_info(out, summary)
+
+
+@generate_app.command("digits")
+@cli_errors
+def generate_digits(
+    out_dir: Annotated[Path, typer.Option("--out", help="Output dataset folder.")],
+    count: Annotated[int, typer.Option(min=1, help="Number of images.")] = 6000,
+    seed: Seed = 0,
+    fonts: Annotated[Path | None, typer.Option(help="Folder of .ttf/.otf fonts (default: matplotlib's).")] = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Render printed digits 0–9 as 8×8 UCI-style images (fonts, pose, stroke width randomised)."""
+    from simreal.simulate.write import generate_digits as run
+
+    path = run(out_dir, count, seed, fonts, overwrite=overwrite)
+    out.print(f"wrote {count} synthetic digits to {path}")
+
+
+@import_app.command("uci-digits")
+@cli_errors
+def import_uci(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder that receives pool/, train/ and test/.")],
+    seed: Seed = 0,
+    pool: Annotated[float, typer.Option(help="Fraction for the unlabeled pool (refiner).")] = 0.5,
+    train: Annotated[float, typer.Option(help="Fraction for the labeled training split; test gets the rest.")]
+    = 0.25,
+    overwrite: Overwrite = False,
+) -> None:
+    """Write scikit-learn's 1,797 real handwritten UCI digits as disjoint pool/train/test datasets."""
+    from simreal.data.importers.uci_digits import import_uci_digits
+
+    paths = import_uci_digits(out_dir, seed, pool, train, overwrite)
+    for name, path in paths.items():
+        out.print(f"{name}: {path}")
+
+
+# -- SimGAN ----------------------------------------------------------------------------------------
+@refine_app.command("train")
+@cli_errors
+def refine_train(
+    synthetic: Annotated[Path | None, typer.Option(help="Synthetic dataset (labels used only by "
+                                                   "--consistency-classifier).")] = None,
+    real: Annotated[Path | None, typer.Option(help="Real dataset; its labels are never used.")] = None,
+    preset_name: Annotated[str, typer.Option("--preset", help="paper-gaze, paper-hand or digits.")] = "paper-gaze",
+    runs: Annotated[Path, typer.Option(help="Parent folder of numbered run directories.")] = Path("runs"),
+    config: ConfigFile = None,
+    sets: Sets = None,
+    consistency_classifier: Annotated[Path | None, typer.Option(
+        help="Checkpoint of a task classifier trained on the synthetic data, for loss.label_consistency.")] = None,
+    resume: Annotated[Path | None, typer.Option(help="A run directory to continue exactly where it stopped.")]
+    = None,
+    compile_: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile the networks.")] = False,
+    device: Device = "auto",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
+) -> None:
+    """Train a SimGAN refiner (Algorithm 1) into RUNS/NNNNN-refine-PRESET/."""
+    from simreal.experiments.stages import refine_train_stage
+
+    run_dir = refine_train_stage(synthetic, real, preset_name, runs, config, sets or [], consistency_classifier,
+                                 resume, compile_, device, dry_run, echo=out.print)
+    if run_dir is not None:
+        out.print(f"run directory: {run_dir}")
+
+
+@refine_app.command("apply")
+@cli_errors
+def refine_apply(
+    checkpoint: Annotated[Path, typer.Option(help="Refiner checkpoint (.json/.safetensors) or run directory.")],
+    input_dir: Annotated[Path, typer.Option("--input", help="Dataset to refine.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Refined dataset to write.")],
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per forward pass.")] = 256,
+    device: Device = "auto",
+    overwrite: Overwrite = False,
+) -> None:
+    """Refine every image of a dataset; labels are copied byte-for-byte."""
+    from simreal.refine.apply import refine_dataset
+
+    path = refine_dataset(checkpoint, input_dir, out_dir, batch_size, device, overwrite)
+    out.print(f"wrote refined dataset {path}")
+
+
+# -- tasks -----------------------------------------------------------------------------------------
+@app.command()
+@cli_errors
+def train(
+    task: Annotated[str, typer.Option(help="Task network to train (digits).")] = "digits",
+    data: Annotated[list[Path] | None, typer.Option(help="Training dataset (repeat to mix several).")] = None,
+    share: Annotated[list[float] | None, typer.Option(help="Share of each --data in every batch "
+                                                      "(default: equal).")] = None,
+    limit: Annotated[list[int] | None, typer.Option(help="Use a class-stratified subset of this many samples "
+                                                    "of each --data (0 = all).")] = None,
+    runs: Annotated[Path, typer.Option(help="Parent folder of numbered run directories.")] = Path("runs"),
+    config: ConfigFile = None,
+    sets: Sets = None,
+    seed: Seed = 0,
+    resume: Annotated[Path | None, typer.Option(help="A run directory to continue.")] = None,
+    device: Device = "auto",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
+) -> None:
+    """Train a task network on one or more datasets mixed per batch (e.g. 50 % real / 50 % synthetic)."""
+    from simreal.experiments.stages import train_stage
+
+    run_dir = train_stage(task, data or [], share or [], limit or [], runs, config, sets or [], seed, resume,
+                          device, dry_run, echo=out.print)
+    if run_dir is not None:
+        out.print(f"run directory: {run_dir}")
+
+
+@app.command()
+@cli_errors
+def evaluate(
+    checkpoint: Annotated[Path, typer.Option(help="Task checkpoint or run directory.")],
+    data: Annotated[Path, typer.Option(help="Labeled dataset to evaluate on.")],
+    task: Annotated[str, typer.Option(help="Task (digits).")] = "digits",
+    out_json: Annotated[Path | None, typer.Option("--out", help="Also write the metrics to this JSON file.")]
+    = None,
+    device: Device = "auto",
+) -> None:
+    """Evaluate a trained task network on a labeled dataset."""
+    from simreal.experiments.stages import evaluate_stage
+
+    metrics = evaluate_stage(task, checkpoint, data, device, out_json)
+    out.print(f"accuracy {metrics['accuracy']:.4f} on {metrics['count']} images of {data}")
+    out.print("per class: " + " ".join(f"{i}:{a:.2f}" for i, a in enumerate(metrics["per_class_accuracy"])))
+
+
+# -- the main job ----------------------------------------------------------------------------------
+@app.command()
+@cli_errors
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for datasets, runs and the report.")]
+    = Path("demo-out"),
+    seeds: Annotated[int, typer.Option(min=1, help="Classifier seeds per condition.")] = 3,
+    quick: Annotated[bool, typer.Option(help="Tiny sizes for a smoke run (about a minute); numbers are "
+                                        "not meaningful.")] = False,
+    device: Device = "auto",
+) -> None:
+    """Synthetic → refined → real handwritten digits, end to end; writes OUT/report.md and results.json."""
+    from simreal.experiments.digits_demo import DemoConfig, run_demo
+
+    results = run_demo(out_dir, DemoConfig.quick() if quick else DemoConfig(), seeds=seeds, device=device)
+    out.print(f"report: {out_dir / 'report.md'}  ({results['runtime_s']:.0f} s)")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

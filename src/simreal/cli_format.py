@@ -1,0 +1,44 @@
+"""Rich rendering of command results (kept out of ``cli.py`` so that file stays a thin parser)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def print_info(console: Console, s: dict[str, Any]) -> None:
+    img = s["image"]
+    size = f"{img['width']}×{img['height']}" if img.get("height") else "variable size"
+    console.print(f"[bold]{s['name']}[/]  {s['path']}")
+    console.print(f"  {s['count']} samples · task {s['task']} · domain {s['domain']} · {img['mode']} {size}"
+                  f" · seed {s['seed']}")
+    labels = Table(title="labels", show_edge=False)
+    for col in ("field", "dtype", "shape", "units", "description"):
+        labels.add_column(col)
+    for name, spec in s["labels"].items():
+        shape = "variable" if spec["shape"] is None else str(tuple(spec["shape"]))
+        labels.add_row(name, spec["dtype"], shape, spec.get("units") or "", spec["description"])
+    console.print(labels)
+    if s["factors"]:
+        factors = Table(title="factors", show_edge=False)
+        factors.add_column("factor")
+        factors.add_column("range / values")
+        for name, f in s["factors"].items():
+            if "min" in f:
+                factors.add_row(name, f"{f['min']:.4g} … {f['max']:.4g}")
+            else:
+                vals = list(f["values"].items())
+                text = ", ".join(f"{k} ({v})" for k, v in vals[:6]) + (f", … {len(vals) - 6} more" if len(vals) > 6
+                                                                         else "")
+                factors.add_row(name, text)
+        console.print(factors)
+    console.print("[bold]provenance[/]")
+    for depth, node in enumerate(s["provenance"]):
+        arrow = "  " + "  " * depth + ("└─ " if depth else "")
+        if node.get("missing"):
+            console.print(f"{arrow}{node['name']} ({node['path']}, not found here)")
+            continue
+        extra = f" · checkpoint {node['checkpoint']['path']}" if node.get("checkpoint") else ""
+        console.print(f"{arrow}{node['name']} [{node['domain']}] ← {node['command']}{extra}", highlight=False)

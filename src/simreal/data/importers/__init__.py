@@ -1,0 +1,1 @@
+"""Importers from the formats users have into ``simreal-dataset/1``."""

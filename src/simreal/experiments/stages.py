@@ -1,0 +1,134 @@
+"""Single stages as the CLI runs them: resolve configs, open datasets, make run directories."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from simreal.data.bank import ImageBank
+from simreal.data.reader import SimrealDataset
+from simreal.data.subsets import stratified_subset
+from simreal.evaluate.classification import evaluate_classifier
+from simreal.refine.config import RefineConfig, preset
+from simreal.refine.train import SimGANTrainer
+from simreal.tasks.digits import LabelConsistency
+from simreal.train.classifier import ClassifierTrainConfig, ClassifierTrainer, load_classifier
+from simreal.utils.config import dumps, from_dict, merge, resolve
+from simreal.utils.errors import ConfigError, SimrealError
+from simreal.utils.fileio import atomic_write_json
+from simreal.utils.runs import next_run_dir
+
+TASKS = ("digits",)
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise SimrealError(f"unknown task {task!r}; available: {', '.join(TASKS)}")
+
+
+def _resumed_config(cls, run_dir: Path):
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise SimrealError(f"{run_dir}: not a run directory (no config.json)")
+    return from_dict(cls, json.loads(path.read_text()))
+
+
+def _inputs_path(run_dir: Path) -> Path:
+    return run_dir / "inputs.json"
+
+
+def refine_train_stage(synthetic: Path | None, real: Path | None, preset_name: str, runs: Path,
+                       config: Path | None, sets: list[str], consistency_classifier: Path | None,
+                       resume: Path | None, compile_: bool, device: str, dry_run: bool,
+                       echo: Callable[[str], Any] = print) -> Path | None:
+    """``simreal refine train``: returns the run directory (None for a dry run)."""
+    if resume is not None:
+        cfg = _resumed_config(RefineConfig, resume)
+        inputs = json.loads(_inputs_path(resume).read_text())
+        synthetic, real = Path(inputs["synthetic"]), Path(inputs["real"])
+        consistency_classifier = Path(inputs["consistency_classifier"]) if inputs["consistency_classifier"] else None
+    else:
+        cfg = resolve(preset(preset_name), config, sets)
+        cfg = merge(cfg, {"device": device, "compile": compile_ or cfg.compile})
+    if dry_run:
+        echo(dumps(cfg))
+        return None
+    if synthetic is None or real is None:
+        raise ConfigError("--synthetic and --real are required")
+    if cfg.loss.label_consistency > 0 and consistency_classifier is None:
+        raise ConfigError("loss.label_consistency > 0 needs --consistency-classifier (a classifier trained on the "
+                          "synthetic data: simreal train --task digits --data SYNTHETIC), or "
+                          "--set loss.label_consistency=0")
+    syn_ds, real_ds = SimrealDataset(synthetic), SimrealDataset(real)
+    if syn_ds.mode != real_ds.mode:
+        raise SimrealError(f"synthetic images are {syn_ds.mode} but real images are {real_ds.mode}")
+    label = "label" if consistency_classifier is not None else None
+    consistency = None
+    if consistency_classifier is not None:
+        consistency = LabelConsistency(load_classifier(consistency_classifier, cfg.device))
+    run_dir = resume or next_run_dir(runs, f"refine-{preset_name}")
+    if resume is None:
+        atomic_write_json(_inputs_path(run_dir), {
+            "synthetic": str(synthetic.resolve()), "real": str(real.resolve()),
+            "consistency_classifier": str(consistency_classifier.resolve()) if consistency_classifier else None})
+    trainer = SimGANTrainer(cfg, ImageBank(syn_ds, label), ImageBank(real_ds), run_dir, consistency)
+    ckpt = trainer.train(resume=resume is not None)
+    echo(f"final checkpoint: {ckpt}")
+    return run_dir
+
+
+def open_sources(data: list[Path], share: list[float], limit: list[int], seed: int) -> list[tuple[ImageBank, float]]:
+    """Banks (with labels) for ``--data``, their batch shares and optional stratified subsets."""
+    if not data:
+        raise ConfigError("give at least one --data dataset")
+    share = share or [1.0] * len(data)
+    limit = limit or [0] * len(data)
+    if len(share) != len(data) or len(limit) != len(data):
+        raise ConfigError("give one --share and one --limit per --data (or none)")
+    sources = []
+    for path, s, n in zip(data, share, limit, strict=True):
+        ds = SimrealDataset(path)
+        if "label" not in ds.schema:
+            raise SimrealError(f"{path}: dataset has no 'label' field to train on")
+        if n:
+            ds = ds.subset(stratified_subset(ds.labels("label"), n, seed))
+        sources.append((ImageBank(ds, "label"), float(s)))
+    return sources
+
+
+def train_stage(task: str, data: list[Path], share: list[float], limit: list[int], runs: Path,
+                config: Path | None, sets: list[str], seed: int, resume: Path | None, device: str, dry_run: bool,
+                echo: Callable[[str], Any] = print) -> Path | None:
+    """``simreal train``: returns the run directory (None for a dry run)."""
+    _check_task(task)
+    if resume is not None:
+        cfg = _resumed_config(ClassifierTrainConfig, resume)
+        inputs = json.loads(_inputs_path(resume).read_text())
+        data, share, limit = [Path(p) for p in inputs["data"]], inputs["share"], inputs["limit"]
+    else:
+        cfg = merge(resolve(ClassifierTrainConfig(), config, sets), {"seed": seed, "device": device})
+    if dry_run:
+        echo(dumps(cfg))
+        return None
+    sources = open_sources(data, share, limit, cfg.seed)
+    run_dir = resume or next_run_dir(runs, f"train-{task}")
+    if resume is None:
+        atomic_write_json(_inputs_path(run_dir), {"data": [str(p.resolve()) for p in data],
+                                                  "share": [s for _, s in sources], "limit": limit or [0] * len(data)})
+    ClassifierTrainer(cfg, sources, run_dir).train(resume=resume is not None)
+    return run_dir
+
+
+def evaluate_stage(task: str, checkpoint: Path, data: Path, device: str, out_json: Path | None) -> dict[str, Any]:
+    """``simreal evaluate``: metrics of a task checkpoint on a labeled dataset."""
+    _check_task(task)
+    ds = SimrealDataset(data)
+    if "label" not in ds.schema:
+        raise SimrealError(f"{data}: dataset has no 'label' field to evaluate against")
+    metrics = evaluate_classifier(load_classifier(checkpoint, device), ImageBank(ds, "label"))
+    metrics.update(checkpoint=str(checkpoint), data=str(data))
+    if out_json is not None:
+        atomic_write_json(out_json, metrics)
+    return metrics

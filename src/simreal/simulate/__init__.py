@@ -1,0 +1,1 @@
+"""Simulators that write ``simreal-dataset/1`` datasets."""

@@ -1,0 +1,1 @@
+"""Task networks, their losses and decoders."""

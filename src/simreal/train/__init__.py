@@ -1,0 +1,1 @@
+"""Task training loops."""
