@@ -24,7 +24,10 @@ import_app = typer.Typer(help="Importers: write real data you have as simreal da
 refine_app = typer.Typer(help="SimGAN: train a refiner, and refine datasets with it.", no_args_is_help=True)
 app.add_typer(generate_app, name="generate")
 app.add_typer(import_app, name="import")
+experiment_app = typer.Typer(help="Studies that compare several settings and write a report.",
+                             no_args_is_help=True)
 app.add_typer(refine_app, name="refine")
+app.add_typer(experiment_app, name="experiment")
 err = Console(stderr=True)
 out = Console()
 
@@ -218,6 +221,23 @@ def demo(
 
     results = run_demo(out_dir, DemoConfig.quick() if quick else DemoConfig(), seeds=seeds, device=device)
     out.print(f"report: {out_dir / 'report.md'}  ({results['runtime_s']:.0f} s)")
+
+
+@experiment_app.command("refine-digits")
+@cli_errors
+def experiment_refine_digits(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for datasets, runs and study.md.")]
+    = Path("study-out"),
+    variant: Annotated[list[str] | None, typer.Option(help="Variant(s) to run (default: all).")] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Classifier seeds per condition.")] = 2,
+    budget: Annotated[int, typer.Option(min=10, help="Labeled real digits mixed with refined data.")] = 20,
+    device: Device = "auto",
+) -> None:
+    """Which refiner settings make refined digits help on real digits (~2 min per variant on 2 CPUs)."""
+    from simreal.experiments.digits_study import run_study
+
+    run_study(out_dir, variant, seeds, budget, device=device)
+    out.print(f"study: {out_dir / 'study.md'}")
 
 
 def main() -> None:

@@ -91,43 +91,80 @@ def machine() -> dict[str, Any]:
             "simreal": simreal.__version__}
 
 
-def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), seeds: int = 3, device: str = "auto") -> dict[str, Any]:
-    out = Path(out)
-    t0 = time.time()
+@dataclass
+class DigitsData:
+    """The demo's datasets, opened: synthetic, real pool (unlabeled), real train and real test."""
+
+    synthetic_path: Path
+    synthetic: ImageBank
+    real_pool: ImageBank
+    real_train: SimrealDataset
+    test: ImageBank
+
+
+def prepare_data(out: Path, cfg: DemoConfig) -> DigitsData:
     syn_path, uci_path = out / "data" / "digits-synthetic", out / "data" / "uci"
     generate_digits(syn_path, cfg.synthetic_count, cfg.data_seed, overwrite=True)
     import_uci_digits(uci_path, cfg.data_seed, overwrite=True)
-    synthetic = ImageBank(SimrealDataset(syn_path), "label")
-    real_pool = ImageBank(SimrealDataset(uci_path / "pool"))
-    real_train = SimrealDataset(uci_path / "train")
-    test = ImageBank(SimrealDataset(uci_path / "test"), "label")
-    ccfg = dataclasses.replace(cfg.classifier, device=device)
+    return DigitsData(syn_path, ImageBank(SimrealDataset(syn_path), "label"),
+                      ImageBank(SimrealDataset(uci_path / "pool")), SimrealDataset(uci_path / "train"),
+                      ImageBank(SimrealDataset(uci_path / "test"), "label"))
 
-    # The refiner's label-consistency net: a classifier trained on synthetic data only.
-    teacher = ClassifierTrainer(ccfg, [(synthetic, 1.0)], next_run_dir(out / "runs", "train-consistency")).train()
-    rcfg = dataclasses.replace(cfg.refine, device=device, seed=cfg.data_seed)
-    refine_dir = next_run_dir(out / "runs", "refine-digits")
-    t_refine = time.time()
-    ckpt = SimGANTrainer(rcfg, synthetic, real_pool, refine_dir, LabelConsistency(teacher)).train()
-    refine_s = time.time() - t_refine
-    ref_path = refine_dataset(ckpt, syn_path, out / "data" / "digits-refined", device=device, overwrite=True)
-    banks = {"synthetic": synthetic, "refined": ImageBank(SimrealDataset(ref_path), "label"),
-             "real-train": ImageBank(real_train, "label")}
 
-    names = conditions(cfg.budgets)
+def train_refiner(out: Path, data: DigitsData, rcfg: RefineConfig, ccfg: ClassifierTrainConfig, name: str
+                  ) -> tuple[Path, Path, float]:
+    """Train the refiner (with its label-consistency classifier when enabled) and refine the synthetic set.
+
+    Returns (refined dataset, refiner run directory, refiner train seconds).
+    """
+    consistency = None
+    if rcfg.loss.label_consistency > 0:
+        teacher = ClassifierTrainer(ccfg, [(data.synthetic, 1.0)],
+                                    next_run_dir(out / "runs", f"train-consistency-{name}")).train()
+        consistency = LabelConsistency(teacher)
+    refine_dir = next_run_dir(out / "runs", f"refine-{name}")
+    t0 = time.time()
+    ckpt = SimGANTrainer(rcfg, data.synthetic, data.real_pool, refine_dir, consistency).train()
+    seconds = time.time() - t0
+    ref_path = refine_dataset(ckpt, data.synthetic_path, out / "data" / f"digits-refined-{name}",
+                              device=rcfg.device, overwrite=True)
+    return ref_path, refine_dir, seconds
+
+
+def run_conditions(names: list[str], banks: dict[str, ImageBank], data: DigitsData, ccfg: ClassifierTrainConfig,
+                   seeds: int, description: str = "classifiers") -> dict[str, list[float]]:
+    """Train one classifier per condition and seed; accuracies on the real test split."""
     acc: dict[str, list[float]] = {n: [] for n in names}
     with progress_bar() as bar:
-        task = bar.add_task("classifiers", total=len(names) * seeds, status="")
+        task = bar.add_task(description, total=len(names) * seeds, status="")
         for seed in range(seeds):
             for name in names:
                 bar.update(task, status=f"{name} seed {seed}")
                 scfg = dataclasses.replace(ccfg, seed=seed)
-                model = ClassifierTrainer(scfg, _sources(name, banks, real_train, seed), show_progress=False).train()
-                acc[name].append(evaluate_classifier(model, test)["accuracy"])
+                sources = _sources(name, banks, data.real_train, seed)
+                model = ClassifierTrainer(scfg, sources, show_progress=False).train()
+                acc[name].append(evaluate_classifier(model, data.test)["accuracy"])
                 bar.advance(task)
+    return acc
 
+
+def summarize(acc: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
+    return {n: {"mean": float(np.mean(v)), "std": float(np.std(v)), "values": v} for n, v in acc.items()}
+
+
+def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), seeds: int = 3, device: str = "auto") -> dict[str, Any]:
+    out = Path(out)
+    t0 = time.time()
+    data = prepare_data(out, cfg)
+    ccfg = dataclasses.replace(cfg.classifier, device=device)
+    rcfg = dataclasses.replace(cfg.refine, device=device, seed=cfg.data_seed)
+    ref_path, refine_dir, refine_s = train_refiner(out, data, rcfg, ccfg, "digits")
+    synthetic, real_pool, real_train, test = data.synthetic, data.real_pool, data.real_train, data.test
+    banks = {"synthetic": synthetic, "refined": ImageBank(SimrealDataset(ref_path), "label"),
+             "real-train": ImageBank(real_train, "label")}
+    acc = run_conditions(conditions(cfg.budgets), banks, data, ccfg, seeds)
     results = {
-        "accuracy": {n: {"mean": float(np.mean(v)), "std": float(np.std(v)), "values": v} for n, v in acc.items()},
+        "accuracy": summarize(acc),
         "budgets": list(cfg.budgets),
         "seeds": seeds,
         "counts": {"synthetic": len(synthetic), "real_pool": len(real_pool), "real_train": len(real_train),

@@ -34,7 +34,7 @@ from simreal.utils.errors import CheckpointError
 from simreal.utils.images import save_grid
 from simreal.utils.progress import progress_bar
 from simreal.utils.runs import StatsLogger, write_config
-from simreal.utils.seeding import pick_device, torch_generator
+from simreal.utils.seeding import pick_device, seeded_init, torch_generator
 
 ConsistencyLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -77,8 +77,9 @@ class SimGANTrainer:
         if cfg.loss.label_consistency > 0 and consistency is None:
             raise ValueError("loss.label_consistency > 0 needs a consistency model (a trained task network)")
         channels = synthetic.images(torch.zeros(1, dtype=torch.long)).shape[1]
-        self.R = build_refiner(cfg, channels).to(self.device)
-        self.D = build_discriminator(cfg, channels).to(self.device)
+        with seeded_init(cfg.seed):
+            self.R = build_refiner(cfg, channels).to(self.device)
+            self.D = build_discriminator(cfg, channels).to(self.device)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.R.to(memory_format=self.memory_format)
         self.D.to(memory_format=self.memory_format)

@@ -27,7 +27,7 @@ from simreal.utils.checkpoint import (
 from simreal.utils.config import from_dict, to_dict
 from simreal.utils.progress import progress_bar
 from simreal.utils.runs import StatsLogger, write_config
-from simreal.utils.seeding import pick_device, torch_generator
+from simreal.utils.seeding import pick_device, seeded_init, torch_generator
 
 
 @dataclass(frozen=True)
@@ -85,11 +85,13 @@ class ClassifierTrainer:
         self.counts = batch_counts([s for _, s in sources], cfg.batch_size)
         self.device = pick_device(cfg.device)
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        torch.manual_seed(cfg.seed)  # weight init only; sampling uses explicit generators
-        self.model = DigitNet(cfg.net).to(self.device)
+        with seeded_init(cfg.seed):
+            self.model = DigitNet(cfg.net).to(self.device)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.gens = {f"source{i}": torch_generator(cfg.seed, 10 + i) for i in range(len(sources))}
         self.gens["augment"] = torch_generator(cfg.seed, 99)
+        # Dropout draws from the global RNG; each step swaps this private state in and out.
+        self.gens["dropout"] = torch_generator(cfg.seed, 98)
         self.step = 0
         self.show_progress = show_progress
 
@@ -106,7 +108,10 @@ class ClassifierTrainer:
     def train_step(self) -> float:
         self.model.train()
         x, y = self.batch()
-        loss = classification_loss(self.model(x), y)
+        with torch.random.fork_rng(devices=[]):
+            torch.set_rng_state(self.gens["dropout"].get_state())
+            loss = classification_loss(self.model(x), y)
+            self.gens["dropout"].set_state(torch.get_rng_state())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 
@@ -28,3 +31,15 @@ def pick_device(requested: str = "auto") -> torch.device:
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(requested)
+
+
+@contextmanager
+def seeded_init(seed: int, *stream: int) -> Iterator[None]:
+    """Build modules inside this block to get weights that depend only on ``(seed, *stream)``.
+
+    PyTorch's initialisers use the global RNG; this forks it, so the caller's global state is untouched.
+    """
+    state = np.random.SeedSequence([int(seed), 0x1A1, *map(int, stream)]).generate_state(1, np.uint64)[0]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(state) & 0x7FFF_FFFF_FFFF_FFFF)
+        yield

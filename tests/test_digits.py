@@ -1,0 +1,156 @@
+"""Digit simulator, UCI importer, classifier training, evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from simreal.cli import app
+from simreal.data.bank import ImageBank
+from simreal.data.importers.uci_digits import import_uci_digits
+from simreal.data.reader import SimrealDataset
+from simreal.data.subsets import split_indices, stratified_subset
+from simreal.evaluate.classification import accuracy, confusion_matrix, evaluate_classifier
+from simreal.simulate.digits import block_count, render_digit, usable_fonts
+from simreal.simulate.write import generate_digits
+from simreal.train.classifier import ClassifierTrainConfig, ClassifierTrainer, batch_counts
+from simreal.utils.config import merge
+
+runner = CliRunner()
+
+
+def test_fonts_exclude_symbol_fonts():
+    names = {f.stem for f in usable_fonts(None)}
+    assert "DejaVuSans" in names and "cmr10" in names
+    assert not names & {"cmsy10", "cmex10", "LastResortHE-Regular"}
+
+
+def test_render_is_deterministic_per_index_and_uci_like():
+    fonts = usable_fonts(None)
+    a, rec = render_digit(5, 17, fonts)
+    b, _ = render_digit(5, 17, fonts)
+    c, _ = render_digit(5, 18, fonts)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert a.shape == (8, 8) and a.dtype == np.uint8
+    levels = np.round(a.astype(float) * 16 / 255)
+    assert np.allclose(levels * 255 / 16, a, atol=0.5), "17 grey levels like the UCI block counts"
+    assert set(rec["factors"]) == {"font", "rotation_deg", "shear", "aspect", "scale", "stroke_width", "dx", "dy"}
+    assert 0 <= rec["label"] <= 9 and rec["synthetic"] is True
+
+
+def test_block_count():
+    bitmap = np.zeros((32, 32), bool)
+    bitmap[:4, :4] = True
+    bitmap[4, 4] = True
+    counts = block_count(bitmap)
+    assert counts[0, 0] == 16 and counts[1, 1] == 1 and counts.sum() == 17
+
+
+def test_generate_then_resume_after_interrupt(tmp_path: Path, monkeypatch):
+    full = generate_digits(tmp_path / "full", 25, seed=1)
+    import simreal.simulate.write as write
+
+    calls = {"n": 0}
+    real_render = write.render_digit
+
+    def dying(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 11:
+            raise KeyboardInterrupt
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(write, "render_digit", dying)
+    with pytest.raises(KeyboardInterrupt):
+        generate_digits(tmp_path / "cut", 25, seed=1)
+    assert not (tmp_path / "cut" / "dataset.json").exists()
+    monkeypatch.setattr(write, "render_digit", real_render)
+    generate_digits(tmp_path / "cut", 25, seed=1)
+    for rel in ["metadata.jsonl", "images/000/000010.png", "images/000/000024.png"]:
+        assert (full / rel).read_bytes() == (tmp_path / "cut" / rel).read_bytes()
+    ds = SimrealDataset(full)
+    assert len(ds) == 25 and ds.manifest["domain"] == "synthetic"
+
+
+def test_uci_import_splits_are_disjoint_complete_and_stratified(tmp_path: Path):
+    paths = import_uci_digits(tmp_path / "uci", seed=4)
+    sources = {name: [r["source_index"] for r in SimrealDataset(p).records()] for name, p in paths.items()}
+    sets = {k: set(v) for k, v in sources.items()}
+    assert sum(len(v) for v in sources.values()) == 1797 == len(set().union(*sets.values()))
+    assert not (sets["pool"] & sets["train"] or sets["pool"] & sets["test"] or sets["train"] & sets["test"])
+    labels = SimrealDataset(paths["test"]).labels("label")
+    assert np.bincount(labels).min() >= 40
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    ds = SimrealDataset(paths["train"])
+    rec = ds.record(0)
+    assert np.array_equal(ds.image_array(0), np.round(d.images[rec["source_index"]] * 255 / 16).astype(np.uint8))
+    assert rec["label"] == d.target[rec["source_index"]]
+    assert SimrealDataset(paths["pool"]).manifest["provenance"]["unlabeled"] is True
+
+
+def test_split_and_subset_helpers():
+    labels = np.repeat(np.arange(10), 20)
+    parts = split_indices(labels, {"a": 0.5, "b": 0.25, "c": 0.25}, 0)
+    assert [len(p) for p in parts.values()] == [100, 50, 50]
+    sub = stratified_subset(labels, 20, 0)
+    assert np.bincount(labels[sub]).tolist() == [2] * 10
+    assert not np.array_equal(sub, stratified_subset(labels, 20, 1))
+    assert batch_counts([0.5, 0.5], 64) == [32, 32] and batch_counts([1, 2], 10) == [3, 7]
+
+
+def test_metrics():
+    assert accuracy(np.array([1, 2, 3]), np.array([1, 2, 0])) == pytest.approx(2 / 3)
+    assert confusion_matrix(np.array([0, 1, 1]), np.array([0, 0, 1]), 2).tolist() == [[1, 1], [0, 1]]
+    with pytest.raises(ValueError):
+        accuracy(np.array([]), np.array([]))
+
+
+def test_classifier_overfits_a_small_set_and_mixes_batches(tmp_path: Path):
+    syn = generate_digits(tmp_path / "syn", 40, seed=0)
+    bank = ImageBank(SimrealDataset(syn), "label")
+    cfg = merge(ClassifierTrainConfig(), {"steps": 150, "batch_size": 20, "device": "cpu",
+                                          "augment": {"shift_px": 0}, "net": {"dropout": 0.0}})
+    trainer = ClassifierTrainer(cfg, [(bank, 0.5), (bank, 0.5)])
+    x, y = trainer.batch()
+    assert x.shape == (20, 1, 8, 8) and y.shape == (20,)
+    model = trainer.train()
+    assert evaluate_classifier(model, bank)["accuracy"] >= 0.95
+
+
+def test_classifier_training_is_deterministic(tmp_path: Path):
+    syn = generate_digits(tmp_path / "syn", 20, seed=0)
+    bank = ImageBank(SimrealDataset(syn), "label")
+    cfg = ClassifierTrainConfig(steps=5, batch_size=8, device="cpu")
+    a = ClassifierTrainer(cfg, [(bank, 1.0)]).train()
+    torch.manual_seed(123)  # global state must not matter
+    b = ClassifierTrainer(cfg, [(bank, 1.0)]).train()
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+
+
+def test_cli_generate_import_train_evaluate(tmp_path: Path):
+    r = runner.invoke(app, ["generate", "digits", "--out", str(tmp_path / "syn"), "--count", "40"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["generate", "digits", "--out", str(tmp_path / "syn"), "--count", "40"])
+    assert r.exit_code == 2 and "--overwrite" in r.output
+    r = runner.invoke(app, ["import", "uci-digits", "--out", str(tmp_path / "uci")])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["train", "--data", str(tmp_path / "uci/train"), "--limit", "20", "--data",
+                            str(tmp_path / "syn"), "--limit", "0", "--share", "0.5", "--share", "0.5",
+                            "--runs", str(tmp_path / "runs"),
+                            "--set", "steps=20", "--set", "checkpoint_every=10", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    run = tmp_path / "runs" / "00000-train-digits"
+    assert (run / "ckpt-0000020.json").is_file() and (run / "config.json").is_file()
+    r = runner.invoke(app, ["evaluate", "--checkpoint", str(run), "--data", str(tmp_path / "uci/test"),
+                            "--out", str(tmp_path / "m.json")])
+    assert r.exit_code == 0 and "accuracy" in r.output
+    r = runner.invoke(app, ["train", "--data", str(tmp_path / "nope"), "--runs", str(tmp_path / "runs")])
+    assert r.exit_code == 2 and "dataset folder not found" in r.output
+    r = runner.invoke(app, ["train", "--task", "gaze", "--data", str(tmp_path / "syn")])
+    assert r.exit_code == 2 and "unknown task 'gaze'" in r.output
