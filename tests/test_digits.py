@@ -15,7 +15,7 @@ from simreal.data.importers.uci_digits import import_uci_digits
 from simreal.data.reader import SimrealDataset
 from simreal.data.subsets import split_indices, stratified_subset
 from simreal.evaluate.classification import accuracy, confusion_matrix, evaluate_classifier
-from simreal.simulate.digits import block_count, render_digit, usable_fonts
+from simreal.simulate.digits import DigitSimConfig, block_count, render_digit, usable_fonts
 from simreal.simulate.write import generate_digits
 from simreal.train.classifier import ClassifierTrainConfig, ClassifierTrainer, batch_counts
 from simreal.utils.config import merge
@@ -39,6 +39,8 @@ def test_render_is_deterministic_per_index_and_uci_like():
     levels = np.round(a.astype(float) * 16 / 255)
     assert np.allclose(levels * 255 / 16, a, atol=0.5), "17 grey levels like the UCI block counts"
     assert set(rec["factors"]) == {"font", "rotation_deg", "shear", "aspect", "scale", "stroke_width", "dx", "dy"}
+    _, rec_box = render_digit(5, 17, fonts, DigitSimConfig(keep_aspect=False))
+    assert "box_width" in rec_box["factors"] and rec_box["label"] == rec["label"]
     assert 0 <= rec["label"] <= 9 and rec["synthetic"] is True
 
 

@@ -130,7 +130,8 @@ def refine_train(
         help="Checkpoint of a task classifier trained on the synthetic data, for loss.label_consistency.")] = None,
     resume: Annotated[Path | None, typer.Option(help="A run directory to continue exactly where it stopped.")]
     = None,
-    compile_: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile the networks.")] = False,
+    compile_: Annotated[bool | None, typer.Option("--compile/--no-compile", help="torch.compile the networks "
+                                                  "(default: the config's `compile`).")] = None,
     device: Device = "auto",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
 ) -> None:

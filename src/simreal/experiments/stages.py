@@ -41,7 +41,7 @@ def _inputs_path(run_dir: Path) -> Path:
 
 def refine_train_stage(synthetic: Path | None, real: Path | None, preset_name: str, runs: Path,
                        config: Path | None, sets: list[str], consistency_classifier: Path | None,
-                       resume: Path | None, compile_: bool, device: str, dry_run: bool,
+                       resume: Path | None, compile_: bool | None, device: str, dry_run: bool,
                        echo: Callable[[str], Any] = print) -> Path | None:
     """``simreal refine train``: returns the run directory (None for a dry run)."""
     if resume is not None:
@@ -51,7 +51,7 @@ def refine_train_stage(synthetic: Path | None, real: Path | None, preset_name: s
         consistency_classifier = Path(inputs["consistency_classifier"]) if inputs["consistency_classifier"] else None
     else:
         cfg = resolve(preset(preset_name), config, sets)
-        cfg = merge(cfg, {"device": device, "compile": compile_ or cfg.compile})
+        cfg = merge(cfg, {"device": device, "compile": cfg.compile if compile_ is None else compile_})
     if dry_run:
         echo(dumps(cfg))
         return None
