@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 
 from simreal.utils.fileio import atomic_write
 from simreal.utils.runs import read_stats
@@ -32,6 +33,7 @@ def plot_budget_curves(budgets: list[int], curves: dict[str, tuple[list[float], 
     ax.set_xscale("log")
     ax.set_xticks(budgets)
     ax.set_xticklabels([str(b) for b in budgets])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("labeled real training digits")
     ax.set_ylabel("accuracy on real test digits (%)")
     ax.set_title(title)
