@@ -146,6 +146,8 @@ BAD_CASES = {
     "bad json line": (lambda r: (r / "metadata.jsonl").write_text(
         (r / "metadata.jsonl").read_text().replace('"label": 1,', '"label": 1,,', 1)),
         r"metadata\.jsonl:2: not valid JSON"),
+    "escaping path": (lambda r: _edit_line(r, 3, file_name="../../etc/passwd"),
+                      r"metadata\.jsonl:3: file_name '\.\./\.\./etc/passwd' must be a path inside the dataset"),
     "count mismatch": (lambda r: (r / "dataset.json").write_text(json.dumps(
         {**json.loads((r / "dataset.json").read_text()), "count": 7})), r"has 6 lines but the manifest says count=7"),
 }

@@ -143,6 +143,10 @@ class SimrealDataset(torch.utils.data.Dataset):
             raise DatasetError(f"not valid JSON ({exc.msg})", self.metadata_path, line_no) from None
         if not isinstance(rec, dict) or not isinstance(rec.get("file_name"), str):
             raise DatasetError("record lacks a 'file_name' string", self.metadata_path, line_no)
+        name = Path(rec["file_name"])
+        if name.is_absolute() or ".." in name.parts:
+            raise DatasetError(f"file_name {rec['file_name']!r} must be a path inside the dataset",
+                               self.metadata_path, line_no)
         if self.validate:
             for name, spec in self.schema.items():
                 if name not in rec:
