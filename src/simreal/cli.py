@@ -218,9 +218,12 @@ def demo(
     device: Device = "auto",
 ) -> None:
     """Synthetic → refined → real handwritten digits, end to end; writes OUT/report.md and results.json."""
+    from simreal.cli_format import print_accuracy_table
     from simreal.experiments.digits_demo import DemoConfig, run_demo
 
     results = run_demo(out_dir, DemoConfig.quick() if quick else DemoConfig(), seeds=seeds, device=device)
+    print_accuracy_table(out, results["accuracy"], f"accuracy on {results['counts']['real_test']} real test digits, "
+                                                   f"{seeds} seed(s)")
     out.print(f"report: {out_dir / 'report.md'}  ({results['runtime_s']:.0f} s)")
 
 

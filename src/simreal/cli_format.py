@@ -42,3 +42,12 @@ def print_info(console: Console, s: dict[str, Any]) -> None:
             continue
         extra = f" · checkpoint {node['checkpoint']['path']}" if node.get("checkpoint") else ""
         console.print(f"{arrow}{node['name']} [{node['domain']}] ← {node['command']}{extra}", highlight=False)
+
+
+def print_accuracy_table(console: Console, accuracy: dict[str, dict[str, Any]], title: str) -> None:
+    table = Table(title=title, show_edge=False)
+    table.add_column("condition")
+    table.add_column("accuracy (%)", justify="right")
+    for name, a in accuracy.items():
+        table.add_row(name, f"{100 * a['mean']:.1f} ± {100 * a['std']:.1f}")
+    console.print(table)
