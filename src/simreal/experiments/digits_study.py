@@ -9,6 +9,7 @@ table. Variants that do not help are reported too.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from simreal.data.bank import ImageBank
 from simreal.data.reader import SimrealDataset
 from simreal.experiments.digits_demo import (
     DemoConfig,
+    DigitsData,
     machine,
     prepare_data,
     run_conditions,
@@ -24,6 +26,9 @@ from simreal.experiments.digits_demo import (
     train_refiner,
 )
 from simreal.experiments.report import markdown_table
+from simreal.simulate.digits import DigitSimConfig
+from simreal.simulate.write import generate_digits
+from simreal.train.classifier import ClassifierTrainConfig
 from simreal.utils.config import merge
 from simreal.utils.errors import ConfigError
 from simreal.utils.fileio import atomic_write, atomic_write_json
@@ -47,7 +52,12 @@ VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
     "no-buffer": ({"use_buffer": False}, "D trained on current refined images only"),
     "global-D": ({"discriminator": {"global_": True}}, "one whole-image decision instead of patches"),
     "long": ({"iterations": 3000}, "3× more adversarial iterations"),
+    "soft-sensor": ({}, "the digits preset on a simulator with a different sensor (blur, gamma, 256 levels)"),
+    "soft-sensor-no-consistency": ({"loss": {"label_consistency": 0.0}}, "the same without the label term"),
 }
+# Variants that change the simulator too (compared against their own unrefined synthetic data).
+SIMULATOR: dict[str, dict[str, Any]] = {"soft-sensor": {"sensor": "soft"},
+                                        "soft-sensor-no-consistency": {"sensor": "soft"}}
 
 
 def run_study(out: str | Path, variants: list[str] | None = None, seeds: int = 2, budget: int = 20,
@@ -64,18 +74,39 @@ def run_study(out: str | Path, variants: list[str] | None = None, seeds: int = 2
     base = summarize(run_conditions(["synthetic", f"real-{budget}+synthetic", f"real-{budget}"], banks, data,
                                     ccfg, seeds, "baselines"))
     results: dict[str, Any] = {"baselines": base, "variants": {}, "seeds": seeds, "budget": budget}
+    sims: dict[str, tuple[DigitsData, dict[str, Any]]] = {}
     for name in names:
         overrides, _ = VARIANTS[name]
+        vdata, unrefined = data, base
+        if name in SIMULATOR:
+            key = json.dumps(SIMULATOR[name], sort_keys=True)
+            if key not in sims:
+                sims[key] = _simulator_variant(out, data, SIMULATOR[name], cfg, ccfg, banks, seeds, budget)
+            vdata, unrefined = sims[key]
         rcfg = dataclasses.replace(merge(cfg.refine, overrides), device=device, seed=cfg.data_seed)
-        ref_path, run_dir, seconds = train_refiner(out, data, rcfg, ccfg, name)
-        banks["refined"] = ImageBank(SimrealDataset(ref_path), "label")
-        acc = summarize(run_conditions(["refined", f"real-{budget}+refined"], banks, data, ccfg, seeds, name))
-        results["variants"][name] = {"accuracy": acc, "refine_time_s": round(seconds, 1), "run_dir": str(run_dir)}
+        ref_path, run_dir, seconds = train_refiner(out, vdata, rcfg, ccfg, name)
+        vbanks = {**banks, "synthetic": vdata.synthetic, "refined": ImageBank(SimrealDataset(ref_path), "label")}
+        acc = summarize(run_conditions(["refined", f"real-{budget}+refined"], vbanks, vdata, ccfg, seeds, name))
+        results["variants"][name] = {"accuracy": acc, "unrefined": unrefined, "simulator": SIMULATOR.get(name, {}),
+                                     "refine_time_s": round(seconds, 1), "run_dir": str(run_dir)}
         _write(out, results)  # partial results survive an interrupted study
     results["runtime_s"] = round(time.time() - t0, 1)
     results["machine"] = machine()
     _write(out, results)
     return results
+
+
+def _simulator_variant(out: Path, data: DigitsData, sim: dict[str, Any], cfg: DemoConfig,
+                       ccfg: ClassifierTrainConfig, banks: dict[str, ImageBank], seeds: int, budget: int
+                       ) -> tuple[DigitsData, dict[str, Any]]:
+    """Synthetic data from a modified simulator and its unrefined baselines."""
+    tag = "-".join(f"{k}-{v}" for k, v in sorted(sim.items()))
+    path = generate_digits(out / "data" / f"digits-synthetic-{tag}", cfg.synthetic_count, cfg.data_seed,
+                           cfg=DigitSimConfig(**sim), overwrite=True)
+    vdata = dataclasses.replace(data, synthetic_path=path, synthetic=ImageBank(SimrealDataset(path), "label"))
+    vbanks = {**banks, "synthetic": vdata.synthetic}
+    unrefined = summarize(run_conditions(["synthetic", f"real-{budget}+synthetic"], vbanks, vdata, ccfg, seeds, tag))
+    return vdata, unrefined
 
 
 def _write(out: Path, r: dict[str, Any]) -> None:
@@ -85,12 +116,14 @@ def _write(out: Path, r: dict[str, Any]) -> None:
     def fmt(a: dict[str, Any]) -> str:
         return f"{100 * a['mean']:.1f} ± {100 * a['std']:.1f}"
 
-    rows = [["(unrefined synthetic)", "", fmt(b["synthetic"]), fmt(b[f"real-{n}+synthetic"]), ""]]
+    rows = []
     for name, v in r["variants"].items():
-        rows.append([name, VARIANTS[name][1], fmt(v["accuracy"]["refined"]), fmt(v["accuracy"][f"real-{n}+refined"]),
-                     str(v["refine_time_s"])])
+        u, a = v["unrefined"], v["accuracy"]
+        rows.append([name, VARIANTS[name][1], fmt(u["synthetic"]), fmt(a["refined"]), fmt(u[f"real-{n}+synthetic"]),
+                     fmt(a[f"real-{n}+refined"]), str(v["refine_time_s"])])
     text = (f"# Refiner study on UCI digits\n\nAccuracy (%) on the real test split, mean ± std over {r['seeds']} "
             f"classifier seeds. real-{n} alone: {fmt(b[f'real-{n}'])}.\n\n"
-            + markdown_table(["variant", "what it tests", "refined only", f"{n} real + refined", "refiner s"], rows)
+            + markdown_table(["variant", "what it tests", "synthetic only", "refined only", f"{n} real + synthetic",
+                              f"{n} real + refined", "refiner s"], rows)
             + (f"\n\nTotal {r['runtime_s']} s.\n" if "runtime_s" in r else "\n"))
     atomic_write(out / "study.md", lambda p: p.write_text(text, encoding="utf-8"))
