@@ -44,6 +44,15 @@ def test_render_is_deterministic_per_index_and_uci_like():
     assert 0 <= rec["label"] <= 9 and rec["synthetic"] is True
 
 
+def test_soft_sensor_changes_appearance_not_shape():
+    fonts = usable_fonts(None)
+    scanner, rec = render_digit(2, 5, fonts)
+    soft, rec_soft = render_digit(2, 5, fonts, DigitSimConfig(sensor="soft"))
+    assert rec == rec_soft and soft.dtype == np.uint8 and soft.max() == 255
+    assert len(np.unique(soft)) > len(np.unique(scanner))  # continuous levels, blur
+    assert np.corrcoef(soft.ravel(), scanner.ravel())[0, 1] > 0.7  # same digit, same place
+
+
 def test_block_count():
     bitmap = np.zeros((32, 32), bool)
     bitmap[:4, :4] = True
