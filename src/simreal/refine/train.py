@@ -115,31 +115,34 @@ class SimGANTrainer:
         return images, (labels.to(self.device) if labels is not None else None)
 
     # -- updates ----------------------------------------------------------------------------------
-    def refiner_step(self, adversarial: bool) -> dict[str, float]:
-        """One SGD step on L_R (Eq. 4): realism + λ·self-regularization (+ label consistency)."""
+    def refiner_step(self, adversarial: bool) -> dict[str, torch.Tensor]:
+        """One SGD step on L_R (Eq. 4): realism + λ·self-regularization (+ label consistency).
+
+        Returns detached scalar tensors (no device sync here; the loop converts them when it logs).
+        """
         lc = self.cfg.loss
         x, y = self._batch(self.synthetic, "synthetic")
         refined = self.R_fwd(x)
         reg = self_regularization_loss(refined, x, lc.psi, lc.psi_scale, lc.reduction)
         loss = lc.reg_weight * reg
-        out = {"R/reg": reg.item()}
+        out = {"R/reg": reg.detach()}
         if adversarial:
             self.D.requires_grad_(False)
             adv = local_adversarial_loss(self.D_fwd(refined), REAL, lc.reduction)
             self.D.requires_grad_(True)
             loss = loss + adv
-            out["R/adv"] = adv.item()
+            out["R/adv"] = adv.detach()
             if self.consistency is not None:
                 cons = self.consistency(refined, y)
                 loss = loss + lc.label_consistency * cons
-                out["R/consistency"] = cons.item()
+                out["R/consistency"] = cons.detach()
         self.opt_R.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_R.step()
-        out["R/loss"] = loss.item()
+        out["R/loss"] = loss.detach()
         return out
 
-    def discriminator_step(self) -> dict[str, float]:
+    def discriminator_step(self) -> dict[str, torch.Tensor]:
         """One SGD step on L_D (Eq. 2): real patches → class 0, refined (current + history) → class 1."""
         x, _ = self._batch(self.synthetic, "synthetic")
         y, _ = self._batch(self.real, "real")
@@ -155,12 +158,12 @@ class SimGANTrainer:
         loss.backward()
         self.opt_D.step()
         with torch.no_grad():
-            acc_real = (logits_real.argmax(1) == REAL).float().mean().item()
-            acc_fake = (logits_fake.argmax(1) == REFINED).float().mean().item()
-        return {"D/loss_real": loss_real.item(), "D/loss_fake": loss_fake.item(),
+            acc_real = (logits_real.argmax(1) == REAL).float().mean()
+            acc_fake = (logits_fake.argmax(1) == REFINED).float().mean()
+        return {"D/loss_real": loss_real.detach(), "D/loss_fake": loss_fake.detach(),
                 "D/acc_real": acc_real, "D/acc_refined": acc_fake}
 
-    def train_step(self) -> dict[str, float]:
+    def train_step(self) -> dict[str, torch.Tensor]:
         """Run the update(s) of step ``self.step`` and advance it."""
         phase, stats = self.phase(self.step), {}
         if phase == "pretrain_refiner":
@@ -214,7 +217,7 @@ class SimGANTrainer:
         else:
             write_config(self.run_dir, to_dict(cfg))
         logger = StatsLogger(self.run_dir, resume_step=self.step if resume else None)
-        sums: dict[str, float] = defaultdict(float)
+        sums: dict[str, torch.Tensor | float] = defaultdict(float)
         counts: dict[str, int] = defaultdict(int)
         last = None
         t0 = time.time()
@@ -226,7 +229,7 @@ class SimGANTrainer:
                         sums[key] += value
                         counts[key] += 1
                     if self.step % cfg.log_every == 0 or self.step == self.total_steps:
-                        means = {k: sums[k] / counts[k] for k in sums}
+                        means = {k: float(sums[k]) / counts[k] for k in sums}
                         logger.log(self.step, **means)
                         bar.update(task, status=f"{self.phase(self.step - 1)} " + " ".join(
                             f"{k.split('/')[1]}={v:.3f}" for k, v in means.items() if k in ("R/adv", "D/acc_real")))
