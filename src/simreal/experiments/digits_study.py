@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from simreal.data.bank import ImageBank
 from simreal.data.reader import SimrealDataset
 from simreal.experiments.digits_demo import (
@@ -54,10 +56,12 @@ VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
     "long": ({"iterations": 3000}, "3× more adversarial iterations"),
     "soft-sensor": ({}, "the digits preset on a simulator with a different sensor (blur, gamma, 256 levels)"),
     "soft-sensor-no-consistency": ({"loss": {"label_consistency": 0.0}}, "the same without the label term"),
+    "box-simulator": ({}, "the digits preset on a simulator that box-normalises the width like the UCI scanner"),
 }
 # Variants that change the simulator too (compared against their own unrefined synthetic data).
 SIMULATOR: dict[str, dict[str, Any]] = {"soft-sensor": {"sensor": "soft"},
-                                        "soft-sensor-no-consistency": {"sensor": "soft"}}
+                                        "soft-sensor-no-consistency": {"sensor": "soft"},
+                                        "box-simulator": {"keep_aspect": False}}
 
 
 def run_study(out: str | Path, variants: list[str] | None = None, seeds: int = 2, budget: int = 20,
@@ -69,11 +73,13 @@ def run_study(out: str | Path, variants: list[str] | None = None, seeds: int = 2
     if unknown:
         raise ConfigError(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
     data = prepare_data(out, cfg)
+    appearance = {"synthetic": pixel_statistics(data.synthetic), "real_pool": pixel_statistics(data.real_pool)}
     ccfg = dataclasses.replace(cfg.classifier, device=device)
     banks: dict[str, ImageBank] = {"synthetic": data.synthetic, "real-train": ImageBank(data.real_train, "label")}
     base = summarize(run_conditions(["synthetic", f"real-{budget}+synthetic", f"real-{budget}"], banks, data,
                                     ccfg, seeds, "baselines"))
-    results: dict[str, Any] = {"baselines": base, "variants": {}, "seeds": seeds, "budget": budget}
+    results: dict[str, Any] = {"baselines": base, "variants": {}, "seeds": seeds, "budget": budget,
+                               "appearance": appearance}
     sims: dict[str, tuple[DigitsData, dict[str, Any]]] = {}
     for name in names:
         overrides, _ = VARIANTS[name]
@@ -94,6 +100,14 @@ def run_study(out: str | Path, variants: list[str] | None = None, seeds: int = 2
     results["machine"] = machine()
     _write(out, results)
     return results
+
+
+def pixel_statistics(bank: ImageBank) -> dict[str, float]:
+    """Grey-level statistics of 8×8 UCI-style digits (17 levels): how alike two domains look."""
+    levels = torch.round(bank.images(torch.arange(len(bank))).squeeze(1).add(1).mul(8)).long()  # 0..16
+    return {"empty_cells": float((levels == 0).float().mean()), "saturated_cells": float((levels == 16).float().mean()),
+            "mean_level": float(levels.float().mean()),
+            "ink_in_first_column": float((levels[:, :, 0] > 0).any(1).float().mean())}
 
 
 def _simulator_variant(out: Path, data: DigitsData, sim: dict[str, Any], cfg: DemoConfig,
@@ -121,8 +135,10 @@ def _write(out: Path, r: dict[str, Any]) -> None:
         u, a = v["unrefined"], v["accuracy"]
         rows.append([name, VARIANTS[name][1], fmt(u["synthetic"]), fmt(a["refined"]), fmt(u[f"real-{n}+synthetic"]),
                      fmt(a[f"real-{n}+refined"]), str(v["refine_time_s"])])
+    look = " · ".join(f"{k}: " + ", ".join(f"{s} {100 * v:.0f} %" if s != "mean_level" else f"{s} {v:.2f}"
+                                         for s, v in st.items()) for k, st in r["appearance"].items())
     text = (f"# Refiner study on UCI digits\n\nAccuracy (%) on the real test split, mean ± std over {r['seeds']} "
-            f"classifier seeds. real-{n} alone: {fmt(b[f'real-{n}'])}.\n\n"
+            f"classifier seeds. real-{n} alone: {fmt(b[f'real-{n}'])}.\n\nPixels: {look}\n\n"
             + markdown_table(["variant", "what it tests", "synthetic only", "refined only", f"{n} real + synthetic",
                               f"{n} real + refined", "refiner s"], rows)
             + (f"\n\nTotal {r['runtime_s']} s.\n" if "runtime_s" in r else "\n"))

@@ -10,8 +10,8 @@ width is normalised to a box too — 78 % of real digits, including most "1"s an
 6 of the 8 block columns, and column 0 is almost never inked. ``box_width`` draws that width;
 ``max_stretch`` keeps thin glyphs from becoming slabs.
 The default keeps the aspect anyway (``keep_aspect=True``): a classifier trained on box-normalised
-digits did worse on real test digits (68.7 % vs 71.7 %, 2 seeds; see the README's study), so box
-normalisation is an option, not the default.
+digits does worse on real test digits (the ``box-simulator`` row of ``simreal experiment
+refine-digits`` in the README), so box normalisation is an option, not the default.
 
 Sample ``i`` depends only on ``(seed, i)``, so generation resumes and shards reproducibly.
 """
