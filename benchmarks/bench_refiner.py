@@ -137,7 +137,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = merge(preset("paper-gaze"), {"batch_size": args.batch_size, "buffer_size": 4 * args.batch_size,
+    cfg = merge(preset("paper-gaze"), {"compile": False, "batch_size": args.batch_size,
+                                       "buffer_size": 4 * args.batch_size,
                                        "device": args.device})
     syn, real = RandomBank(4 * args.batch_size, 0), RandomBank(4 * args.batch_size, 1)
     images_per_iter = cfg.kg * cfg.batch_size

@@ -110,7 +110,7 @@ def test_cli_refine_train_apply_and_resume(data, tmp_path):
                            "checkpoint_every": 2, "grid_every": 2, "log_every": 1}.items()
             for a in ("--set", f"{k}={v}")]
     args = ["refine", "train", "--synthetic", str(syn), "--real", str(real), "--preset", "paper-gaze",
-            "--runs", str(runs), "--device", "cpu", *sets]
+            "--runs", str(runs), "--device", "cpu", "--no-compile", *sets]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     run_dir = runs / "00000-refine-paper-gaze"
