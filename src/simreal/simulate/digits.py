@@ -9,9 +9,9 @@ Real UCI digits (measured on the 1,797 that ship with scikit-learn) fill the ful
 width is normalised to a box too — 78 % of real digits, including most "1"s and every "0", span exactly
 6 of the 8 block columns, and column 0 is almost never inked. ``box_width`` draws that width;
 ``max_stretch`` keeps thin glyphs from becoming slabs.
-The default keeps the aspect anyway (``keep_aspect=True``): a classifier trained on box-normalised
-digits does worse on real test digits (the ``box-simulator`` row of ``simreal experiment
-refine-digits`` in the README), so box normalisation is an option, not the default.
+The default keeps the aspect anyway (``keep_aspect=True``): a first check suggested that a classifier
+trained on box-normalised digits does worse on real digits; ``simreal experiment refine-digits
+--variant box-simulator`` measures it.
 
 Sample ``i`` depends only on ``(seed, i)``, so generation resumes and shards reproducibly.
 """
