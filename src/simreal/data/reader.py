@@ -221,15 +221,5 @@ def tensor_to_image(t: torch.Tensor, mode: str) -> np.ndarray:
     return arr[0] if arr.shape[0] == 1 else np.transpose(arr, (1, 2, 0))
 
 
-def validate_dataset(ds: SimrealDataset, check_images: bool = True, on_step: Callable[[], None] | None = None) -> None:
-    """Read every record (and image) so that any defect raises :class:`DatasetError`."""
-    for i in range(len(ds)):
-        rec = ds.record(i)
-        if check_images:
-            ds.image_array(i, rec)
-        if on_step is not None:
-            on_step()
-
-
 def is_finite_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

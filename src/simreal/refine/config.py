@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -104,7 +103,3 @@ def preset(name: str) -> RefineConfig:
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return merge(RefineConfig(), PRESETS[name])
-
-
-def with_overrides(cfg: RefineConfig, **changes) -> RefineConfig:
-    return dataclasses.replace(cfg, **changes)
