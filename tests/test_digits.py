@@ -17,7 +17,7 @@ from simreal.data.subsets import split_indices, stratified_subset
 from simreal.evaluate.classification import accuracy, confusion_matrix, evaluate_classifier
 from simreal.simulate.digits import DigitSimConfig, block_count, render_digit, usable_fonts
 from simreal.simulate.write import generate_digits
-from simreal.train.classifier import ClassifierTrainConfig, ClassifierTrainer, batch_counts
+from simreal.train.task import ClassifierTrainConfig, TaskTrainer, batch_counts
 from simreal.utils.config import merge
 
 runner = CliRunner()
@@ -126,7 +126,7 @@ def test_classifier_overfits_a_small_set_and_mixes_batches(tmp_path: Path):
     bank = ImageBank(SimrealDataset(syn), "label")
     cfg = merge(ClassifierTrainConfig(), {"steps": 150, "batch_size": 20, "device": "cpu",
                                           "augment": {"shift_px": 0}, "net": {"dropout": 0.0}})
-    trainer = ClassifierTrainer(cfg, [(bank, 0.5), (bank, 0.5)])
+    trainer = TaskTrainer(cfg, [(bank, 0.5), (bank, 0.5)])
     x, y = trainer.batch()
     assert x.shape == (20, 1, 8, 8) and y.shape == (20,)
     model = trainer.train()
@@ -137,9 +137,9 @@ def test_classifier_training_is_deterministic(tmp_path: Path):
     syn = generate_digits(tmp_path / "syn", 20, seed=0)
     bank = ImageBank(SimrealDataset(syn), "label")
     cfg = ClassifierTrainConfig(steps=5, batch_size=8, device="cpu")
-    a = ClassifierTrainer(cfg, [(bank, 1.0)]).train()
+    a = TaskTrainer(cfg, [(bank, 1.0)]).train()
     torch.manual_seed(123)  # global state must not matter
-    b = ClassifierTrainer(cfg, [(bank, 1.0)]).train()
+    b = TaskTrainer(cfg, [(bank, 1.0)]).train()
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(pa, pb)
 

@@ -97,6 +97,102 @@ def generate_digits(
     out.print(f"wrote {count} synthetic digits to {path}")
 
 
+def _size(text: str | None) -> tuple[int, int] | None:
+    """``"35x55"`` → (35, 55) (height × width)."""
+    if text is None:
+        return None
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise SimrealError(f"size must be HEIGHTxWIDTH, e.g. 35x55, got {text!r}") from None
+    if h < 8 or w < 8:
+        raise SimrealError(f"size must be at least 8x8, got {text!r}")
+    return h, w
+
+
+@generate_app.command("eyes")
+@cli_errors
+def generate_eyes(
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder (a dataset, or UnityEyes files).")],
+    count: Annotated[int, typer.Option(min=1, help="Number of images.")] = 10000,
+    seed: Seed = 0,
+    preset: Annotated[str, typer.Option(help="Appearance: clean (the simulator) or webcam (a SIMULATED low-quality "
+                                        "target domain standing in for real eyes; not real data).")] = "clean",
+    size: Annotated[str | None, typer.Option(help="HEIGHTxWIDTH of the images (default 35x55, the paper's; "
+                                             "240x320 for --layout unityeyes).")] = None,
+    rgb: Annotated[bool | None, typer.Option("--rgb/--grey", help="Colour or grey images (default grey; RGB for "
+                                      "--layout unityeyes).")] = None,
+    supersample: Annotated[int, typer.Option(min=1, max=8, help="Render at k× and average k×k blocks.")] = 2,
+    layout: Annotated[str, typer.Option(help="simreal (a dataset) or unityeyes (N.jpg + N.json, wider view, "
+                                        "for `simreal import unityeyes`).")] = "simreal",
+    compile_: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile the pixel shader "
+                                           "(~5x faster after ~10 s of warm-up; same bytes).")] = True,
+    device: Device = "auto",
+    overwrite: Overwrite = False,
+) -> None:
+    """Render eye images with 3D gaze, head pose and UnityEyes-style landmarks (a procedural UnityEyes)."""
+    import dataclasses
+
+    from simreal.simulate.eyes import preset_config
+    from simreal.simulate.write import generate_eyes as run
+    from simreal.simulate.write import generate_unityeyes_layout
+
+    if layout not in ("simreal", "unityeyes"):
+        raise SimrealError(f"--layout must be simreal or unityeyes, got {layout!r}")
+    cfg = preset_config(preset, supersample=supersample)
+    if layout == "unityeyes":
+        cfg = dataclasses.replace(cfg, height=240, width=320, rgb=True, field_of_view=3.0, jitter_px=12.0)
+    if size is not None:
+        cfg = dataclasses.replace(cfg, height=_size(size)[0], width=_size(size)[1])
+    if rgb is not None:
+        cfg = dataclasses.replace(cfg, rgb=rgb)
+    if layout == "unityeyes":
+        path = generate_unityeyes_layout(out_dir, count, seed, preset, cfg, device, compile_)
+    else:
+        path = run(out_dir, count, seed, preset, cfg, device, compile_, overwrite)
+    note = "" if preset == "clean" else f" (preset {preset}: a SIMULATED domain, not real data)"
+    out.print(f"wrote {count} synthetic eyes to {path}{note}")
+
+
+@import_app.command("unityeyes")
+@cli_errors
+def import_unityeyes(
+    src: Annotated[Path, typer.Argument(help="UnityEyes output folder (N.jpg + N.json).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Output dataset folder.")],
+    size: Annotated[str, typer.Option(help="HEIGHTxWIDTH of the crops.")] = "35x55",
+    rgb: Annotated[bool, typer.Option("--rgb/--grey", help="Keep colour (default: grey, as in the paper).")]
+    = False,
+    limit: Annotated[int, typer.Option(min=0, help="Import only the first N samples (0 = all).")] = 0,
+    overwrite: Overwrite = False,
+) -> None:
+    """Crop UnityEyes renders around the eyelid margin (1.5× the corner distance) with gaze and landmarks."""
+    from simreal.data.importers.unityeyes import import_unityeyes as run
+
+    h, w = _size(size)
+    path = run(src, out_dir, h, w, rgb, limit, overwrite)
+    out.print(f"wrote {path}")
+
+
+@import_app.command("mpiigaze")
+@cli_errors
+def import_mpiigaze(
+    src: Annotated[Path, typer.Argument(help="MPIIGaze folder (or its Data/Normalized) with pXX/dayYY.mat.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Output dataset folder.")],
+    flip_left: Annotated[bool, typer.Option("--flip-left/--no-flip-left", help="Mirror left eyes into right "
+                                            "eyes (gaze x and head pose mirrored too).")] = True,
+    evaluation_subset: Annotated[bool, typer.Option("--evaluation-subset", help="Only the samples of "
+                                                    "'Evaluation Subset/sample list for eye image'.")] = False,
+    size: Annotated[str | None, typer.Option(help="Resize to HEIGHTxWIDTH (e.g. 35x55 for GazeNet and the "
+                                             "refiner); default: keep 36x60.")] = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Import MPIIGaze's normalized eye images (36×60 grey, 3D gaze, head pose) as a real gaze dataset."""
+    from simreal.data.importers.mpiigaze import import_mpiigaze as run
+
+    path = run(src, out_dir, flip_left, evaluation_subset, _size(size), overwrite)
+    out.print(f"wrote {path}")
+
+
 @import_app.command("uci-digits")
 @cli_errors
 def import_uci(
@@ -165,12 +261,13 @@ def refine_apply(
 @app.command()
 @cli_errors
 def train(
-    task: Annotated[str, typer.Option(help="Task network to train (digits).")] = "digits",
+    task: Annotated[str, typer.Option(help="Task network to train: digits (DigitNet, label) or gaze (the "
+                                      "paper's GazeNet, gaze vector).")] = "digits",
     data: Annotated[list[Path] | None, typer.Option(help="Training dataset (repeat to mix several).")] = None,
     share: Annotated[list[float] | None, typer.Option(help="Share of each --data in every batch "
                                                       "(default: equal).")] = None,
-    limit: Annotated[list[int] | None, typer.Option(help="Use a class-stratified subset of this many samples "
-                                                    "of each --data (0 = all).")] = None,
+    limit: Annotated[list[int] | None, typer.Option(help="Use a subset of this many samples of each --data "
+                                                    "(class-stratified for digits; 0 = all).")] = None,
     runs: Annotated[Path, typer.Option(help="Parent folder of numbered run directories.")] = Path("runs"),
     config: ConfigFile = None,
     sets: Sets = None,
@@ -193,15 +290,21 @@ def train(
 def evaluate(
     checkpoint: Annotated[Path, typer.Option(help="Task checkpoint or run directory.")],
     data: Annotated[Path, typer.Option(help="Labeled dataset to evaluate on.")],
-    task: Annotated[str, typer.Option(help="Task (digits).")] = "digits",
+    task: Annotated[str, typer.Option(help="Task: digits or gaze.")] = "digits",
     out_json: Annotated[Path | None, typer.Option("--out", help="Also write the metrics to this JSON file.")]
     = None,
+    plot: Annotated[Path | None, typer.Option(help="gaze: write the cumulative error curve (% of images "
+                                              "within d degrees) to this PNG.")] = None,
     device: Device = "auto",
 ) -> None:
-    """Evaluate a trained task network on a labeled dataset."""
+    """Evaluate a trained task network on a labeled dataset (accuracy; or gaze angular error)."""
     from simreal.experiments.stages import evaluate_stage
 
-    metrics = evaluate_stage(task, checkpoint, data, device, out_json)
+    metrics = evaluate_stage(task, checkpoint, data, device, out_json, plot)
+    if task == "gaze":
+        out.print(f"mean error {metrics['mean_error_deg']:.2f}°, median {metrics['median_error_deg']:.2f}°, "
+                  f"{metrics['within_7_deg_pct']:.1f} % within 7° on {metrics['count']} images of {data}")
+        return
     out.print(f"accuracy {metrics['accuracy']:.4f} on {metrics['count']} images of {data}")
     out.print("per class: " + " ".join(f"{i}:{a:.2f}" for i, a in enumerate(metrics["per_class_accuracy"])))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import platform
+import shlex
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +90,11 @@ class Provenance:
             out["labels_copied_from"] = self.labels_copied_from
         out.update(self.extra)
         return out
+
+
+def command_line() -> str:
+    """The command that is running, for provenance (``simreal ...`` when run from the CLI)."""
+    return shlex.join(["simreal", *sys.argv[1:]])
 
 
 def image_file_name(index: int, folder: str = "images") -> str:

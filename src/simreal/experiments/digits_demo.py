@@ -38,7 +38,7 @@ from simreal.refine.config import RefineConfig, preset
 from simreal.refine.train import SimGANTrainer
 from simreal.simulate.write import generate_digits
 from simreal.tasks.digits import LabelConsistency
-from simreal.train.classifier import ClassifierTrainConfig, ClassifierTrainer
+from simreal.train.task import ClassifierTrainConfig, TaskTrainer
 from simreal.utils.config import merge, to_dict
 from simreal.utils.fileio import atomic_write, atomic_write_json
 from simreal.utils.images import save_grid
@@ -119,7 +119,7 @@ def train_refiner(out: Path, data: DigitsData, rcfg: RefineConfig, ccfg: Classif
     """
     consistency = None
     if rcfg.loss.label_consistency > 0:
-        teacher = ClassifierTrainer(ccfg, [(data.synthetic, 1.0)],
+        teacher = TaskTrainer(ccfg, [(data.synthetic, 1.0)],
                                     next_run_dir(out / "runs", f"train-consistency-{name}")).train()
         consistency = LabelConsistency(teacher)
     refine_dir = next_run_dir(out / "runs", f"refine-{name}")
@@ -142,7 +142,7 @@ def run_conditions(names: list[str], banks: dict[str, ImageBank], data: DigitsDa
                 bar.update(task, status=f"{name} seed {seed}")
                 scfg = dataclasses.replace(ccfg, seed=seed)
                 sources = _sources(name, banks, data.real_train, seed)
-                model = ClassifierTrainer(scfg, sources, show_progress=False).train()
+                model = TaskTrainer(scfg, sources, show_progress=False).train()
                 acc[name].append(evaluate_classifier(model, data.test)["accuracy"])
                 bar.advance(task)
     return acc

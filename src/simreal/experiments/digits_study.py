@@ -30,7 +30,7 @@ from simreal.experiments.digits_demo import (
 from simreal.experiments.report import markdown_table
 from simreal.simulate.digits import DigitSimConfig
 from simreal.simulate.write import generate_digits
-from simreal.train.classifier import ClassifierTrainConfig
+from simreal.train.task import ClassifierTrainConfig
 from simreal.utils.config import merge
 from simreal.utils.errors import ConfigError
 from simreal.utils.fileio import atomic_write, atomic_write_json

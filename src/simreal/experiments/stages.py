@@ -7,25 +7,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from simreal.data.bank import ImageBank
 from simreal.data.reader import SimrealDataset
 from simreal.data.subsets import stratified_subset
 from simreal.evaluate.classification import evaluate_classifier
+from simreal.evaluate.gaze import evaluate_gaze, plot_cumulative
 from simreal.refine.config import RefineConfig, preset
 from simreal.refine.train import SimGANTrainer
 from simreal.tasks.digits import LabelConsistency
-from simreal.train.classifier import ClassifierTrainConfig, ClassifierTrainer, load_classifier
+from simreal.tasks.registry import task_spec
+from simreal.train.task import TaskTrainer, load_task_model, train_config
 from simreal.utils.config import dumps, from_dict, merge, resolve
 from simreal.utils.errors import ConfigError, SimrealError
 from simreal.utils.fileio import atomic_write_json
 from simreal.utils.runs import next_run_dir
-
-TASKS = ("digits",)
-
-
-def _check_task(task: str) -> None:
-    if task not in TASKS:
-        raise SimrealError(f"unknown task {task!r}; available: {', '.join(TASKS)}")
+from simreal.utils.seeding import numpy_rng
 
 
 def _resumed_config(cls, run_dir: Path):
@@ -67,7 +65,7 @@ def refine_train_stage(synthetic: Path | None, real: Path | None, preset_name: s
     label = "label" if consistency_classifier is not None else None
     consistency = None
     if consistency_classifier is not None:
-        consistency = LabelConsistency(load_classifier(consistency_classifier, cfg.device))
+        consistency = LabelConsistency(load_task_model(consistency_classifier, cfg.device))
     run_dir = resume or next_run_dir(runs, f"refine-{preset_name}")
     if resume is None:
         atomic_write_json(_inputs_path(run_dir), {
@@ -79,56 +77,74 @@ def refine_train_stage(synthetic: Path | None, real: Path | None, preset_name: s
     return run_dir
 
 
-def open_sources(data: list[Path], share: list[float], limit: list[int], seed: int) -> list[tuple[ImageBank, float]]:
-    """Banks (with labels) for ``--data``, their batch shares and optional stratified subsets."""
+def labeled_subset(ds: SimrealDataset, task: str, n: int, seed: int) -> SimrealDataset:
+    """``n`` samples of ``ds``: class-stratified for digits, uniformly at random otherwise."""
+    if not n or n >= len(ds):
+        return ds
+    if task == "digits":
+        return ds.subset(stratified_subset(ds.labels("label"), n, seed))
+    return ds.subset(np.sort(numpy_rng(seed, 7).choice(len(ds), n, replace=False)))
+
+
+def open_labeled(path: Path, task: str) -> SimrealDataset:
+    ds = SimrealDataset(path)
+    label = task_spec(task).label
+    if label not in ds.schema:
+        raise SimrealError(f"{path}: dataset has no '{label}' field for the {task} task")
+    return ds
+
+
+def open_sources(task: str, data: list[Path], share: list[float], limit: list[int], seed: int
+                 ) -> list[tuple[ImageBank, float]]:
+    """Banks (with labels) for ``--data``, their batch shares and optional subsets."""
     if not data:
         raise ConfigError("give at least one --data dataset")
     share = share or [1.0] * len(data)
     limit = limit or [0] * len(data)
     if len(share) != len(data) or len(limit) != len(data):
         raise ConfigError("give one --share and one --limit per --data (or none)")
-    sources = []
-    for path, s, n in zip(data, share, limit, strict=True):
-        ds = SimrealDataset(path)
-        if "label" not in ds.schema:
-            raise SimrealError(f"{path}: dataset has no 'label' field to train on")
-        if n:
-            ds = ds.subset(stratified_subset(ds.labels("label"), n, seed))
-        sources.append((ImageBank(ds, "label"), float(s)))
-    return sources
+    label = task_spec(task).label
+    return [(ImageBank(labeled_subset(open_labeled(p, task), task, n, seed), label), float(s))
+            for p, s, n in zip(data, share, limit, strict=True)]
 
 
 def train_stage(task: str, data: list[Path], share: list[float], limit: list[int], runs: Path,
                 config: Path | None, sets: list[str], seed: int, resume: Path | None, device: str, dry_run: bool,
                 echo: Callable[[str], Any] = print) -> Path | None:
     """``simreal train``: returns the run directory (None for a dry run)."""
-    _check_task(task)
+    cfg_cls = train_config(task)
     if resume is not None:
-        cfg = _resumed_config(ClassifierTrainConfig, resume)
+        cfg = _resumed_config(cfg_cls, resume)
         inputs = json.loads(_inputs_path(resume).read_text())
         data, share, limit = [Path(p) for p in inputs["data"]], inputs["share"], inputs["limit"]
     else:
-        cfg = merge(resolve(ClassifierTrainConfig(), config, sets), {"seed": seed, "device": device})
+        cfg = merge(resolve(cfg_cls(), config, sets), {"seed": seed, "device": device})
     if dry_run:
         echo(dumps(cfg))
         return None
-    sources = open_sources(data, share, limit, cfg.seed)
+    sources = open_sources(task, data, share, limit, cfg.seed)
     run_dir = resume or next_run_dir(runs, f"train-{task}")
     if resume is None:
         atomic_write_json(_inputs_path(run_dir), {"data": [str(p.resolve()) for p in data],
                                                   "share": [s for _, s in sources], "limit": limit or [0] * len(data)})
-    ClassifierTrainer(cfg, sources, run_dir).train(resume=resume is not None)
+    TaskTrainer(cfg, sources, run_dir).train(resume=resume is not None)
     return run_dir
 
 
-def evaluate_stage(task: str, checkpoint: Path, data: Path, device: str, out_json: Path | None) -> dict[str, Any]:
-    """``simreal evaluate``: metrics of a task checkpoint on a labeled dataset."""
-    _check_task(task)
-    ds = SimrealDataset(data)
-    if "label" not in ds.schema:
-        raise SimrealError(f"{data}: dataset has no 'label' field to evaluate against")
-    metrics = evaluate_classifier(load_classifier(checkpoint, device), ImageBank(ds, "label"))
-    metrics.update(checkpoint=str(checkpoint), data=str(data))
+def evaluate_stage(task: str, checkpoint: Path, data: Path, device: str, out_json: Path | None,
+                   plot: Path | None = None) -> dict[str, Any]:
+    """``simreal evaluate``: metrics of a task checkpoint on a labeled dataset (and, for gaze, the
+    cumulative error curve as a PNG)."""
+    spec = task_spec(task)
+    bank = ImageBank(open_labeled(data, task), spec.label)
+    model = load_task_model(checkpoint, device, task)
+    if task == "gaze":
+        metrics, errors = evaluate_gaze(model, bank)
+        if plot is not None:
+            plot_cumulative({Path(checkpoint).name: errors}, plot, title=f"{data.name}")
+    else:
+        metrics = evaluate_classifier(model, bank)
+    metrics.update(task=task, checkpoint=str(checkpoint), data=str(data))
     if out_json is not None:
         atomic_write_json(out_json, metrics)
     return metrics

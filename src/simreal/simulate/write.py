@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-import shlex
-import sys
+import io
 from pathlib import Path
+from typing import Any
 
-from simreal.data.format import ImageSpec, LabelField, Provenance
+import numpy as np
+from PIL import Image
+
+from simreal.data.format import ImageSpec, LabelField, Provenance, command_line
+from simreal.data.gaze import gaze_schema
+from simreal.data.importers.unityeyes import head_pose_to_unity
 from simreal.data.writer import DatasetWriter
 from simreal.simulate.digits import DigitSimConfig, render_digit, usable_fonts
+from simreal.simulate.eyes import EyeRenderer, EyeSimConfig, preset_config, render_eyes
+from simreal.utils.fileio import atomic_write_bytes, atomic_write_json
 from simreal.utils.progress import progress_bar
-
-
-def command_line() -> str:
-    return shlex.join(["simreal", *sys.argv[1:]])
+from simreal.utils.seeding import pick_device
 
 
 def generate_digits(out: str | Path, count: int = 6000, seed: int = 0, font_dir: str | Path | None = None,
@@ -36,3 +40,91 @@ def generate_digits(out: str | Path, count: int = 6000, seed: int = 0, font_dir:
             writer.add(image, record)
             bar.advance(task)
     return Path(out)
+
+
+EYE_CHUNK = 256  # images rendered per batch; chunks start at multiples of this, so resumed runs match
+
+
+def _eye_chunks(count: int, done: int, size: int = EYE_CHUNK) -> list[range]:
+    start = done // size * size
+    return [range(s, s + size) for s in range(start, count, size)]
+
+
+def _eye_renderer(cfg: EyeSimConfig, device: str, compile_: bool) -> tuple[EyeRenderer, str]:
+    dev = pick_device(device)
+    return EyeRenderer(cfg, dev, compile=compile_), dev.type
+
+
+def generate_eyes(out: str | Path, count: int = 10000, seed: int = 0, preset: str = "clean",
+                  cfg: EyeSimConfig | None = None, device: str = "auto", compile_: bool = True,
+                  overwrite: bool = False, show_progress: bool | None = None) -> Path:
+    """Render ``count`` eye images with gaze labels into a simreal dataset (see :mod:`simreal.simulate.eyes`).
+
+    Images are rendered in fixed chunks of :data:`EYE_CHUNK` so that a resumed run, a compiled and an eager
+    run on the same device write the same bytes.
+    """
+    cfg = cfg or preset_config(preset)
+    renderer, dev = _eye_renderer(cfg, device, compile_)
+    config = {"count": count, "preset": preset, "simulator": dataclasses.asdict(cfg), "device": dev}
+    domain_note = {"clean": "the default simulator"}.get(preset, f"a SIMULATED target domain ({preset}), not real data")
+    writer = DatasetWriter(out, name=f"eyes-{preset}", task="gaze", domain="synthetic",
+                           image=ImageSpec("RGB" if cfg.rgb else "L", cfg.height, cfg.width),
+                           label_schema=gaze_schema(landmarks=True),
+                           provenance=Provenance(command_line(), config, seed, extra={"appearance": domain_note}),
+                           overwrite=overwrite)
+    with writer, progress_bar(show_progress) as bar:
+        task = bar.add_task(f"generate eyes ({preset})", total=count, completed=writer.done, status="")
+        for chunk in _eye_chunks(count, writer.done):
+            images, records = render_eyes(cfg, seed, chunk, renderer)
+            for i, image, record in zip(chunk, images, records, strict=True):
+                if writer.done <= i < count:
+                    writer.add(image, record)
+                    bar.advance(task)
+    return Path(out)
+
+
+def _unity_point(xy: np.ndarray, height: int) -> str:
+    return f"({xy[0]:.4f}, {height - xy[1]:.4f}, 0.0000)"
+
+
+def unityeyes_json(record: dict[str, Any], height: int) -> dict[str, Any]:
+    """A UnityEyes-style JSON for one rendered sample (y measured from the image bottom, Unity's
+    left-handed camera space with y up: our gaze (x, y, z) is written as (x, -y, z, 0))."""
+    g = record["gaze"]
+    return {
+        "interior_margin_2d": [_unity_point(p, height) for p in np.asarray(record["interior_margin"])],
+        "iris_2d": [_unity_point(p, height) for p in np.asarray(record["iris"])],
+        "eye_details": {"look_vec": f"({g[0]:.6f}, {-g[1]:.6f}, {g[2]:.6f}, 0.0000)",
+                        "pupil_size": f"{record['factors']['pupil_size']:.4f}",
+                        "iris_size": f"{record['factors']['iris_size']:.4f}"},
+        "head_pose": "({:.4f}, {:.4f}, {:.4f})".format(*head_pose_to_unity(record["head_pose"])),
+        "simreal": {"pupil_center": record["pupil_center"], "factors": record["factors"]},
+    }
+
+
+def generate_unityeyes_layout(out: str | Path, count: int, seed: int = 0, preset: str = "clean",
+                              cfg: EyeSimConfig | None = None, device: str = "auto", compile_: bool = False,
+                              show_progress: bool | None = None) -> Path:
+    """Write ``N.jpg`` + ``N.json`` (N from 1) as UnityEyes does, with a wider view than the crop.
+
+    Resumable: a pair is complete when its JSON exists (the JPEG is written first); both are atomic.
+    """
+    cfg = cfg or preset_config(preset, height=240, width=320, rgb=True, field_of_view=3.0, jitter_px=12.0)
+    renderer, _ = _eye_renderer(cfg, device, compile_)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    done = 0
+    while done < count and (out / f"{done + 1}.json").exists():
+        done += 1
+    with progress_bar(show_progress) as bar:
+        task = bar.add_task("generate eyes (UnityEyes layout)", total=count, completed=done, status="")
+        for chunk in _eye_chunks(count, done, 16):  # large images: small chunks
+            images, records = render_eyes(cfg, seed, chunk, renderer)
+            for i, image, record in zip(chunk, images, records, strict=True):
+                if done <= i < count:
+                    buf = io.BytesIO()
+                    Image.fromarray(image).save(buf, format="JPEG", quality=95)
+                    atomic_write_bytes(out / f"{i + 1}.jpg", buf.getvalue())
+                    atomic_write_json(out / f"{i + 1}.json", unityeyes_json(record, cfg.height))
+                    bar.advance(task)
+    return out

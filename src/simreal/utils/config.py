@@ -59,7 +59,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return value
     if origin in (tuple, list):
         if isinstance(value, str):
-            value = [v for v in value.replace("(", "").replace(")", "").split(",") if v.strip()]
+            value = [v for v in value.strip().strip("()[]").split(",") if v.strip()]
         inner = typing.get_args(tp)[0] if typing.get_args(tp) else Any
         items = [_coerce(v, inner, key) for v in value]
         return tuple(items) if origin is tuple else items

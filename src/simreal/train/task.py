@@ -1,4 +1,4 @@
-"""Training a classifier on one or more datasets mixed with fixed shares in every batch.
+"""Training a task network (digits, gaze) on one or more datasets mixed with fixed shares in every batch.
 
 Every batch holds ``round(share·b)`` samples of each source (e.g. 50 % real / 50 % synthetic), drawn
 with replacement from explicit generators, so runs are deterministic and resumable.
@@ -10,12 +10,15 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
 
 from simreal.data.bank import ImageBank
-from simreal.tasks.digits import DigitNet, DigitNetConfig, classification_loss
+from simreal.tasks.digits import DigitNetConfig
+from simreal.tasks.gaze import GazeNetConfig
+from simreal.tasks.registry import task_spec
 from simreal.utils.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
@@ -25,6 +28,7 @@ from simreal.utils.checkpoint import (
     save_checkpoint,
 )
 from simreal.utils.config import from_dict, to_dict
+from simreal.utils.errors import CheckpointError, SimrealError
 from simreal.utils.progress import progress_bar
 from simreal.utils.runs import StatsLogger, write_config
 from simreal.utils.seeding import pick_device, seeded_init, torch_generator
@@ -32,12 +36,16 @@ from simreal.utils.seeding import pick_device, seeded_init, torch_generator
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    shift_px: int = 1  # random integer translation (zero padding)
+    shift_px: int = 1  # random integer translation
+    pad: Literal["constant", "replicate"] = "constant"  # fill of shifted-in pixels: black (-1) or the edge
     noise: float = 0.0  # std of additive Gaussian noise in [-1, 1] units
 
 
 @dataclass(frozen=True)
 class ClassifierTrainConfig:
+    """Digit classifier training (the built-in demo)."""
+
+    TASK: ClassVar[str] = "digits"
     net: DigitNetConfig = field(default_factory=DigitNetConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     steps: int = 1500
@@ -50,11 +58,40 @@ class ClassifierTrainConfig:
     checkpoint_every: int = 500
 
 
+@dataclass(frozen=True)
+class GazeTrainConfig:
+    """GazeNet training. The paper: constant learning rate 0.001, batch 512, until the validation error
+    converges (optimizer not given; we use AdamW)."""
+
+    TASK: ClassVar[str] = "gaze"
+    net: GazeNetConfig = field(default_factory=GazeNetConfig)
+    augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(shift_px=2, pad="replicate"))
+    steps: int = 3000
+    batch_size: int = 512
+    lr: float = 0.001
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    log_every: int = 100
+    checkpoint_every: int = 500
+
+
+TRAIN_CONFIGS = {c.TASK: c for c in (ClassifierTrainConfig, GazeTrainConfig)}
+TrainConfig = ClassifierTrainConfig | GazeTrainConfig
+
+
+def train_config(task: str) -> type:
+    if task not in TRAIN_CONFIGS:
+        raise SimrealError(f"unknown task {task!r}; available: {', '.join(TRAIN_CONFIGS)}")
+    return TRAIN_CONFIGS[task]
+
+
 def augment(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
     """Random per-image integer shifts (zero fill) and Gaussian noise; ``(B, C, H, W)`` in [-1, 1]."""
     if cfg.shift_px > 0:
         s = cfg.shift_px
-        padded = torch.nn.functional.pad(x, (s, s, s, s), value=-1.0)
+        padded = torch.nn.functional.pad(x, (s, s, s, s), mode=cfg.pad, **({"value": -1.0} if cfg.pad == "constant"
+                                                                             else {}))
         dx = torch.randint(0, 2 * s + 1, (x.shape[0],), generator=gen)
         dy = torch.randint(0, 2 * s + 1, (x.shape[0],), generator=gen)
         h, w = x.shape[2:]
@@ -74,19 +111,24 @@ def batch_counts(shares: list[float], batch_size: int) -> list[int]:
     return counts.tolist()
 
 
-class ClassifierTrainer:
-    """Trains a :class:`DigitNet` on ``sources`` = [(bank with labels, share), ...]."""
+class TaskTrainer:
+    """Trains the task network of ``cfg`` (``cfg.TASK``) on ``sources`` = [(bank with labels, share), ...]."""
 
-    def __init__(self, cfg: ClassifierTrainConfig, sources: list[tuple[ImageBank, float]],
+    def __init__(self, cfg: TrainConfig, sources: list[tuple[ImageBank, float]],
                  run_dir: str | Path | None = None, show_progress: bool | None = None):
         if not sources:
             raise ValueError("need at least one training source")
-        self.cfg, self.sources = cfg, sources
+        self.cfg, self.sources, self.spec = cfg, sources, task_spec(cfg.TASK)
+        shapes = {tuple(bank.images(torch.zeros(1, dtype=torch.long)).shape[1:]) for bank, _ in sources}
+        if len(shapes) != 1:
+            raise SimrealError(f"training datasets differ in image shape: {sorted(shapes)}")
+        (channels, *hw), = shapes
         self.counts = batch_counts([s for _, s in sources], cfg.batch_size)
         self.device = pick_device(cfg.device)
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.image_shape = (channels, *hw)
         with seeded_init(cfg.seed):
-            self.model = DigitNet(cfg.net).to(self.device)
+            self.model = self.spec.build(cfg.net, channels, tuple(hw)).to(self.device)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.gens = {f"source{i}": torch_generator(cfg.seed, 10 + i) for i in range(len(sources))}
         self.gens["augment"] = torch_generator(cfg.seed, 99)
@@ -103,14 +145,14 @@ class ClassifierTrainer:
                 xs.append(x)
                 ys.append(y)
         x = augment(torch.cat(xs), self.cfg.augment, self.gens["augment"])
-        return x.to(self.device), torch.cat(ys).long().to(self.device)
+        return x.to(self.device), torch.cat(ys).to(self.spec.target_dtype).to(self.device)
 
     def train_step(self) -> float:
         self.model.train()
         x, y = self.batch()
         with torch.random.fork_rng(devices=[]):
             torch.set_rng_state(self.gens["dropout"].get_state())
-            loss = classification_loss(self.model(x), y)
+            loss = self.spec.loss(self.model(x), y)
             self.gens["dropout"].set_state(torch.get_rng_state())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -120,11 +162,12 @@ class ClassifierTrainer:
 
     def save(self) -> Path:
         assert self.run_dir is not None
-        meta = {"step": self.step, "config": to_dict(self.cfg), "rng": rng_state(self.gens), "task": "digits"}
+        meta = {"step": self.step, "config": to_dict(self.cfg), "rng": rng_state(self.gens), "task": self.cfg.TASK,
+                "image_shape": list(self.image_shape)}
         return save_checkpoint(self.run_dir / f"ckpt-{self.step:07d}", {"model": self.model}, {"model": self.opt},
                                meta=meta)
 
-    def train(self, resume: bool = False) -> DigitNet:
+    def train(self, resume: bool = False) -> torch.nn.Module:
         cfg = self.cfg
         logger = None
         if self.run_dir is not None:
@@ -138,7 +181,7 @@ class ClassifierTrainer:
             logger = StatsLogger(self.run_dir, resume_step=self.step if resume else None)
         t0, running = time.time(), []
         with progress_bar(self.show_progress) as bar:
-            task = bar.add_task("train digits", total=cfg.steps, completed=self.step, status="")
+            task = bar.add_task(f"train {cfg.TASK}", total=cfg.steps, completed=self.step, status="")
             while self.step < cfg.steps:
                 running.append(self.train_step())
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
@@ -157,13 +200,21 @@ class ClassifierTrainer:
         return self.model.eval()
 
 
-def load_classifier(path: str | Path, device: str = "auto") -> DigitNet:
-    """A trained :class:`DigitNet` in eval mode from a checkpoint file or run directory."""
+def load_task_model(path: str | Path, device: str = "auto", task: str | None = None) -> torch.nn.Module:
+    """A trained task network in eval mode from a checkpoint file or run directory.
+
+    ``task``, when given, must match the checkpoint's task.
+    """
     path = Path(path)
     if path.is_dir():
         path = latest_checkpoint(path) or path
     tensors, sidecar = load_checkpoint(path)
-    cfg = from_dict(ClassifierTrainConfig, sidecar["meta"]["config"])
-    model = DigitNet(cfg.net)
+    meta = sidecar["meta"]
+    found = meta.get("task", "digits")
+    if task is not None and found != task:
+        raise CheckpointError(f"{path}: a {found} checkpoint, not {task}")
+    cfg = from_dict(train_config(found), meta["config"])
+    channels, *hw = meta.get("image_shape", [1, 8, 8])
+    model = task_spec(found).build(cfg.net, channels, tuple(hw))
     restore(tensors, sidecar, {"model": model})
     return model.to(pick_device(device)).eval()

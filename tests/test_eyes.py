@@ -1,0 +1,126 @@
+"""The eye simulator: conventions, labels that agree with the pixels, determinism, writers."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+
+import numpy as np
+import pytest
+
+from simreal.data.gaze import pitchyaw_to_vector, vector_to_pitchyaw
+from simreal.data.reader import SimrealDataset
+from simreal.evaluate.gaze import locate_pupil
+from simreal.simulate import write
+from simreal.simulate.eyes import EyeRenderer, EyeSimConfig, preset_config, render_eyes, rotation, sample_parameters
+from simreal.utils.errors import ConfigError
+
+
+def test_pitchyaw_round_trip():
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal((500, 3))
+    v[:, 2] = -np.abs(v[:, 2]) - 0.1  # in front of the camera, the domain where yaw is unambiguous
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    assert np.allclose(pitchyaw_to_vector(vector_to_pitchyaw(v)), v, atol=1e-12)
+    py = np.stack([rng.uniform(-1.4, 1.4, 500), rng.uniform(-3.0, 3.0, 500)], 1)
+    assert np.allclose(vector_to_pitchyaw(pitchyaw_to_vector(py)), py, atol=1e-12)
+
+
+def test_convention_directions():
+    assert np.allclose(pitchyaw_to_vector([0.0, 0.0]), [0, 0, -1])  # into the camera
+    up = pitchyaw_to_vector([0.3, 0.0])
+    assert up[1] < 0  # looking up is −y (y points down)
+    assert pitchyaw_to_vector([0.0, 0.3])[0] < 0  # positive yaw looks towards −x
+
+
+def test_head_rotation_forward_has_the_given_pitch_and_yaw():
+    for pitch, yaw, roll in [(0.2, -0.3, 0.1), (-0.25, 0.35, -0.12), (0.0, 0.0, 0.5)]:
+        fwd = rotation(pitch, yaw, roll) @ np.array([0.0, 0.0, -1.0])
+        assert np.allclose(vector_to_pitchyaw(fwd), [pitch, yaw], atol=1e-12)
+
+
+def test_shapes_modes_and_sizes():
+    grey, records = render_eyes(EyeSimConfig(), 0, range(3))
+    assert grey.shape == (3, 35, 55) and grey.dtype == np.uint8
+    rgb, _ = render_eyes(dataclasses.replace(EyeSimConfig(), rgb=True, height=24, width=40), 0, range(2))
+    assert rgb.shape == (2, 24, 40, 3)
+    assert not np.array_equal(rgb[..., 0], rgb[..., 2])  # colour, not grey in three channels
+    r = records[0]
+    assert np.isclose(np.linalg.norm(r["gaze"]), 1.0, atol=1e-5)
+    assert np.allclose(vector_to_pitchyaw(r["gaze"]), r["gaze_pitchyaw"], atol=1e-5)
+    assert np.array(r["interior_margin"]).shape == (16, 2) and np.array(r["iris"]).shape == (32, 2)
+    assert set(EyeSimConfig.__dataclass_fields__) >= {"eye_pitch_deg", "noise"}
+    assert {"eye_pitch_deg", "light_azimuth_deg", "skin_tone", "blur_px"} <= set(r["factors"])
+
+
+def test_same_seed_same_bytes_and_batch_independent():
+    cfg = preset_config("webcam")
+    a, ra = render_eyes(cfg, 3, range(0, 12))
+    b, rb = render_eyes(cfg, 3, range(5, 9))
+    assert np.array_equal(a[5:9], b) and ra[5:9] == rb
+    c, _ = render_eyes(cfg, 4, range(5, 9))
+    assert not np.array_equal(b, c)
+
+
+def test_pupil_in_the_image_is_where_the_label_says():
+    images, records = render_eyes(EyeSimConfig(), 11, range(60))
+    errors = [math.dist(locate_pupil(im, r["pupil_center"]), r["pupil_center"])
+              for im, r in zip(images, records, strict=True)]
+    assert np.mean(errors) < 1.0  # measured 0.39 px on 200 images
+
+
+def test_pupil_follows_the_gaze_and_the_upper_lid_follows_the_pitch():
+    cfg = dataclasses.replace(EyeSimConfig(), jitter_px=0.0)
+    renderer = EyeRenderer(cfg)
+    base = sample_parameters(cfg, 0, 0)["factors"]
+    frontal = {**base, "head_pitch_deg": 0.0, "head_yaw_deg": 0.0, "head_roll_deg": 0.0}
+    left = renderer.landmarks([{**frontal, "eye_yaw_deg": 25.0, "eye_pitch_deg": 0.0}])[0]
+    right = renderer.landmarks([{**frontal, "eye_yaw_deg": -25.0, "eye_pitch_deg": 0.0}])[0]
+    assert left["pupil_center"][0] < right["pupil_center"][0] - 5  # positive yaw looks to the image's left
+    up = renderer.landmarks([{**frontal, "eye_pitch_deg": 15.0}])[0]
+    down = renderer.landmarks([{**frontal, "eye_pitch_deg": -20.0}])[0]
+    assert up["interior_margin"][4][1] < down["interior_margin"][4][1] - 2  # the upper lid drops looking down
+    assert up["pupil_center"][1] < down["pupil_center"][1]
+
+
+def test_webcam_preset_is_a_different_domain():
+    clean, _ = render_eyes(preset_config("clean"), 0, range(64))
+    web, _ = render_eyes(preset_config("webcam"), 0, range(64))
+    # noise: high-frequency energy (pixel differences) is larger in the simulated webcam domain
+    hf = lambda x: np.abs(np.diff(x.astype(float), axis=2)).mean()  # noqa: E731
+    assert hf(web) > 1.2 * hf(clean)
+
+
+def test_bad_config_is_a_config_error():
+    with pytest.raises(ConfigError, match="range"):
+        EyeSimConfig(noise=(0.2, 0.1))
+    with pytest.raises(ConfigError, match="unknown eye preset"):
+        preset_config("studio")
+
+
+def _hashes(root):
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "dataset.json"}
+
+
+def test_generate_eyes_resumes_to_the_same_bytes(tmp_path, monkeypatch):
+    n = 300  # more than one render chunk
+    full = write.generate_eyes(tmp_path / "full", n, seed=2, compile_=False, show_progress=False)
+    ds = SimrealDataset(full)
+    assert len(ds) == n and ds.manifest["task"] == "gaze" and ds.labels("gaze").shape == (n, 3)
+    original = write.DatasetWriter.add
+    calls = {"n": 0}
+
+    def dying_add(self, *a, **k):
+        if calls["n"] == 270:
+            raise KeyboardInterrupt
+        calls["n"] += 1
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(write.DatasetWriter, "add", dying_add)
+    with pytest.raises(KeyboardInterrupt):
+        write.generate_eyes(tmp_path / "resumed", n, seed=2, compile_=False, show_progress=False)
+    monkeypatch.setattr(write.DatasetWriter, "add", original)
+    write.generate_eyes(tmp_path / "resumed", n, seed=2, compile_=False, show_progress=False)
+    assert _hashes(full) == _hashes(tmp_path / "resumed")

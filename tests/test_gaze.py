@@ -1,0 +1,117 @@
+"""GazeNet, the gaze metrics, gaze training and evaluation from the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from simreal.cli import app
+from simreal.data.bank import ImageBank
+from simreal.data.reader import SimrealDataset
+from simreal.evaluate.gaze import gaze_metrics, locate_pupil, plot_cumulative, pupil_shift, within
+from simreal.simulate.write import generate_eyes
+from simreal.tasks.gaze import GazeNet, GazeNetConfig, angular_error_deg, gaze_loss
+from simreal.train.task import GazeTrainConfig, TaskTrainer, load_task_model
+from simreal.utils.config import merge
+
+SMALL = GazeNetConfig(widths=(4, 4, 8, 8, 8), hidden=(16,))
+
+
+def test_fc9600_is_the_flattened_feature_size():
+    assert GazeNet().flat_features == 9600
+    assert GazeNet(image_size=(36, 60)).flat_features == 5 * 11 * 192
+    out = GazeNet(SMALL)(torch.zeros(2, 1, 35, 55))
+    assert out.shape == (2, 3)
+
+
+def test_every_parameter_gets_a_gradient_and_one_batch_overfits():
+    torch.manual_seed(0)
+    net = GazeNet(SMALL)
+    x, y = torch.randn(8, 1, 35, 55), torch.nn.functional.normalize(torch.randn(8, 3), dim=1)
+    gaze_loss(net(x), y).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+    opt = torch.optim.Adam(net.parameters(), 3e-3)
+    first = gaze_loss(net(x), y).item()
+    for _ in range(150):
+        opt.zero_grad()
+        loss = gaze_loss(net(x), y)
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05 * first
+
+
+def test_angular_error_known_values_and_clipping():
+    a = np.array([[0, 0, -1], [0, 0, -1], [1, 0, 0], [0, 0, -2]], dtype=float)
+    b = np.array([[0, 0, -1], [1, 0, 0], [-1, 0, 0], [0, 0, -1]], dtype=float)
+    assert np.allclose(angular_error_deg(a, b), [0, 90, 180, 0])
+    v = np.array([[0.6, 0.0, -0.8]]) * (1 + 1e-16)  # a cosine that rounds above 1 must give 0, not NaN
+    assert np.isfinite(angular_error_deg(v, v)).all()
+
+
+def test_metrics_and_curve():
+    errors = np.array([1.0, 3.0, 7.0, 7.5, 30.0])
+    m = gaze_metrics(errors)
+    assert m["within_7_deg_pct"] == 60.0 and within(errors, 0.5) == 0.0
+    assert m["median_error_deg"] == 7.0 and np.isclose(m["mean_error_deg"], 9.7)
+    assert m["curve_degrees"] == list(range(26)) and m["curve_pct"][-1] == 80.0
+    assert all(a <= b for a, b in zip(m["curve_pct"], m["curve_pct"][1:], strict=False))
+
+
+def test_plot_is_written(tmp_path):
+    path = plot_cumulative({"a": np.array([1.0, 5.0]), "b": np.array([2.0, 20.0])}, tmp_path / "c.png")
+    assert path.stat().st_size > 1000
+
+
+def test_pupil_shift_is_zero_for_identical_images_and_measures_a_shift():
+    img = np.full((35, 55), 180, np.uint8)
+    yy, xx = np.mgrid[:35, :55]
+    img[(xx - 27) ** 2 + (yy - 17) ** 2 <= 9] = 10
+    assert np.allclose(locate_pupil(img, (27.5, 17.5)), (27.5, 17.5))
+    moved = np.roll(img, 2, axis=1)
+    s = pupil_shift([img, img], [img, moved], np.array([[27.5, 17.5], [27.5, 17.5]]))
+    assert s["pairs"] == 2 and np.isclose(s["mean_px"], 1.0) and np.isclose(s["std_px"], 1.0)
+
+
+@pytest.fixture(scope="module")
+def eyes(tmp_path_factory):
+    return generate_eyes(tmp_path_factory.mktemp("gz") / "eyes", 64, seed=0, compile_=False, show_progress=False)
+
+
+def test_gaze_training_runs_and_learns(eyes, tmp_path):
+    bank = ImageBank(SimrealDataset(eyes), "gaze")
+    cfg = merge(GazeTrainConfig(), {"net": {"widths": [8, 8, 16, 16, 16], "hidden": [32]}, "steps": 60,
+                                    "batch_size": 16, "device": "cpu", "log_every": 20, "checkpoint_every": 30})
+    model = TaskTrainer(cfg, [(bank, 1.0)], tmp_path / "run", show_progress=False).train()
+    loaded = load_task_model(tmp_path / "run", "cpu", task="gaze")
+    x = bank.images(torch.arange(4))
+    assert torch.allclose(model(x), loaded(x))
+    stats = [json.loads(line) for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
+    assert stats[-1]["loss"] < stats[0]["loss"]
+
+
+def test_cli_train_and_evaluate_gaze(eyes, tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(app, ["train", "--task", "gaze", "--data", str(eyes), "--runs", str(tmp_path / "runs"),
+                            "--set", "steps=4", "--set", "batch_size=8", "--set", "net.widths=[4,4,8,8,8]",
+                            "--set", "net.hidden=[8]", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    run = next((tmp_path / "runs").iterdir())
+    r = runner.invoke(app, ["evaluate", "--task", "gaze", "--checkpoint", str(run), "--data", str(eyes),
+                            "--out", str(tmp_path / "m.json"), "--plot", str(tmp_path / "curve.png"),
+                            "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert "within 7°" in r.output and (tmp_path / "curve.png").exists()
+    assert len(json.loads((tmp_path / "m.json").read_text())["curve_pct"]) == 26
+    r = runner.invoke(app, ["evaluate", "--task", "digits", "--checkpoint", str(run), "--data", str(eyes)])
+    assert r.exit_code == 2 and "no 'label' field" in r.output
+
+
+def test_cli_generate_eyes_bad_input(tmp_path):
+    r = CliRunner().invoke(app, ["generate", "eyes", "--out", str(tmp_path / "e"), "--size", "3x"])
+    assert r.exit_code == 2 and "HEIGHTxWIDTH" in r.output
+    r = CliRunner().invoke(app, ["generate", "eyes", "--out", str(tmp_path / "e"), "--preset", "studio"])
+    assert r.exit_code == 2 and "unknown eye preset" in r.output
