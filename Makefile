@@ -25,6 +25,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
+	$(PY) benchmarks/bench_eyes.py
 	$(PY) benchmarks/bench_refiner.py
 
 clean:

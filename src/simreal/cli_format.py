@@ -51,3 +51,17 @@ def print_accuracy_table(console: Console, accuracy: dict[str, dict[str, Any]], 
     for name, a in accuracy.items():
         table.add_row(name, f"{100 * a['mean']:.1f} ± {100 * a['std']:.1f}")
     console.print(table)
+
+
+def print_gaze_table(console: Console, results: dict[str, Any]) -> None:
+    """The gaze experiment's conditions: % within 7°, mean and median angular error."""
+    target = "SIMULATED webcam eyes" if results["builtin_data"] else "the test set"
+    table = Table(title=f"GazeNet on {results['counts']['test']} images of {target}, {results['seeds']} seed(s)")
+    for col in ("training data", "images", "% within 7°", "mean error (°)", "median error (°)"):
+        table.add_column(col, justify="left" if col == "training data" else "right")
+    for name, c in results["conditions"].items():
+        table.add_row(name, str(c["train_count"]), f"{c['within_7_deg_pct']['mean']:.1f}",
+                      f"{c['mean_error_deg']['mean']:.2f}", f"{c['median_error_deg']['mean']:.2f}")
+    console.print(table)
+    shifts = ", ".join(f"{v} {s['mean_px']:.2f} ± {s['std_px']:.2f} px" for v, s in results["pupil_shift_px"].items())
+    console.print(f"pupil shift synthetic → refined: {shifts}")

@@ -42,8 +42,20 @@ class ImageBank:
             self.cache = torch.from_numpy(arrays)
         self._pool = ThreadPoolExecutor(max_workers=4) if self.cache is None else None
 
+    @classmethod
+    def from_arrays(cls, images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor | None, mode: str
+                    ) -> ImageBank:
+        """A bank over images already in memory (uint8 ``(N, H, W)`` or ``(N, H, W, 3)``), e.g. refined
+        on the fly; it has no dataset behind it."""
+        bank = cls.__new__(cls)
+        bank.dataset, bank.mode, bank.label = None, mode, "label" if labels is not None else None
+        bank.cache = torch.as_tensor(np.asarray(images))
+        bank.labels = torch.as_tensor(np.asarray(labels)) if labels is not None else None
+        bank._pool = None
+        return bank
+
     def __len__(self) -> int:
-        return len(self.dataset)
+        return len(self.cache) if self.dataset is None else len(self.dataset)
 
     def images(self, idx: torch.Tensor) -> torch.Tensor:
         """Float ``(n, C, H, W)`` images in [-1, 1] for the given indices."""

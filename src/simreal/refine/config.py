@@ -81,6 +81,20 @@ PRESETS: dict[str, dict] = {
         "batch_size": 64,
         "compile": True,
     },
+    # 35×55 eyes on a 2-core CPU (the built-in gaze experiment): the paper's discriminator, a refiner with
+    # 2 blocks of 32 maps, batch 32, Adam, ~2 min of training.
+    "eyes-cpu": {
+        "refiner": {"width": 32, "blocks": 2},
+        "optim": {"name": "adam", "lr": 0.0002},
+        "batch_size": 32,
+        "buffer_size": 2048,
+        "pretrain_refiner_steps": 100,
+        "pretrain_discriminator_steps": 50,
+        "iterations": 400,
+        "log_every": 25,
+        "grid_every": 100,
+        "checkpoint_every": 100,
+    },
     # 8×8 UCI-style digits (the built-in demo); chosen by the study in the README.
     "digits": {
         "refiner": {"width": 32, "blocks": 2},

@@ -1,0 +1,320 @@
+"""``simreal experiment gaze``: the design of SimGAN's Table 2 and its ablations, on any gaze data.
+
+Given a labeled synthetic set, an unlabeled "real" set and a labeled test set, it
+
+1. trains refiners: the paper's (local adversarial loss + history buffer), one without the buffer and
+   one with a global adversarial loss;
+2. refines the synthetic set with each (the main refiner writes a refined dataset to disk);
+3. trains GazeNet on synthetic, synthetic 4×, refined and refined 4× (1× = a fixed random quarter,
+   4× = all of it, as in the paper) and on the 1× output of each ablation refiner, for each seed;
+4. evaluates every network on the test set (mean/median angular error, % within 7°, cumulative curves);
+5. measures label preservation: the pupil centre located in synthetic vs refined images (moment fit of
+   the dark pupil blob, see :func:`simreal.evaluate.gaze.locate_pupil`), mean ± std shift in pixels;
+6. writes ``report.md``, ``results.json`` and figures (curves, grids synthetic | refined | target).
+
+With no datasets it builds the built-in data: synthetic eyes from the ``clean`` simulator, and a
+**simulated** target domain (the ``webcam`` preset) as both the unlabeled pool and the test set
+(different seeds). Those numbers are about a simulated domain, not real eyes; the report says so.
+
+Finished stages are kept: rerunning the same command with the same ``--out`` reuses finished datasets,
+refiner runs and per-condition results (``results/CONDITION-seedK.json``), so an interrupted study resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from simreal.data.bank import ImageBank
+from simreal.data.reader import SimrealDataset, read_manifest, tensor_to_image
+from simreal.evaluate.gaze import HEADLINE_DEGREES, evaluate_gaze, plot_cumulative, pupil_shift
+from simreal.experiments.digits_demo import machine
+from simreal.experiments.report import markdown_table, plot_refiner_losses
+from simreal.refine.apply import refine_dataset
+from simreal.refine.config import RefineConfig, preset
+from simreal.refine.train import SimGANTrainer, load_refiner
+from simreal.simulate.write import generate_eyes
+from simreal.tasks.gaze import GazeNetConfig
+from simreal.train.task import GazeTrainConfig, TaskTrainer
+from simreal.utils.config import merge, to_dict
+from simreal.utils.errors import SimrealError
+from simreal.utils.fileio import atomic_write, atomic_write_json
+from simreal.utils.images import save_grid
+from simreal.utils.progress import progress_bar
+from simreal.utils.seeding import numpy_rng
+
+# Refiner variants of the paper's ablation (section 3.3): overrides of the refine config.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "local+buffer": {},
+    "no-buffer": {"use_buffer": False},
+    "global": {"discriminator": {"global_": True}},
+}
+MAIN_CONDITIONS = ("synthetic", "synthetic 4x", "refined", "refined 4x")
+
+
+def _small_gaze() -> GazeTrainConfig:
+    return GazeTrainConfig(net=GazeNetConfig(widths=(16, 16, 32, 40, 96), hidden=(256,)), steps=800, batch_size=64)
+
+
+@dataclass(frozen=True)
+class GazeStudyConfig:
+    """Sizes for the built-in data, the refiner and GazeNet training. The defaults finish in about
+    15 minutes on a 2-core CPU; ``paper()`` uses the paper's networks."""
+
+    synthetic_count: int = 8000  # built-in data: 4× = all, 1× = a quarter
+    real_count: int = 3000  # built-in unlabeled pool (simulated webcam)
+    test_count: int = 1000  # built-in labeled test set (simulated webcam, another seed)
+    refine: RefineConfig = field(default_factory=lambda: preset("eyes-cpu"))
+    gaze: GazeTrainConfig = field(default_factory=_small_gaze)
+    variants: tuple[str, ...] = tuple(VARIANTS)
+    pupil_pairs: int = 100
+    data_seed: int = 0
+
+    @staticmethod
+    def quick() -> GazeStudyConfig:
+        """Smoke-test sizes: every stage runs in seconds, the numbers mean nothing."""
+        return GazeStudyConfig(
+            synthetic_count=64, real_count=32, test_count=32, pupil_pairs=8,
+            refine=merge(preset("eyes-cpu"), {"batch_size": 8, "buffer_size": 16, "pretrain_refiner_steps": 2,
+                                              "pretrain_discriminator_steps": 2, "iterations": 3, "grid_every": 3,
+                                              "checkpoint_every": 3, "log_every": 1}),
+            gaze=merge(_small_gaze(), {"steps": 4, "batch_size": 8, "log_every": 2}))
+
+    @staticmethod
+    def paper() -> GazeStudyConfig:
+        """The paper's refiner (paper-gaze preset) and GazeNet (batch 512, lr 0.001); hours on a CPU."""
+        return GazeStudyConfig(refine=preset("paper-gaze"), gaze=GazeTrainConfig())
+
+
+@dataclass
+class GazeData:
+    synthetic: Path
+    real: Path
+    test: Path
+    builtin: bool
+
+
+def _reuse_or_generate(path: Path, count: int, seed: int, preset_name: str, device: str) -> Path:
+    if (path / "dataset.json").exists():
+        prov = read_manifest(path).get("provenance", {})
+        cfg = prov.get("config", {})
+        if cfg.get("count") == count and cfg.get("preset") == preset_name and prov.get("seed") == seed:
+            return path
+    return generate_eyes(path, count, seed, preset_name, device=device, overwrite=True)
+
+
+def prepare_data(out: Path, cfg: GazeStudyConfig, synthetic: Path | None, real: Path | None, test: Path | None,
+                 device: str) -> GazeData:
+    given = [p is not None for p in (synthetic, real, test)]
+    if any(given) and not all(given):
+        raise SimrealError("give all of --synthetic, --real and --test, or none (for the built-in data)")
+    if all(given):
+        for p in (synthetic, test):
+            if "gaze" not in SimrealDataset(p).schema:
+                raise SimrealError(f"{p}: dataset has no 'gaze' label")
+        return GazeData(Path(synthetic), Path(real), Path(test), builtin=False)
+    d, s = out / "data", cfg.data_seed
+    return GazeData(_reuse_or_generate(d / "synthetic-clean", cfg.synthetic_count, s, "clean", device),
+                    _reuse_or_generate(d / "real-pool-webcam", cfg.real_count, s + 1, "webcam", device),
+                    _reuse_or_generate(d / "test-webcam", cfg.test_count, s + 2, "webcam", device), builtin=True)
+
+
+def quarter(n: int, seed: int) -> np.ndarray:
+    """The fixed 1× subset: a random quarter of ``n`` indices, sorted."""
+    return np.sort(numpy_rng(seed, 4).choice(n, max(n // 4, 1), replace=False))
+
+
+def train_refiner(out: Path, variant: str, cfg: RefineConfig, synthetic: ImageBank, real: ImageBank) -> Path:
+    """Train (or resume, or reuse) the refiner of ``variant`` in ``out/runs/refine-VARIANT``."""
+    run_dir = out / "runs" / f"refine-{variant}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trainer = SimGANTrainer(merge(cfg, VARIANTS[variant]), synthetic, real, run_dir)
+    return trainer.train(resume=True)
+
+
+@torch.no_grad()
+def refine_bank(checkpoint: Path, bank: ImageBank, device: str, batch: int = 256) -> ImageBank:
+    """``bank`` refined in memory (uint8, like a dataset on disk), with the same labels."""
+    refiner, _ = load_refiner(checkpoint, device)
+    dev = next(refiner.parameters()).device
+    out = []
+    for start in range(0, len(bank), batch):
+        x = bank.images(torch.arange(start, min(start + batch, len(bank)))).to(dev)
+        out.extend(tensor_to_image(r, bank.mode) for r in refiner(x).cpu())
+    return ImageBank.from_arrays(np.stack(out), bank.labels, bank.mode)
+
+
+def _subset_bank(bank: ImageBank, idx: np.ndarray) -> ImageBank:
+    return ImageBank.from_arrays(bank.cache[torch.as_tensor(idx)], bank.labels[torch.as_tensor(idx)], bank.mode)
+
+
+def run_condition(out: Path, name: str, seed: int, bank: ImageBank, test: ImageBank, gcfg: GazeTrainConfig
+                  ) -> dict[str, Any]:
+    """Train GazeNet on ``bank`` and evaluate on ``test``; cached in ``out/results``."""
+    path = out / "results" / f"{name.replace(' ', '_')}-seed{seed}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    t0 = time.time()
+    model = TaskTrainer(dataclasses.replace(gcfg, seed=seed), [(bank, 1.0)], show_progress=False).train()
+    metrics, errors = evaluate_gaze(model, test)
+    result = {**metrics, "errors_deg": np.round(errors, 4).tolist(), "train_count": len(bank), "seed": seed,
+              "time_s": round(time.time() - t0, 1)}
+    atomic_write_json(path, result)
+    return result
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = ("mean_error_deg", "median_error_deg", f"within_{HEADLINE_DEGREES}_deg_pct")
+    out: dict[str, Any] = {k: {"mean": float(np.mean([r[k] for r in runs])), "std": float(np.std([r[k] for r in runs])),
+                               "values": [r[k] for r in runs]} for k in keys}
+    out["curve_pct"] = np.mean([r["curve_pct"] for r in runs], axis=0).round(2).tolist()
+    out["train_count"] = runs[0]["train_count"]
+    return out
+
+
+def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None = None, test: Path | None = None,
+              cfg: GazeStudyConfig = GazeStudyConfig(), seeds: int = 1, device: str = "auto") -> dict[str, Any]:
+    out = Path(out)
+    t0 = time.time()
+    unknown = [v for v in cfg.variants if v not in VARIANTS]
+    if unknown or "local+buffer" not in cfg.variants:
+        raise SimrealError(f"variants must include local+buffer and come from {', '.join(VARIANTS)}; got {unknown}")
+    data = prepare_data(out, cfg, synthetic, real, test, device)
+    syn_ds, real_ds, test_ds = SimrealDataset(data.synthetic), SimrealDataset(data.real), SimrealDataset(data.test)
+    if syn_ds.mode != real_ds.mode:
+        raise SimrealError(f"synthetic images are {syn_ds.mode} but real images are {real_ds.mode}")
+    syn, real_bank, test_bank = ImageBank(syn_ds, "gaze"), ImageBank(real_ds), ImageBank(test_ds, "gaze")
+    one_x = quarter(len(syn), cfg.data_seed)
+    rcfg = dataclasses.replace(cfg.refine, device=device, seed=cfg.data_seed)
+    gcfg = dataclasses.replace(cfg.gaze, device=device)
+
+    refiners, refine_time = {}, {}
+    for variant in cfg.variants:
+        t = time.time()
+        refiners[variant] = train_refiner(out, variant, rcfg, syn, real_bank)
+        refine_time[variant] = round(time.time() - t, 1)
+    refined_path = refine_dataset(refiners["local+buffer"], data.synthetic, out / "data" / "refined",
+                                  device=device, overwrite=True)
+    banks = {"synthetic": _subset_bank(syn, one_x), "synthetic 4x": syn,
+             "refined 4x": ImageBank(SimrealDataset(refined_path), "gaze")}
+    banks["refined"] = _subset_bank(banks["refined 4x"], one_x)
+    for variant in cfg.variants:
+        if variant != "local+buffer":
+            banks[f"refined ({variant})"] = refine_bank(refiners[variant], banks["synthetic"], device)
+
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in banks}
+    with progress_bar() as bar:
+        task = bar.add_task("gaze networks", total=len(banks) * seeds, status="")
+        for seed in range(seeds):
+            for name, bank in banks.items():
+                bar.update(task, status=f"{name} seed {seed}")
+                runs[name].append(run_condition(out, name, seed, bank, test_bank, gcfg))
+                bar.advance(task)
+
+    # where to look for the pupil: the pupil-centre label when the synthetic data has one, else the centre
+    if "pupil_center" in syn_ds.schema:
+        guesses = syn_ds.labels("pupil_center")[one_x]
+    else:
+        guesses = np.tile([syn_ds.manifest["image"]["width"] / 2, syn_ds.manifest["image"]["height"] / 2],
+                          (len(one_x), 1))
+    shifts = _label_preservation(refiners, banks["synthetic"], guesses, cfg.pupil_pairs, device)
+    results = {
+        "conditions": {name: summarize(r) for name, r in runs.items()},
+        "pupil_shift_px": shifts,
+        "seeds": seeds,
+        "builtin_data": data.builtin,
+        "datasets": {"synthetic": str(data.synthetic), "real": str(data.real), "test": str(data.test),
+                     "refined": str(refined_path)},
+        "counts": {"synthetic_4x": len(syn), "synthetic_1x": len(one_x), "real": len(real_bank),
+                   "test": len(test_bank)},
+        "refiners": {v: {"checkpoint": str(p), "train_time_s": refine_time[v]} for v, p in refiners.items()},
+        "config": to_dict(cfg),
+        "machine": machine(),
+    }
+    results["runtime_s"] = round(time.time() - t0, 1)
+    _write_report(out, results, runs, banks, real_bank, refiners)
+    atomic_write_json(out / "results.json", results)
+    return results
+
+
+def _label_preservation(refiners: dict[str, Path], synthetic: ImageBank, guesses: np.ndarray, pairs: int,
+                        device: str) -> dict[str, Any]:
+    """Pupil-centre shift synthetic → refined for each refiner, on the first ``pairs`` 1× images."""
+    n = min(pairs, len(synthetic))
+    subset = ImageBank.from_arrays(synthetic.cache[:n], synthetic.labels[:n], synthetic.mode)
+    before = list(subset.cache.numpy())
+    return {variant: pupil_shift(before, list(refine_bank(ckpt, subset, device).cache.numpy()), guesses[:n])
+            for variant, ckpt in refiners.items()}
+
+
+def _fmt(s: dict[str, Any], digits: int = 1) -> str:
+    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}" if len(s["values"]) > 1 else f"{s['mean']:.{digits}f}"
+
+
+def _write_report(out: Path, r: dict[str, Any], runs: dict[str, list[dict[str, Any]]], banks: dict[str, ImageBank],
+                  real: ImageBank, refiners: dict[str, Path]) -> None:
+    fig = out / "figures"
+    errors = {name: np.concatenate([run["errors_deg"] for run in rs]) for name, rs in runs.items()}
+    target = "simulated webcam eyes (NOT real data)" if r["builtin_data"] else "the test set"
+    plot_cumulative({k: errors[k] for k in MAIN_CONDITIONS[::-1]}, fig / "cumulative_main.png",
+                    title=f"GazeNet on {target}")
+    plot_cumulative({k: v for k, v in errors.items() if k.startswith("refined") and "4x" not in k},
+                    fig / "cumulative_ablations.png", title="refiner ablations (1× data)")
+    plot_refiner_losses(Path(refiners["local+buffer"]).parent, fig / "refiner_losses.png")
+    idx = torch.arange(min(12, len(real)))
+    rows = [banks["synthetic"].images(idx), banks["refined"].images(idx)]
+    rows += [banks[k].images(idx) for k in banks if k.startswith("refined (")]
+    save_grid([*rows, real.images(idx)], fig / "synthetic_refined_target.png", min_cell=55)
+    c, key = r["conditions"], f"within_{HEADLINE_DEGREES}_deg_pct"
+    main_rows = [[k, str(c[k]["train_count"]), _fmt(c[k][key]), _fmt(c[k]["mean_error_deg"], 2),
+                  _fmt(c[k]["median_error_deg"], 2)] for k in MAIN_CONDITIONS]
+    abl = [("local+buffer", "refined")] + [(v, f"refined ({v})") for v in refiners if v != "local+buffer"]
+    ps = r["pupil_shift_px"]
+    abl_rows = [[v, _fmt(c[k][key]), _fmt(c[k]["mean_error_deg"], 2),
+                 f"{ps[v]['mean_px']:.2f} ± {ps[v]['std_px']:.2f} ({ps[v]['pairs']} pairs)"] for v, k in abl]
+    header = ["training data", "images", f"% within {HEADLINE_DEGREES}°", "mean error (°)", "median error (°)"]
+    m, n = r["machine"], r["counts"]
+    warning = ("\n> **The target domain here is simulated.** The \"real\" pool and the test set are the eye "
+               "simulator's `webcam` preset (lower resolution, noise, motion blur, harsh light), not real eyes. "
+               "These numbers say what SimGAN does for a known, synthetic domain gap; they are not MPIIGaze results.\n"
+               if r["builtin_data"] else "")
+    text = f"""# SimGAN gaze experiment (Table 2 design)
+{warning}
+Test set: {n['test']} labeled images of {target}. Unlabeled target pool for the refiner: {n['real']} images.
+Synthetic: {n['synthetic_4x']} images (4×); 1× is a fixed random quarter ({n['synthetic_1x']}). GazeNet per
+condition, {r['seeds']} seed(s){" (mean ± std)" if r['seeds'] > 1 else ""}.
+
+{markdown_table(header, main_rows)}
+
+![cumulative curves](figures/cumulative_main.png)
+
+## Ablations (section 3.3): history buffer, local vs global adversarial loss
+
+GazeNet trained on the 1× set refined by each refiner; pupil shift = distance between the pupil centres
+located in a synthetic image and its refined version (the paper's label-preservation check: 1.1 ± 0.8 px).
+
+{markdown_table(["refiner", f"% within {HEADLINE_DEGREES}°", "mean error (°)", "pupil shift (px)"], abl_rows)}
+
+![ablation curves](figures/cumulative_ablations.png)
+
+Rows: synthetic · refined (local+buffer) · {" · ".join(f"refined ({v})" for v in refiners if v != "local+buffer")}
+· target pool.
+
+![synthetic, refined and target](figures/synthetic_refined_target.png)
+
+![refiner losses](figures/refiner_losses.png)
+
+## Runtime
+
+{r['runtime_s']} s on {m['processor']} ({m['cpu_count']} CPUs, {m['torch_threads']} torch threads), {m['platform']},
+torch {m['torch']}, simreal {m['simreal']}. Refiner training: {", ".join(f"{v} {t['train_time_s']} s"
+                                                                        for v, t in r['refiners'].items())}.
+"""
+    atomic_write(out / "report.md", lambda p: p.write_text(text, encoding="utf-8"))
