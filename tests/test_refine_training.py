@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -15,7 +16,7 @@ from simreal.data.bank import ImageBank
 from simreal.data.reader import SimrealDataset, manifest_hash
 from simreal.refine.apply import refine_dataset
 from simreal.refine.config import RefineConfig, preset
-from simreal.refine.train import SimGANTrainer
+from simreal.refine.train import SimGANTrainer, load_refiner
 from simreal.utils.checkpoint import latest_checkpoint, load_checkpoint
 from simreal.utils.config import merge
 from simreal.utils.runs import read_stats
@@ -60,12 +61,13 @@ def test_run_writes_config_stats_grids_and_checkpoints(data, tmp_path):
     tensors, sidecar = load_checkpoint(last)
     assert any(k.startswith("refiner/") for k in tensors) and any(k.startswith("optim/discriminator/") for k in tensors)
     assert tensors["extra/history_buffer"].shape[0] == sidecar["meta"]["buffer"]["size"] == 16
-    assert sidecar["meta"]["step"] == 10 and set(sidecar["meta"]["rng"]) == {"synthetic", "real"}
+    assert sidecar["meta"]["step"] == 10 and set(sidecar["meta"]["rng"]) == {"synthetic", "real", "noise"}
 
 
-@pytest.mark.parametrize("optim", ["sgd", "adam"])
-def test_resume_continues_bit_for_bit(data, tmp_path, optim):
-    cfg = merge(RefineConfig(), {**SMALL, "optim": {"name": optim, "momentum": 0.9 if optim == "sgd" else 0.0}})
+@pytest.mark.parametrize(("optim", "noise"), [("sgd", 0), ("adam", 0), ("adam", 1)])
+def test_resume_continues_bit_for_bit(data, tmp_path, optim, noise):
+    cfg = merge(RefineConfig(), {**SMALL, "optim": {"name": optim, "momentum": 0.9 if optim == "sgd" else 0.0},
+                                 "refiner": {**SMALL["refiner"], "noise_channels": noise}})
     straight = tmp_path / "straight"
     straight.mkdir()
     _trainer(cfg, data, straight).train()
@@ -100,6 +102,20 @@ def test_apply_copies_labels_byte_for_byte_and_records_provenance(data, tmp_path
     refined, source = SimrealDataset(out), SimrealDataset(syn)
     assert refined[0]["image"].shape == source[0]["image"].shape
     assert not torch.equal(refined[0]["image"], source[0]["image"])
+
+
+def test_noise_input_refiner_applies_the_same_in_any_batch(data, tmp_path):
+    cfg = merge(RefineConfig(), {**SMALL, "refiner": {**SMALL["refiner"], "noise_channels": 1}})
+    run = tmp_path / "run"
+    run.mkdir()
+    ckpt = _trainer(cfg, data, run).train()
+    a = refine_dataset(ckpt, data[0], tmp_path / "a", batch_size=7, device="cpu", show_progress=False)
+    b = refine_dataset(ckpt, data[0], tmp_path / "b", batch_size=20, device="cpu", show_progress=False)
+    for i in range(20):
+        assert np.array_equal(SimrealDataset(a).image_array(i), SimrealDataset(b).image_array(i))
+    refiner, _ = load_refiner(ckpt, "cpu")
+    with pytest.raises(ValueError, match="noise channel"):
+        refiner(torch.zeros(1, 1, 8, 8))
 
 
 def test_cli_refine_train_apply_and_resume(data, tmp_path):

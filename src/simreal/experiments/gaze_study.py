@@ -37,9 +37,9 @@ from simreal.data.reader import SimrealDataset, read_manifest, tensor_to_image
 from simreal.evaluate.gaze import HEADLINE_DEGREES, evaluate_gaze, plot_cumulative, pupil_shift
 from simreal.experiments.digits_demo import machine
 from simreal.experiments.report import markdown_table, plot_refiner_losses
-from simreal.refine.apply import refine_dataset
+from simreal.refine.apply import APPLY_STREAM, refine_dataset
 from simreal.refine.config import RefineConfig, preset
-from simreal.refine.train import SimGANTrainer, load_refiner
+from simreal.refine.train import SimGANTrainer, load_refiner, refiner_noise
 from simreal.simulate.write import generate_eyes
 from simreal.tasks.gaze import GazeNetConfig
 from simreal.train.task import GazeTrainConfig, TaskTrainer
@@ -142,12 +142,14 @@ def train_refiner(out: Path, variant: str, cfg: RefineConfig, synthetic: ImageBa
 @torch.no_grad()
 def refine_bank(checkpoint: Path, bank: ImageBank, device: str, batch: int = 256) -> ImageBank:
     """``bank`` refined in memory (uint8, like a dataset on disk), with the same labels."""
-    refiner, _ = load_refiner(checkpoint, device)
+    refiner, sidecar = load_refiner(checkpoint, device)
     dev = next(refiner.parameters()).device
     out = []
     for start in range(0, len(bank), batch):
-        x = bank.images(torch.arange(start, min(start + batch, len(bank)))).to(dev)
-        out.extend(tensor_to_image(r, bank.mode) for r in refiner(x).cpu())
+        idx = range(start, min(start + batch, len(bank)))
+        x = bank.images(torch.as_tensor(idx)).to(dev)
+        noise = refiner_noise(refiner, idx, x.shape[2:], sidecar["meta"]["config"]["seed"], APPLY_STREAM)
+        out.extend(tensor_to_image(r, bank.mode) for r in refiner(x, noise).cpu())
     return ImageBank.from_arrays(np.stack(out), bank.labels, bank.mode)
 
 

@@ -15,11 +15,13 @@ import torch
 from simreal.data.format import ImageSpec, LabelField, Provenance
 from simreal.data.reader import SimrealDataset, image_to_tensor, manifest_hash, tensor_to_image
 from simreal.data.writer import DatasetWriter
-from simreal.refine.train import load_refiner
+from simreal.refine.train import load_refiner, refiner_noise
 from simreal.utils.checkpoint import latest_checkpoint
 from simreal.utils.errors import DatasetError
 from simreal.utils.fileio import sha256_file
 from simreal.utils.progress import progress_bar
+
+APPLY_STREAM = 6  # noise for sample i of a noise-input refiner comes from (refiner seed, 6, i)
 
 
 def _checkpoint_json(path: Path) -> Path:
@@ -53,6 +55,7 @@ def refine_dataset(checkpoint: str | Path, input_dir: str | Path, out_dir: str |
     )
     image = ImageSpec(m["image"]["mode"], m["image"]["height"], m["image"]["width"])
     param = next(refiner.parameters())
+    seed = sidecar["meta"]["config"].get("seed", 0)
     with DatasetWriter(out_dir, name=f"{m['name']}-refined", task=m["task"], domain="refined", image=image,
                        label_schema=schema, provenance=provenance, overwrite=overwrite,
                        keypoint_names=m.get("keypoint_names"), skeleton=m.get("skeleton"),
@@ -66,7 +69,8 @@ def refine_dataset(checkpoint: str | Path, input_dir: str | Path, out_dir: str |
             arrays = [source.image_array(i) for i in idx]
             batch = torch.stack([image_to_tensor(a, source.mode) for a in arrays]).to(param.device)
             with torch.no_grad():
-                refined = refiner(batch)
+                noise = refiner_noise(refiner, idx, batch.shape[2:], seed, APPLY_STREAM)
+                refined = refiner(batch, noise)
             for line, out in zip(lines, refined, strict=True):
                 writer.add_raw(tensor_to_image(out, source.mode), line)
             bar.advance(task, len(lines))

@@ -16,6 +16,7 @@ class RefinerConfig:
     blocks: int = 4  # ResNet blocks
     kernel: int = 3  # k of the k×k convs
     norm: Literal["none", "batch", "instance"] = "none"
+    noise_channels: int = 0  # beyond the paper: N(0, 1) noise maps as extra inputs (0 = the paper's R)
 
 
 @dataclass(frozen=True)

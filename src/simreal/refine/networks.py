@@ -40,6 +40,10 @@ class Refiner(nn.Module):
     No striding or pooling, so any image size works and every output pixel sees a
     ``(2n + 1)(k − 1) + 1`` pixel neighbourhood. Input and output: ``(B, C, H, W)`` in [-1, 1].
 
+    Beyond the paper, ``noise_channels > 0`` feeds standard-normal noise maps as extra input channels
+    (as PixelDA does), so R can synthesise sensor noise instead of faking it with input-dependent
+    patterns; a deterministic R cannot produce noise that is independent of its input.
+
     Example::
 
         >>> R = Refiner(in_channels=1, width=64, blocks=4, kernel=3)
@@ -47,12 +51,14 @@ class Refiner(nn.Module):
         torch.Size([2, 1, 35, 55])
     """
 
-    def __init__(self, in_channels: int = 1, width: int = 64, blocks: int = 4, kernel: int = 3, norm: str = "none"):
+    def __init__(self, in_channels: int = 1, width: int = 64, blocks: int = 4, kernel: int = 3, norm: str = "none",
+                 noise_channels: int = 0):
         super().__init__()
         if kernel % 2 != 1:
             raise ValueError(f"kernel must be odd to keep the image size, got {kernel}")
-        self.in_channels = in_channels
-        self.head = nn.Sequential(nn.Conv2d(in_channels, width, kernel, padding=kernel // 2), nn.ReLU(inplace=True))
+        self.in_channels, self.noise_channels = in_channels, noise_channels
+        self.head = nn.Sequential(nn.Conv2d(in_channels + noise_channels, width, kernel, padding=kernel // 2),
+                                  nn.ReLU(inplace=True))
         self.blocks = nn.Sequential(*[ResnetBlock(width, kernel, norm) for _ in range(blocks)])
         self.tail = nn.Conv2d(width, in_channels, 1)
 
@@ -61,8 +67,13 @@ class Refiner(nn.Module):
         k = self.head[0].kernel_size[0]
         return (2 * len(self.blocks) + 1) * (k - 1) + 1
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """``noise`` ``(B, noise_channels, H, W)``, standard normal, is required iff ``noise_channels > 0``."""
         assert_shape(x, 4, self.in_channels, "Refiner")
+        if self.noise_channels:
+            if noise is None or noise.shape[1] != self.noise_channels:
+                raise ValueError(f"this refiner takes {self.noise_channels} noise channel(s): pass noise=")
+            x = torch.cat([x, noise.to(device=x.device, dtype=x.dtype)], 1)
         return torch.tanh(self.tail(self.blocks(self.head(x))))
 
 

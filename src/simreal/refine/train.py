@@ -41,7 +41,7 @@ ConsistencyLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 def build_refiner(cfg: RefineConfig, channels: int) -> Refiner:
     r = cfg.refiner
-    return Refiner(channels, r.width, r.blocks, r.kernel, r.norm)
+    return Refiner(channels, r.width, r.blocks, r.kernel, r.norm, r.noise_channels)
 
 
 def build_discriminator(cfg: RefineConfig, channels: int) -> PatchDiscriminator:
@@ -87,7 +87,8 @@ class SimGANTrainer:
         self.D_fwd: Callable = torch.compile(self.D) if cfg.compile else self.D
         self.opt_R = make_optimizer(self.R.parameters(), cfg)
         self.opt_D = make_optimizer(self.D.parameters(), cfg)
-        self.gens = {"synthetic": torch_generator(cfg.seed, 1), "real": torch_generator(cfg.seed, 2)}
+        self.gens = {"synthetic": torch_generator(cfg.seed, 1), "real": torch_generator(cfg.seed, 2),
+                     "noise": torch_generator(cfg.seed, 5)}
         self.buffer = ImageHistoryBuffer(cfg.buffer_size, torch_generator(cfg.seed, 3))
         self.step = 0
         self.show_progress = show_progress
@@ -114,6 +115,14 @@ class SimGANTrainer:
         images = images.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         return images, (labels.to(self.device) if labels is not None else None)
 
+    def _noise(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The refiner's noise input for batch ``x`` (None for the paper's noise-free refiner)."""
+        k = self.R.noise_channels
+        if not k:
+            return None
+        noise = torch.randn((x.shape[0], k, *x.shape[2:]), generator=self.gens["noise"])
+        return noise.to(self.device).contiguous(memory_format=self.memory_format)
+
     # -- updates ----------------------------------------------------------------------------------
     def refiner_step(self, adversarial: bool) -> dict[str, torch.Tensor]:
         """One SGD step on L_R (Eq. 4): realism + λ·self-regularization (+ label consistency).
@@ -122,7 +131,7 @@ class SimGANTrainer:
         """
         lc = self.cfg.loss
         x, y = self._batch(self.synthetic, "synthetic")
-        refined = self.R_fwd(x)
+        refined = self.R_fwd(x, self._noise(x))
         reg = self_regularization_loss(refined, x, lc.psi, lc.psi_scale, lc.reduction)
         loss = lc.reg_weight * reg
         out = {"R/reg": reg.detach()}
@@ -147,7 +156,7 @@ class SimGANTrainer:
         x, _ = self._batch(self.synthetic, "synthetic")
         y, _ = self._batch(self.real, "real")
         with torch.no_grad():
-            refined = self.R_fwd(x)
+            refined = self.R_fwd(x, self._noise(x))
         fake = self.buffer.discriminator_batch(refined) if self.cfg.use_buffer else refined
         logits_real, logits_fake = self.D_fwd(y), self.D_fwd(fake)
         red = self.cfg.loss.reduction
@@ -182,7 +191,8 @@ class SimGANTrainer:
     @torch.no_grad()
     def save_grid(self) -> Path:
         synthetic = self.grid_synthetic.to(self.device)
-        refined = self.R(synthetic.contiguous(memory_format=self.memory_format)).float().cpu()
+        noise = refiner_noise(self.R, range(len(synthetic)), synthetic.shape[2:], self.cfg.seed, 4)
+        refined = self.R(synthetic.contiguous(memory_format=self.memory_format), noise).float().cpu()
         diff = (refined - synthetic.cpu()).abs() - 1.0  # |R(x) - x| in [0, 2] shown on [-1, 1]
         rows = [synthetic.cpu(), refined, self.grid_real, diff]
         return save_grid(rows, self.run_dir / "grids" / f"grid-{self.step:07d}.png")
@@ -246,6 +256,16 @@ class SimGANTrainer:
         summary = {"steps": self.step, "train_time_s": round(time.time() - t0, 2), "device": str(self.device)}
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return last or self.save()
+
+
+def refiner_noise(refiner: Refiner, indices, size: tuple[int, int], seed: int, stream: int = 0
+                  ) -> torch.Tensor | None:
+    """Noise maps for refining samples ``indices``, each drawn from ``(seed, stream, index)``, so sample
+    ``i`` is refined the same way in any batch (resumable ``refine apply``). None if R takes no noise."""
+    k = refiner.noise_channels
+    if not k:
+        return None
+    return torch.stack([torch.randn((k, *size), generator=torch_generator(seed, stream, int(i))) for i in indices])
 
 
 def load_refiner(path: str | Path, device: str = "auto") -> tuple[Refiner, dict[str, Any]]:
