@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -9,6 +10,8 @@ from typer.testing import CliRunner
 
 from simreal.cli import app
 from simreal.experiments.gaze_study import MAIN_CONDITIONS, GazeStudyConfig, run_study
+from simreal.simulate.eyes import EyeSimConfig
+from simreal.utils.errors import SimrealError
 
 
 @pytest.mark.slow
@@ -35,3 +38,21 @@ def test_gaze_experiment_needs_all_three_datasets(tmp_path):
     assert res.exit_code == 2 and "give all of --synthetic, --real and --test" in res.output
     res = CliRunner().invoke(app, ["experiment", "gaze", "--size", "huge", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "--size" in res.output
+
+
+@pytest.mark.slow
+def test_gaze_experiment_on_user_datasets(tmp_path):
+    from simreal.simulate.write import generate_eyes
+
+    kw = {"compile_": False, "show_progress": False, "device": "cpu"}
+    syn = generate_eyes(tmp_path / "syn", 40, seed=0, **kw)
+    real = generate_eyes(tmp_path / "real", 24, seed=1, preset="webcam", **kw)
+    test = generate_eyes(tmp_path / "test", 16, seed=2, preset="webcam", **kw)
+    cfg = dataclasses.replace(GazeStudyConfig.quick(), variants=("local+buffer", "global"))
+    r = run_study(tmp_path / "o", syn, real, test, cfg, device="cpu")
+    assert not r["builtin_data"] and r["counts"] == {"synthetic_4x": 40, "synthetic_1x": 10, "real": 24, "test": 16}
+    assert set(r["conditions"]) == {*MAIN_CONDITIONS, "refined (global)"}
+    assert "NOT real data" not in (tmp_path / "o" / "report.md").read_text()
+    small = generate_eyes(tmp_path / "small", 8, seed=3, cfg=dataclasses.replace(EyeSimConfig(), height=30), **kw)
+    with pytest.raises(SimrealError, match="--size 35x55"):
+        run_study(tmp_path / "o2", syn, small, test, cfg, device="cpu")

@@ -192,6 +192,10 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
     syn_ds, real_ds, test_ds = SimrealDataset(data.synthetic), SimrealDataset(data.real), SimrealDataset(data.test)
     if syn_ds.mode != real_ds.mode:
         raise SimrealError(f"synthetic images are {syn_ds.mode} but real images are {real_ds.mode}")
+    size = lambda ds: (ds.manifest["image"]["height"], ds.manifest["image"]["width"])  # noqa: E731
+    if size(syn_ds) != size(real_ds):
+        raise SimrealError(f"synthetic images are {size(syn_ds)} but real images are {size(real_ds)}; import both "
+                           "at one size (e.g. simreal import mpiigaze --size 35x55)")
     syn, real_bank, test_bank = ImageBank(syn_ds, "gaze"), ImageBank(real_ds), ImageBank(test_ds, "gaze")
     one_x = quarter(len(syn), cfg.data_seed)
     rcfg = dataclasses.replace(cfg.refine, device=device, seed=cfg.data_seed)
@@ -270,7 +274,7 @@ def _write_report(out: Path, r: dict[str, Any], runs: dict[str, list[dict[str, A
     plot_cumulative({k: v for k, v in errors.items() if k.startswith("refined") and "4x" not in k},
                     fig / "cumulative_ablations.png", title="refiner ablations (1× data)")
     plot_refiner_losses(Path(refiners["local+buffer"]).parent, fig / "refiner_losses.png")
-    idx = torch.arange(min(12, len(real)))
+    idx = torch.arange(min(12, len(real), len(banks["synthetic"])))
     rows = [banks["synthetic"].images(idx), banks["refined"].images(idx)]
     rows += [banks[k].images(idx) for k in banks if k.startswith("refined (")]
     save_grid([*rows, real.images(idx)], fig / "synthetic_refined_target.png", min_cell=55)
