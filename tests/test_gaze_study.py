@@ -18,10 +18,10 @@ from simreal.utils.errors import SimrealError
 def test_gaze_experiment_builtin_quick(tmp_path):
     out = tmp_path / "study"
     r = run_study(out, cfg=GazeStudyConfig.quick(), device="cpu")
-    assert set(r["conditions"]) == {*MAIN_CONDITIONS, "refined (no-buffer)", "refined (global)"}
+    assert set(r["conditions"]) == {*MAIN_CONDITIONS, "refined (no-buffer)", "refined (global)", "refined (no-noise)"}
     assert r["counts"] == {"synthetic_4x": 64, "synthetic_1x": 16, "real": 32, "test": 32}
     assert r["conditions"]["synthetic"]["train_count"] == 16 and r["conditions"]["refined 4x"]["train_count"] == 64
-    assert set(r["pupil_shift_px"]) == {"local+buffer", "no-buffer", "global"}
+    assert set(r["pupil_shift_px"]) == {"local+buffer", "no-buffer", "global", "no-noise"}
     report = (out / "report.md").read_text()
     assert "simulated" in report and "NOT real data" in report
     for f in ("cumulative_main.png", "cumulative_ablations.png", "synthetic_refined_target.png"):

@@ -359,8 +359,8 @@ def experiment_gaze(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for datasets, runs, report.md and results.json.")]
     = Path("gaze-out"),
     seeds: Annotated[int, typer.Option(min=1, help="GazeNet seeds per condition.")] = 1,
-    variant: Annotated[list[str] | None, typer.Option(help="Refiner variants: local+buffer, no-buffer, global "
-                                                      "(default: all).")] = None,
+    variant: Annotated[list[str] | None, typer.Option(help="Refiner variants: local+buffer, no-buffer, global, "
+                                                      "no-noise (default: all).")] = None,
     size: Annotated[str, typer.Option(help="quick (smoke run, meaningless numbers), cpu (default, ~15 min "
                                       "on 2 cores) or paper (the paper's networks; hours).")] = "cpu",
     device: Device = "auto",

@@ -2,8 +2,9 @@
 
 Given a labeled synthetic set, an unlabeled "real" set and a labeled test set, it
 
-1. trains refiners: the paper's (local adversarial loss + history buffer), one without the buffer and
-   one with a global adversarial loss;
+1. trains refiners: the main one (local adversarial loss + history buffer), one without the buffer, one
+   with a global adversarial loss, and one without the noise input (the paper's deterministic R, when the
+   refine preset gives R a noise channel, as ``eyes-cpu`` does);
 2. refines the synthetic set with each (the main refiner writes a refined dataset to disk);
 3. trains GazeNet on synthetic, synthetic 4×, refined and refined 4× (1× = a fixed random quarter,
    4× = all of it, as in the paper) and on the 1× output of each ablation refiner, for each seed;
@@ -55,6 +56,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "local+buffer": {},
     "no-buffer": {"use_buffer": False},
     "global": {"discriminator": {"global_": True}},
+    "no-noise": {"refiner": {"noise_channels": 0}},  # the paper's deterministic refiner (if the preset adds noise)
 }
 MAIN_CONDITIONS = ("synthetic", "synthetic 4x", "refined", "refined 4x")
 

@@ -83,9 +83,10 @@ PRESETS: dict[str, dict] = {
         "compile": True,
     },
     # 35×55 eyes on a 2-core CPU (the built-in gaze experiment): the paper's discriminator, a refiner with
-    # 2 blocks of 32 maps, batch 32, Adam, ~2 min of training.
+    # 2 blocks of 32 maps and one noise input channel (the target has sensor noise), batch 32, Adam,
+    # ~2 min of training. `simreal experiment gaze` compares it with the noise-free refiner.
     "eyes-cpu": {
-        "refiner": {"width": 32, "blocks": 2},
+        "refiner": {"width": 32, "blocks": 2, "noise_channels": 1},
         "optim": {"name": "adam", "lr": 0.0002},
         "batch_size": 32,
         "buffer_size": 2048,
