@@ -56,3 +56,11 @@ def test_gaze_experiment_on_user_datasets(tmp_path):
     small = generate_eyes(tmp_path / "small", 8, seed=3, cfg=dataclasses.replace(EyeSimConfig(), height=30), **kw)
     with pytest.raises(SimrealError, match="--size 35x55"):
         run_study(tmp_path / "o2", syn, small, test, cfg, device="cpu")
+
+
+def test_gaze_experiment_refuses_a_folder_of_another_study(tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "study-config.json").write_text('{"config": {}, "inputs": [null, null, null]}')
+    with pytest.raises(SimrealError, match="another configuration"):
+        run_study(out, cfg=GazeStudyConfig.quick(), device="cpu")

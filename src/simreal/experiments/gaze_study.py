@@ -18,7 +18,9 @@ With no datasets it builds the built-in data: synthetic eyes from the ``clean`` 
 (different seeds). Those numbers are about a simulated domain, not real eyes; the report says so.
 
 Finished stages are kept: rerunning the same command with the same ``--out`` reuses finished datasets,
-refiner runs and per-condition results (``results/CONDITION-seedK.json``), so an interrupted study resumes.
+refiner runs and per-condition results (``results/CONDITION-seedK.json``), so an interrupted study resumes
+and ``--seeds`` can be raised later; ``study-config.json`` makes sure a different configuration is not
+mixed in.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from simreal.utils.errors import SimrealError
 from simreal.utils.fileio import atomic_write, atomic_write_json
 from simreal.utils.images import save_grid
 from simreal.utils.progress import progress_bar
+from simreal.utils.runs import read_stats
 from simreal.utils.seeding import numpy_rng
 
 # Refiner variants of the paper's ablation (section 3.3): overrides of the refine config.
@@ -190,6 +193,7 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
     unknown = [v for v in cfg.variants if v not in VARIANTS]
     if unknown or "local+buffer" not in cfg.variants:
         raise SimrealError(f"variants must include local+buffer and come from {', '.join(VARIANTS)}; got {unknown}")
+    _check_same_study(out, cfg, synthetic, real, test)
     data = prepare_data(out, cfg, synthetic, real, test, device)
     syn_ds, real_ds, test_ds = SimrealDataset(data.synthetic), SimrealDataset(data.real), SimrealDataset(data.test)
     if syn_ds.mode != real_ds.mode:
@@ -203,11 +207,9 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
     rcfg = dataclasses.replace(cfg.refine, device=device, seed=cfg.data_seed)
     gcfg = dataclasses.replace(cfg.gaze, device=device)
 
-    refiners, refine_time = {}, {}
-    for variant in cfg.variants:
-        t = time.time()
-        refiners[variant] = train_refiner(out, variant, rcfg, syn, real_bank)
-        refine_time[variant] = round(time.time() - t, 1)
+    refiners = {variant: train_refiner(out, variant, rcfg, syn, real_bank) for variant in cfg.variants}
+    # training time as logged by the run itself (a reused run takes no time now)
+    refine_time = {v: read_stats(Path(p).parent)[-1].get("time_s") for v, p in refiners.items()}
     refined_path = refine_dataset(refiners["local+buffer"], data.synthetic, out / "data" / "refined",
                                   device=device, overwrite=True)
     banks = {"synthetic": _subset_bank(syn, one_x), "synthetic 4x": syn,
@@ -250,6 +252,17 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
     _write_report(out, results, runs, banks, real_bank, refiners)
     atomic_write_json(out / "results.json", results)
     return results
+
+
+def _check_same_study(out: Path, cfg: GazeStudyConfig, *inputs: Path | None) -> None:
+    """Finished stages are reused only by the same study: refuse an ``--out`` made with another config."""
+    stamp = out / "study-config.json"
+    current = json.loads(json.dumps({"config": to_dict(cfg), "inputs": [str(Path(p).resolve()) if p else None
+                                                                        for p in inputs]}))
+    if stamp.exists() and json.loads(stamp.read_text()) != current:
+        raise SimrealError(f"{out} holds a study with another configuration or other datasets; "
+                           "use another --out (or delete it)")
+    atomic_write_json(stamp, current)
 
 
 def _label_preservation(refiners: dict[str, Path], synthetic: ImageBank, guesses: np.ndarray, pairs: int,
