@@ -334,8 +334,10 @@ Rows: synthetic · refined (local+buffer) · {" · ".join(f"refined ({v})" for v
 
 ## Runtime
 
-{r['runtime_s']} s on {m['processor']} ({m['cpu_count']} CPUs, {m['torch_threads']} torch threads), {m['platform']},
-torch {m['torch']}, simreal {m['simreal']}. Refiner training: {", ".join(f"{v} {t['train_time_s']} s"
-                                                                        for v, t in r['refiners'].items())}.
+This invocation: {r['runtime_s']} s (stages finished by an earlier run on this `--out` are reused and take no
+time) on {m['processor']} ({m['cpu_count']} CPUs, {m['torch_threads']} torch threads), {m['platform']}, torch
+{m['torch']}, simreal {m['simreal']}. Refiner training as logged by each run: {", ".join(
+    f"{v} {t['train_time_s']:.0f} s" for v, t in r['refiners'].items())}; GazeNet training per condition and
+seed: {np.mean([run['time_s'] for rs in runs.values() for run in rs]):.0f} s on average.
 """
     atomic_write(out / "report.md", lambda p: p.write_text(text, encoding="utf-8"))
