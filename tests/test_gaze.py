@@ -100,6 +100,10 @@ def test_cli_train_and_evaluate_gaze(eyes, tmp_path):
                             "--set", "net.hidden=[8]", "--device", "cpu"])
     assert r.exit_code == 0, r.output
     run = next((tmp_path / "runs").iterdir())
+    r = runner.invoke(app, ["train", "--resume", str(run)])  # the run knows it is a gaze run
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["train", "--resume", str(tmp_path)])
+    assert r.exit_code == 2 and "not a run directory" in r.output
     r = runner.invoke(app, ["evaluate", "--task", "gaze", "--checkpoint", str(run), "--data", str(eyes),
                             "--out", str(tmp_path / "m.json"), "--plot", str(tmp_path / "curve.png"),
                             "--device", "cpu"])

@@ -37,6 +37,13 @@ def _inputs_path(run_dir: Path) -> Path:
     return run_dir / "inputs.json"
 
 
+def _read_inputs(run_dir: Path) -> dict[str, Any]:
+    path = _inputs_path(run_dir)
+    if not path.is_file():
+        raise SimrealError(f"{run_dir}: not a run directory (no inputs.json)")
+    return json.loads(path.read_text())
+
+
 def refine_train_stage(synthetic: Path | None, real: Path | None, preset_name: str, runs: Path,
                        config: Path | None, sets: list[str], consistency_classifier: Path | None,
                        resume: Path | None, compile_: bool | None, device: str, dry_run: bool,
@@ -44,7 +51,7 @@ def refine_train_stage(synthetic: Path | None, real: Path | None, preset_name: s
     """``simreal refine train``: returns the run directory (None for a dry run)."""
     if resume is not None:
         cfg = _resumed_config(RefineConfig, resume)
-        inputs = json.loads(_inputs_path(resume).read_text())
+        inputs = _read_inputs(resume)
         synthetic, real = Path(inputs["synthetic"]), Path(inputs["real"])
         consistency_classifier = Path(inputs["consistency_classifier"]) if inputs["consistency_classifier"] else None
     else:
@@ -112,12 +119,13 @@ def train_stage(task: str, data: list[Path], share: list[float], limit: list[int
                 config: Path | None, sets: list[str], seed: int, resume: Path | None, device: str, dry_run: bool,
                 echo: Callable[[str], Any] = print) -> Path | None:
     """``simreal train``: returns the run directory (None for a dry run)."""
-    cfg_cls = train_config(task)
     if resume is not None:
-        cfg = _resumed_config(cfg_cls, resume)
-        inputs = json.loads(_inputs_path(resume).read_text())
+        inputs = _read_inputs(resume)
+        task = inputs.get("task", "digits")  # the run knows its task; --task is not needed to resume
+        cfg = _resumed_config(train_config(task), resume)
         data, share, limit = [Path(p) for p in inputs["data"]], inputs["share"], inputs["limit"]
     else:
+        cfg_cls = train_config(task)
         cfg = merge(resolve(cfg_cls(), config, sets), {"seed": seed, "device": device})
     if dry_run:
         echo(dumps(cfg))
@@ -125,7 +133,7 @@ def train_stage(task: str, data: list[Path], share: list[float], limit: list[int
     sources = open_sources(task, data, share, limit, cfg.seed)
     run_dir = resume or next_run_dir(runs, f"train-{task}")
     if resume is None:
-        atomic_write_json(_inputs_path(run_dir), {"data": [str(p.resolve()) for p in data],
+        atomic_write_json(_inputs_path(run_dir), {"task": task, "data": [str(p.resolve()) for p in data],
                                                   "share": [s for _, s in sources], "limit": limit or [0] * len(data)})
     TaskTrainer(cfg, sources, run_dir).train(resume=resume is not None)
     return run_dir

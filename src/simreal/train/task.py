@@ -87,11 +87,11 @@ def train_config(task: str) -> type:
 
 
 def augment(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
-    """Random per-image integer shifts (zero fill) and Gaussian noise; ``(B, C, H, W)`` in [-1, 1]."""
+    """Random per-image integer shifts (``cfg.pad`` fill) and Gaussian noise; ``(B, C, H, W)`` in [-1, 1]."""
     if cfg.shift_px > 0:
         s = cfg.shift_px
-        padded = torch.nn.functional.pad(x, (s, s, s, s), mode=cfg.pad, **({"value": -1.0} if cfg.pad == "constant"
-                                                                             else {}))
+        fill = {"value": -1.0} if cfg.pad == "constant" else {}
+        padded = torch.nn.functional.pad(x, (s, s, s, s), mode=cfg.pad, **fill)
         dx = torch.randint(0, 2 * s + 1, (x.shape[0],), generator=gen)
         dy = torch.randint(0, 2 * s + 1, (x.shape[0],), generator=gen)
         h, w = x.shape[2:]
