@@ -90,11 +90,13 @@ class DatasetWriter:
         flip_pairs: list[list[int]] | None = None,
         overwrite: bool = False,
         resume_key: Any = None,
+        first_index: int = 0,
     ):
         if task not in TASKS or domain not in DOMAINS:
             raise ValueError(f"task must be in {TASKS} and domain in {DOMAINS}")
         self.root = Path(root)
         self.image = image
+        self.first_index = first_index  # a shard of a larger dataset names its files by global index
         self.manifest: dict[str, Any] = {
             "format": FORMAT,
             "name": name,
@@ -149,19 +151,27 @@ class DatasetWriter:
         return data[:end].count(b"\n")
 
     # -- writing --------------------------------------------------------------------------------
-    def add(self, image: np.ndarray, record: dict[str, Any], mask: np.ndarray | None = None) -> None:
-        """Write sample number ``self.done``: its image, optional mask, and metadata record."""
-        file_name = image_file_name(self.done)
-        line = json.dumps({"file_name": file_name, **record}, separators=(", ", ": "))
-        self.add_raw(image, line, mask)
+    def add(self, image: np.ndarray, record: dict[str, Any], mask: np.ndarray | None = None,
+            extra: dict[str, tuple[np.ndarray, str]] | None = None) -> None:
+        """Write sample number ``self.done``: its image, optional mask, and metadata record.
 
-    def add_raw(self, image: np.ndarray, line: str, mask: np.ndarray | None = None) -> None:
+        ``extra`` maps a folder name to another per-sample image and its mode (e.g. ``{"depth": (mm, "I;16")}``),
+        written at the image's path with ``images/`` replaced by that folder.
+        """
+        file_name = image_file_name(self.first_index + self.done)
+        line = json.dumps({"file_name": file_name, **record}, separators=(", ", ": "))
+        self.add_raw(image, line, mask, extra)
+
+    def add_raw(self, image: np.ndarray, line: str, mask: np.ndarray | None = None,
+                extra: dict[str, tuple[np.ndarray, str]] | None = None) -> None:
         """Write an image with a ready-made metadata line (used to copy labels byte-for-byte)."""
         file_name = json.loads(line)["file_name"]
         atomic_write_bytes(self.root / file_name, encode_png(image, self.image.mode))
         if mask is not None:
             mask_name = file_name.replace("images/", "masks/", 1)
             atomic_write_bytes(self.root / mask_name, encode_png(mask.astype(np.uint8), "L"))
+        for folder, (array, mode) in (extra or {}).items():
+            atomic_write_bytes(self.root / file_name.replace("images/", f"{folder}/", 1), encode_png(array, mode))
         self._meta.write(line.rstrip("\n") + "\n")
         self._meta.flush()
         self.done += 1

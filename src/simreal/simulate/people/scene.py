@@ -1,0 +1,343 @@
+"""A scene of several people on a ground plane, seen by one pinhole camera; MuJoCo for placement checks.
+
+World frame: z up, ground at z = 0, the camera at ``(0, 0, height)`` looking along +x, pitched down by
+``pitch`` degrees. People are placed one after another at random ground positions whose pelvis projects
+into the image and at random headings; a person whose geoms penetrate another person's (a MuJoCo contact
+with negative distance) is re-placed, at most ``place_tries`` times, and a pose that penetrates itself
+(beyond ``self_penetration_m``) is re-drawn, at most ``pose_tries`` times. If a person cannot be placed the
+scene is rejected and the caller draws a new one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from simreal.simulate.people.body import (
+    MATERIALS,
+    TEXTURES,
+    Appearance,
+    BodyShape,
+    person_body,
+    sample_appearance,
+    sample_shape,
+    slot_materials,
+)
+from simreal.simulate.people.pose import axis_quat, ball_quat, quat_mul, sample_pose
+from simreal.simulate.people.skeleton import SITES
+
+Range = tuple[float, float]
+PARK_X = -60.0  # unplaced people wait behind the camera, out of view
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    """Ranges are sampled uniformly; angles in degrees, lengths in metres."""
+
+    width: int = 640
+    height: int = 640
+    people_lambda: float = 9.0  # number of people ~ Poisson(people_lambda), then clipped
+    min_people: int = 1  # the authors' code: Poisson(10) with at least 2
+    max_people: int = 25
+    camera_pitch_deg: Range = (0.0, 45.0)  # uniform in angle (the paper)
+    camera_distance_m: Range = (3.5, 10.0)  # along the optical axis, to the point the camera looks at
+    look_at_height_m: Range = (0.4, 1.2)  # height of that point above the ground
+    crowd_radius_m: Range = (1.5, 5.0)  # people stand in a disc of this radius around the looked-at point
+    fovy_deg: Range = (35.0, 65.0)  # vertical field of view: the focal length range
+    place_tries: int = 30
+    pose_tries: int = 10
+    self_penetration_m: float = 0.015
+    light_intensity: Range = (0.35, 0.9)
+    ambient: Range = (0.2, 0.5)
+    postures: dict[str, float] | None = None  # None: pose.POSTURES
+
+
+@dataclass
+class Camera:
+    """Pinhole camera: world point X → camera coordinates ``R (X − position)`` (x right, y down, z ahead)."""
+
+    position: np.ndarray
+    rotation: np.ndarray  # rows: right, down, forward
+    fovy_deg: float
+    width: int
+    height: int
+
+    @property
+    def focal_px(self) -> float:
+        return self.height / 2 / math.tan(math.radians(self.fovy_deg) / 2)
+
+    @property
+    def intrinsics(self) -> np.ndarray:
+        f = self.focal_px
+        return np.array([[f, 0, self.width / 2], [0, f, self.height / 2], [0, 0, 1]])
+
+    def to_camera(self, points: np.ndarray) -> np.ndarray:
+        return (np.asarray(points, dtype=float) - self.position) @ self.rotation.T
+
+    def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pixel coordinates ``(N, 2)`` (pixel centres at +0.5) and camera depth ``(N,)``."""
+        c = self.to_camera(points)
+        z = c[:, 2]
+        safe = np.where(z > 1e-6, z, 1e-6)
+        uv = c[:, :2] / safe[:, None] * self.focal_px + np.array([self.width / 2, self.height / 2])
+        return uv, z
+
+    def to_json(self) -> dict[str, Any]:
+        return {"position": self.position.round(5).tolist(), "rotation": self.rotation.round(6).tolist(),
+                "intrinsics": self.intrinsics.round(4).tolist(), "fovy_deg": round(self.fovy_deg, 4),
+                "width": self.width, "height": self.height}
+
+
+def make_camera(pitch_deg: float, distance_m: float, look_at_height_m: float, fovy_deg: float, width: int,
+                height: int) -> Camera:
+    """A camera at the ground origin's vertical, looking along +x and down by ``pitch_deg`` at a point
+    ``distance_m`` away and ``look_at_height_m`` above the ground."""
+    p = math.radians(pitch_deg)
+    forward = np.array([math.cos(p), 0.0, -math.sin(p)])
+    right = np.array([0.0, -1.0, 0.0])
+    down = np.cross(forward, right)
+    position = np.array([0.0, 0.0, look_at_height_m + distance_m * math.sin(p)])
+    return Camera(position, np.stack([right, down, forward]), fovy_deg, width, height)
+
+
+@dataclass
+class Person:
+    index: int
+    shape: BodyShape
+    appearance: Appearance
+    pose: dict[str, Any]
+    position: tuple[float, float] = (PARK_X, 0.0)
+    heading_deg: float = 0.0
+
+
+@dataclass
+class Scene:
+    camera: Camera
+    people: list[Person]
+    model: mujoco.MjModel
+    data: mujoco.MjData
+    light: dict[str, Any]
+    geom_person: np.ndarray  # person index per geom (−1: none)
+    factors: dict[str, Any] = field(default_factory=dict)
+
+    def sites(self, k: int) -> np.ndarray:
+        """World positions ``(len(SITES), 3)`` of person ``k``'s keypoint sites."""
+        return np.stack([self.data.site(f"p{k}_{s}").xpos for s in SITES])
+
+
+class Poser:
+    """Writes a person's pose, position and heading into ``qpos`` and grounds them."""
+
+    def __init__(self, model: mujoco.MjModel, data: mujoco.MjData, n_people: int):
+        self.model, self.data = model, data
+        names = [model.geom(i).name for i in range(model.ngeom)]
+        self.geom_person = np.array([int(n[1:n.index("_")]) if n.startswith("p") else -1 for n in names])
+        self.person_geoms = [np.flatnonzero(self.geom_person == k) for k in range(n_people)]
+
+    def _qadr(self, name: str) -> int:
+        return int(self.model.joint(name).qposadr[0])
+
+    def root_adr(self, k: int) -> int:
+        return self._qadr(f"p{k}_root")
+
+    def set_pose(self, person: Person) -> None:
+        p, q = f"p{person.index}_", self.data.qpos
+        pose = person.pose
+        for name in ("spine_flex", "spine_lat", "spine_twist", "neck_flex", "neck_lat", "neck_twist"):
+            q[self._qadr(p + name)] = math.radians(pose[name])
+        for side in ("left", "right"):
+            for joint in ("elbow", "wrist", "knee", "ankle"):
+                q[self._qadr(f"{p}{side}_{joint}")] = math.radians(pose[f"{side}_{joint}"])
+            for joint in ("shoulder", "hip"):
+                a = self._qadr(f"{p}{side}_{joint}")
+                q[a:a + 4] = ball_quat(*pose[f"{side}_{joint}"], side)
+        roll, pitch = pose["root_tilt"]
+        root = quat_mul(axis_quat((0, 0, 1), person.heading_deg),
+                        quat_mul(axis_quat((0, 1, 0), pitch), axis_quat((1, 0, 0), roll)))
+        a = self._qadr(p + "root")
+        q[a:a + 3] = (person.position[0], person.position[1], person.shape.seg["ankle"] + person.shape.seg["shank"]
+                      + person.shape.seg["thigh"])
+        q[a + 3:a + 7] = root
+
+    def ground(self, person: Person) -> None:
+        """Shift the person vertically so that their lowest point touches z = 0."""
+        mujoco.mj_kinematics(self.model, self.data)
+        lowest = min(self._lowest(g) for g in self.person_geoms[person.index] if self.model.geom_contype[g])
+        self.data.qpos[self._qadr(f"p{person.index}_root") + 2] -= lowest
+
+    def _lowest(self, g: int) -> float:
+        m, d = self.model, self.data
+        size, z, rz = m.geom_size[g], d.geom_xpos[g][2], d.geom_xmat[g].reshape(3, 3)[2]
+        t = m.geom_type[g]
+        if t == mujoco.mjtGeom.mjGEOM_CAPSULE:
+            return z - abs(rz[2]) * size[1] - size[0]
+        if t == mujoco.mjtGeom.mjGEOM_SPHERE:
+            return z - size[0]
+        return z - float(np.sqrt(np.sum((rz * size) ** 2)))  # ellipsoid
+
+    def contacts(self, k: int, self_tolerance_m: float) -> tuple[bool, bool]:
+        """(self-penetration deeper than the tolerance, any penetration of another person) of person ``k``."""
+        mujoco.mj_forward(self.model, self.data)
+        n = self.data.ncon
+        if n == 0:
+            return False, False
+        geoms, dist = self.data.contact.geom[:n], self.data.contact.dist[:n]
+        a, b = self.geom_person[geoms[:, 0]], self.geom_person[geoms[:, 1]]
+        mine = (a == k) | (b == k)
+        self_pen = bool(np.any(mine & (a == b) & (dist < -self_tolerance_m)))
+        other = bool(np.any(mine & (a != b) & (dist < 0)))
+        return self_pen, other
+
+
+def _ground_position(rng: np.random.Generator, camera: Camera, centre: np.ndarray, radius: float,
+                     stature: float) -> tuple[float, float]:
+    """A point of the disc around ``centre`` where a person's mid-body projects into the image
+    (rejection sampling; the last draw if none does)."""
+    x = y = 0.0
+    w, h = camera.width, camera.height
+    for _ in range(64):
+        r, a = radius * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
+        x, y = float(centre[0] + r * math.cos(a)), float(centre[1] + r * math.sin(a))
+        (u, v), z = (c[0] for c in camera.project(np.array([[x, y, 0.55 * stature]])))
+        if z > 1.0 and -0.05 * w < u < 1.05 * w and -0.05 * h < v < 1.05 * h:
+            break
+    return x, y
+
+
+def _slot_xml(k: int, shape: BodyShape, appearance: Appearance, textured: bool) -> tuple[str, str]:
+    p = f"p{k}_"
+    return slot_materials(p, textured), person_body(p, shape, appearance)
+
+
+def _excludes(k: int) -> str:
+    """Soft-tissue neighbours that touch in normal poses (belly and thighs when sitting or crouching)."""
+    return "".join(f'<exclude body1="p{k}_abdomen" body2="p{k}_{side}_thigh"/>' for side in ("left", "right"))
+
+
+class SceneBuilder:
+    """Draws scenes into one MuJoCo model compiled once with ``max_people`` person slots.
+
+    Per scene, each used slot gets the geometry of a freshly sampled body (compiled alone, ~1 ms, and
+    copied into the slot's geoms, bodies and sites), its colours (material colours and pattern), pose and
+    place; unused slots wait behind the camera. Reusing the model lets a renderer keep its GL context.
+    """
+
+    def __init__(self, cfg: SceneConfig):
+        self.cfg = cfg
+        rng = np.random.default_rng(0)
+        n = cfg.max_people
+        slots = [_slot_xml(k, sample_shape(rng), sample_appearance(rng), True) for k in range(n)]
+        xml = (
+            '<mujoco model="people"><compiler angle="degree"/><option><flag gravity="disable"/></option>'
+            '<statistic extent="20" center="0 0 1"/>'
+            f'<visual><global offwidth="{cfg.width}" offheight="{cfg.height}"/>'
+            '<quality shadowsize="0" offsamples="0"/><map znear="0.002" zfar="10"/></visual>'
+            f'<asset>{TEXTURES}{"".join(a for a, _ in slots)}</asset><worldbody>'
+            '<light name="sun" directional="true" castshadow="false" dir="0 0 -1"/>'
+            '<camera name="cam" pos="0 0 2" xyaxes="0 -1 0 0 0 1" fovy="45"/>'
+            f'{"".join(b for _, b in slots)}</worldbody><contact>{"".join(_excludes(k) for k in range(n))}</contact>'
+            '</mujoco>')
+        self.model = mujoco.MjModel.from_xml_string(xml)
+        self.data = mujoco.MjData(self.model)
+        self.poser = Poser(self.model, self.data, n)
+        m = self.model
+        self._ids = []
+        for k in range(n):
+            pre = f"p{k}_"
+            ids = {kind: np.array([i for i in range(count) if getattr(m, kind)(i).name.startswith(pre)])
+                   for kind, count in (("body", m.nbody), ("geom", m.ngeom), ("site", m.nsite))}
+            ids["material"] = {name: m.material(pre + name).id for name in MATERIALS}
+            ids["top_geoms"] = [m.geom(pre + g).id for g in ("abdomen", "chest", "left_upper_arm", "right_upper_arm")]
+            ids["sleeves"] = [m.geom(f"{pre}{s}_forearm").id for s in ("left", "right")]
+            ids["trousers"] = [m.geom(f"{pre}{s}_shin").id for s in ("left", "right")]
+            self._ids.append(ids)
+
+    # -- one person --------------------------------------------------------------------------------
+    def _set_geometry(self, person: Person) -> None:
+        mats, body = _slot_xml(0, person.shape, person.appearance, False)
+        one = mujoco.MjModel.from_xml_string(f'<mujoco><compiler angle="degree"/><asset>{mats}</asset>'
+                                             f"<worldbody>{body}</worldbody></mujoco>")
+        m, ids = self.model, self._ids[person.index]
+        b, g, s = ids["body"], ids["geom"], ids["site"]
+        m.body_pos[b], m.body_quat[b] = one.body_pos[1:], one.body_quat[1:]
+        for name in ("geom_size", "geom_pos", "geom_quat", "geom_rbound", "geom_aabb"):
+            getattr(m, name)[g] = getattr(one, name)
+        m.site_pos[s], m.site_quat[s] = one.site_pos, one.site_quat
+
+    def _set_appearance(self, person: Person) -> None:
+        m, ids, a = self.model, self._ids[person.index], person.appearance
+        mat = ids["material"]
+        for name, colour in (("skin", a.skin), ("hair", a.hair), ("bottom", a.bottom), ("shoes", a.shoes)):
+            m.mat_rgba[mat[name]] = (*colour, 1.0)
+        top = mat[f"top_{a.pattern}"]
+        m.mat_rgba[top] = (*a.top, 1.0)
+        m.geom_matid[ids["top_geoms"]] = top
+        m.geom_matid[ids["sleeves"]] = top if a.long_sleeves else mat["skin"]
+        m.geom_matid[ids["trousers"]] = mat["bottom"] if a.long_trousers else mat["skin"]
+
+    def _set_camera(self, camera: Camera, light: dict[str, Any]) -> None:
+        m = self.model
+        right, down, forward = camera.rotation
+        mat = np.stack([right, -down, -forward], axis=1)  # MuJoCo camera frame: x right, y up, z backwards
+        quat = np.empty(4)
+        mujoco.mju_mat2Quat(quat, mat.ravel())
+        m.cam_pos[0], m.cam_quat[0], m.cam_fovy[0] = camera.position, quat, camera.fovy_deg
+        m.light_dir[0] = light["dir"]
+        m.light_diffuse[0] = (light["diffuse"],) * 3
+        m.vis.headlight.ambient[:] = light["ambient"]
+        m.vis.headlight.diffuse[:] = 0.25
+
+    # -- one scene ----------------------------------------------------------------------------------
+    def sample(self, rng: np.random.Generator) -> tuple[Scene | None, dict[str, int]]:
+        """Draw a scene; None (with the statistics of the failed attempt) when a person could not be placed."""
+        cfg = self.cfg
+        n = int(np.clip(rng.poisson(cfg.people_lambda), cfg.min_people, cfg.max_people))
+        pitch = float(rng.uniform(*cfg.camera_pitch_deg))
+        distance = float(rng.uniform(*cfg.camera_distance_m))
+        camera = make_camera(pitch, distance, float(rng.uniform(*cfg.look_at_height_m)),
+                             float(rng.uniform(*cfg.fovy_deg)), cfg.width, cfg.height)
+        centre = np.array([distance * math.cos(math.radians(pitch)), 0.0])  # below the looked-at point
+        radius = float(rng.uniform(*cfg.crowd_radius_m))
+        azimuth, elevation = rng.uniform(0, 2 * math.pi), rng.uniform(math.radians(20), math.radians(80))
+        light = {"dir": [-math.cos(elevation) * math.cos(azimuth), -math.cos(elevation) * math.sin(azimuth),
+                         -math.sin(elevation)],
+                 "diffuse": float(rng.uniform(*cfg.light_intensity)), "ambient": float(rng.uniform(*cfg.ambient))}
+        self._set_camera(camera, light)
+        people = [Person(k, sample_shape(rng), sample_appearance(rng), sample_pose(rng, postures=cfg.postures))
+                  for k in range(n)]
+        for k in range(cfg.max_people):  # everyone waits behind the camera
+            self.data.qpos[self.poser.root_adr(k):self.poser.root_adr(k) + 3] = (PARK_X - 4.0 * k, 0.0, 1.0)
+        stats = {"replaced": 0, "reposed": 0}
+        for person in people:
+            self._set_geometry(person)
+            self._set_appearance(person)
+            if not self._place(person, camera, centre, radius, rng, stats, n):
+                return None, stats
+        mujoco.mj_forward(self.model, self.data)
+        factors = {"camera_pitch_deg": round(pitch, 4), "camera_height_m": round(float(camera.position[2]), 4),
+                   "fovy_deg": round(camera.fovy_deg, 4), "crowd_radius_m": round(radius, 4), "n_people": n, **stats}
+        return Scene(camera, people, self.model, self.data, light, self.poser.geom_person, factors), stats
+
+    def _place(self, person: Person, camera: Camera, centre: np.ndarray, radius: float, rng: np.random.Generator,
+               stats: dict[str, int], n: int) -> bool:
+        cfg = self.cfg
+        for _ in range(cfg.place_tries):
+            person.position = _ground_position(rng, camera, centre, radius, person.shape.height)
+            person.heading_deg = float(rng.uniform(-180, 180))
+            self.poser.set_pose(person)
+            self.poser.ground(person)
+            self_pen, other = self.poser.contacts(person.index, cfg.self_penetration_m)
+            if self_pen:
+                if stats["reposed"] >= cfg.pose_tries * n:
+                    return False
+                stats["reposed"] += 1
+                person.pose = sample_pose(rng, person.pose["posture"], postures=cfg.postures)
+            elif other:
+                stats["replaced"] += 1
+            else:
+                return True
+        return False
