@@ -387,5 +387,7 @@ def main() -> None:
     app()
 
 
+import simreal.cli_people  # noqa: E402, F401  (registers the keypoint-data commands on app)
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -1,0 +1,107 @@
+"""Draw a keypoint sample so that a person can check its labels: skeletons, visibility, masks, factors."""
+
+from __future__ import annotations
+
+import colorsys
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from simreal.data.format import MANIFEST, METADATA
+from simreal.utils.errors import DatasetError
+
+PANEL_W = 330
+
+
+def _colour(k: int) -> tuple[int, int, int]:
+    r, g, b = colorsys.hsv_to_rgb((k * 0.618034) % 1.0, 0.85, 1.0)
+    return int(255 * r), int(255 * g), int(255 * b)
+
+
+def _record(root: Path, index: int) -> dict[str, Any]:
+    if not (root / MANIFEST).is_file():
+        raise DatasetError("not a finished simreal dataset (no dataset.json)", root)
+    with open(root / METADATA, encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if i == index:
+                return json.loads(line)
+    raise DatasetError(f"--index {index} is out of range", root / METADATA)
+
+
+def draw_sample(root: str | Path, index: int = 0) -> Image.Image:
+    """The image with each person's mask tinted, skeleton, keypoints (filled: visible, hollow: occluded;
+    keypoints outside the image are counted in the panel) and a panel listing the factors."""
+    root = Path(root)
+    manifest = json.loads((root / MANIFEST).read_text())
+    if manifest.get("task") != "keypoints":
+        raise DatasetError(f"simreal show draws keypoint datasets; this one is task {manifest.get('task')!r}", root)
+    rec = _record(root, index)
+    image = Image.open(root / rec["file_name"]).convert("RGB")
+    base = np.asarray(image).astype(np.float32)
+    mask_path = root / rec["file_name"].replace("images/", "masks/", 1)
+    mask = np.asarray(Image.open(mask_path)) if mask_path.exists() else None
+    people = rec.get("people", [])
+    if mask is not None:
+        for k, person in enumerate(people):
+            if person.get("mask_id"):
+                sel = mask == person["mask_id"]
+                base[sel] = 0.55 * base[sel] + 0.45 * np.array(_colour(k))
+    canvas = Image.new("RGB", (image.width + PANEL_W, max(image.height, 360)), (20, 20, 20))
+    canvas.paste(Image.fromarray(base.astype(np.uint8)), (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    skeleton = manifest.get("skeleton") or []
+    radius = max(2, round(image.width / 200))
+    outside = 0
+    for k, person in enumerate(people):
+        colour = _colour(k) if person.get("synthetic", True) else (255, 255, 255)
+        kps = person["keypoints"]
+        for a, b in skeleton:
+            pa, pb = kps[a - 1], kps[b - 1]
+            if pa[2] > 0 and pb[2] > 0:
+                dashed = pa[2] == 1 or pb[2] == 1
+                draw.line([tuple(pa[:2]), tuple(pb[:2])], fill=colour, width=1 if dashed else 2)
+        for x, y, v in kps:
+            if v == 0:
+                outside += 1
+                continue
+            box = [x - radius, y - radius, x + radius, y + radius]
+            if v == 2:
+                draw.ellipse(box, fill=colour, outline=(0, 0, 0))
+            else:
+                draw.ellipse(box, outline=colour, width=2)
+        if person.get("bbox"):
+            x, y, w, h = person["bbox"]
+            draw.rectangle([x, y, x + w, y + h], outline=colour, width=1)
+            draw.text((x + 2, y + 1), str(k), fill=colour)
+    _panel(draw, image.width + 10, rec, people, outside, manifest)
+    return canvas
+
+
+def _panel(draw: ImageDraw.ImageDraw, x0: int, rec: dict[str, Any], people: list[dict[str, Any]], outside: int,
+           manifest: dict[str, Any]) -> None:
+    font = ImageFont.load_default()
+    lines = [f"{manifest.get('name', '')} [{manifest.get('domain', '')}]", rec["file_name"], "",
+             "filled dot: visible (v=2)", "ring, thin bone: occluded (v=1)", f"outside the image (v=0): {outside}", ""]
+    for key, value in (rec.get("factors") or {}).items():
+        lines.append(f"{key}: {value}")
+    lines.append("")
+    lines.append("person  vis.ratio  min.dist  synthetic")
+    for k, p in enumerate(people):
+        f = p.get("factors", {})
+        vis = sum(1 for kp in p["keypoints"] if kp[2] == 2) / max(len(p["keypoints"]), 1)
+        md = f.get("min_distance_px")
+        lines.append(f"{k:>4}   {vis:8.2f}   {md if md is not None else '-':>7}   {p.get('synthetic', True)}")
+    y = 8
+    for line in lines:
+        draw.text((x0, y), str(line), fill=(235, 235, 235), font=font)
+        y += 13
+
+
+def show(root: str | Path, index: int, out: str | Path) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    draw_sample(root, index).save(out)
+    return out
