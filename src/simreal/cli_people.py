@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from simreal.cli import ConfigFile, Overwrite, Seed, Sets, app, cli_errors, generate_app, out
+from simreal.cli import ConfigFile, Overwrite, Seed, Sets, app, cli_errors, generate_app, import_app, out
 from simreal.utils.errors import SimrealError
 
 export_app = typer.Typer(help="Exporters: write simreal datasets in other formats.", no_args_is_help=True)
@@ -88,4 +88,35 @@ def show(
     from simreal.data.show import show as run
 
     path = run(dataset, index, out_png or Path(f"show-{index:06d}.png"))
+    out.print(f"wrote {path}")
+
+
+@export_app.command("coco")
+@cli_errors
+def export_coco(
+    dataset: Annotated[Path, typer.Argument(help="A keypoint dataset.")],
+    out_json: Annotated[Path, typer.Argument(help="COCO keypoints JSON to write (images stay in the dataset).")],
+) -> None:
+    """Write a keypoint dataset as COCO keypoints JSON (RLE masks; simreal-only fields under "simreal")."""
+    from simreal.data.coco import export_coco as run
+
+    counts = run(dataset, out_json)
+    out.print(f"wrote {counts['images']} images and {counts['people']} people to {out_json} "
+              f"(image root: {dataset})")
+
+
+@import_app.command("coco")
+@cli_errors
+def import_coco(
+    coco_json: Annotated[Path, typer.Argument(help="COCO keypoints JSON (e.g. person_keypoints_val2017.json, or "
+                                              "MPII in COCO style).")],
+    images: Annotated[Path, typer.Argument(help="Folder the JSON's file_name entries are relative to.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Output dataset folder.")],
+    domain: Annotated[str, typer.Option(help="Domain to record: real (default), synthetic, mixed ...")] = "real",
+    overwrite: Overwrite = False,
+) -> None:
+    """Write COCO keypoint annotations and their images as a simreal dataset (masks from segmentations)."""
+    from simreal.data.coco import import_coco as run
+
+    path = run(coco_json, images, out_dir, domain, overwrite)
     out.print(f"wrote {path}")

@@ -1,28 +1,14 @@
-"""Keypoint sets of the synthetic humans: COCO-17 (the dataset's ``keypoints``) and MPII-16.
-
-Both are read from the same 21 sites on the body (:data:`SITES`); a keypoint set is a list of site names.
-"""
+"""The 21 keypoint sites on a synthetic body: the COCO-17 and MPII-16 points (shared ones once)."""
 
 from __future__ import annotations
 
-COCO_KEYPOINTS = [
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-]
-# COCO's skeleton, 1-based as in the COCO annotation files
-COCO_SKELETON = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8], [7, 9],
-                 [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7]]
-COCO_FLIP_PAIRS = [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10], [11, 12], [13, 14], [15, 16]]  # 0-based
-
-# MPII's order (joint ids 0-15 of the MPII annotations)
-MPII_KEYPOINTS = [
-    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax",
-    "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow",
-    "left_wrist",
-]
-MPII_SKELETON = [[0, 1], [1, 2], [2, 6], [3, 6], [3, 4], [4, 5], [6, 7], [7, 8], [8, 9], [10, 11], [11, 12],
-                 [12, 7], [13, 7], [13, 14], [14, 15]]  # 0-based
-MPII_FLIP_PAIRS = [[0, 5], [1, 4], [2, 3], [10, 15], [11, 14], [12, 13]]
+from simreal.data.keypoints import (  # noqa: F401  (re-exported for the simulator's modules)
+    COCO_FLIP_PAIRS,
+    COCO_KEYPOINTS,
+    COCO_SKELETON,
+    MPII_FLIP_PAIRS,
+    MPII_KEYPOINTS,
+    MPII_SKELETON,
+)
 
 SITES = list(dict.fromkeys(COCO_KEYPOINTS + MPII_KEYPOINTS))  # 21 distinct points
