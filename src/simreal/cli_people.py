@@ -77,6 +77,42 @@ def generate_people(
         out.print(f"wrote {count} synthetic multi-person scenes to {path}")
 
 
+@generate_app.command("mixed")
+@cli_errors
+def generate_mixed(
+    real: Annotated[Path, typer.Option(help="Real keypoint data: a simreal dataset, or a COCO keypoints JSON "
+                                       "(then also --images).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Output dataset folder.")],
+    images: Annotated[Path | None, typer.Option(help="Image folder of a COCO --real JSON.")] = None,
+    renders_per_image: Annotated[int, typer.Option(min=1, help="K: different draws per real image (paper: 5).")]
+    = 5,
+    people_lambda: Annotated[float, typer.Option(help="Mean number of synthetic people per image (Poisson; paper: "
+                                                 "4).")] = 4.0,
+    min_people: Annotated[int, typer.Option(min=0, help="At least this many synthetic people.")] = 1,
+    limit: Annotated[int, typer.Option(min=0, help="Use only the first N real images (0: all).")] = 0,
+    seed: Seed = 0,
+    overwrite: Overwrite = False,
+) -> None:
+    """Render D_M: synthetic people superimposed on real images; real labels kept, occlusions updated."""
+    import dataclasses
+
+    from simreal.simulate.people.mixed import MixedConfig
+    from simreal.simulate.people.mixed import generate_mixed as run
+
+    if real.suffix.lower() == ".json":
+        if images is None:
+            raise SimrealError("--real is a COCO JSON: give its image folder with --images")
+        from simreal.data.coco import import_coco
+
+        imported = out_dir.with_name(out_dir.name + "-real")
+        out.print(f"importing {real} into {imported}")
+        real = import_coco(real, images, imported, overwrite=overwrite)
+    cfg = dataclasses.replace(MixedConfig(), people_lambda=people_lambda, min_people=min_people,
+                              renders_per_image=renders_per_image)
+    path = run(real, out_dir, seed, cfg, limit, overwrite)
+    out.print(f"wrote {path}")
+
+
 @app.command()
 @cli_errors
 def show(

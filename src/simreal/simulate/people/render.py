@@ -34,21 +34,26 @@ class SceneRenderer:
         self._cam.fixedcamid = model.camera(camera).id
         self._rect = mujoco.MjrRect(0, 0, width, height)
 
-    def render(self, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def render(self, data: mujoco.MjData, width: int | None = None,
+               height: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``rgb`` (H, W, 3) uint8, ``depth`` (H, W) float32 metres along the optical axis (inf where empty)
-        and ``geom`` (H, W) int32 geom id (−1 where empty)."""
+        and ``geom`` (H, W) int32 geom id (−1 where empty); any size up to the one the renderer was made for."""
+        w, h = width or self.width, height or self.height
+        if w > self.width or h > self.height:
+            raise SimrealError(f"cannot render {w}×{h}: this renderer's buffer is {self.width}×{self.height}")
+        self._rect = mujoco.MjrRect(0, 0, w, h)
         self._gl.make_current()
         mujoco.mjv_updateScene(self.model, data, self._opt, self._pert, self._cam, mujoco.mjtCatBit.mjCAT_ALL,
                                self._scene)
-        rgb = np.empty((self.height, self.width, 3), np.uint8)
-        zbuf = np.empty((self.height, self.width), np.float32)
+        rgb = np.empty((h, w, 3), np.uint8)
+        zbuf = np.empty((h, w), np.float32)
         mujoco.mjr_render(self._rect, self._scene, self._con)
         mujoco.mjr_readPixels(rgb, zbuf, self._rect, self._con)
         depth = self._metric_depth(zbuf)
         flags = self._scene.flags
         flags[mujoco.mjtRndFlag.mjRND_SEGMENT] = flags[mujoco.mjtRndFlag.mjRND_IDCOLOR] = 1
         try:
-            seg = np.empty((self.height, self.width, 3), np.uint8)
+            seg = np.empty((h, w, 3), np.uint8)
             mujoco.mjr_render(self._rect, self._scene, self._con)
             mujoco.mjr_readPixels(seg, None, self._rect, self._con)
         finally:

@@ -11,6 +11,7 @@ scene is rejected and the caller draws a new one.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,11 +164,11 @@ class Poser:
                       + person.shape.seg["thigh"])
         q[a + 3:a + 7] = root
 
-    def ground(self, person: Person) -> None:
-        """Shift the person vertically so that their lowest point touches z = 0."""
+    def ground(self, person: Person, ground_z: float = 0.0) -> None:
+        """Shift the person vertically so that their lowest point touches z = ``ground_z``."""
         mujoco.mj_kinematics(self.model, self.data)
         lowest = min(self._lowest(g) for g in self.person_geoms[person.index] if self.model.geom_contype[g])
-        self.data.qpos[self._qadr(f"p{person.index}_root") + 2] -= lowest
+        self.data.qpos[self._qadr(f"p{person.index}_root") + 2] += ground_z - lowest
 
     def _lowest(self, g: int) -> float:
         m, d = self.model, self.data
@@ -206,6 +207,14 @@ def _ground_position(rng: np.random.Generator, camera: Camera, centre: np.ndarra
         if z > 1.0 and -0.05 * w < u < 1.05 * w and -0.05 * h < v < 1.05 * h:
             break
     return x, y
+
+
+def sample_light(cfg: SceneConfig, rng: np.random.Generator) -> dict[str, Any]:
+    """One directional light from a random azimuth, 20–80° above the horizon, plus ambient light."""
+    azimuth, elevation = rng.uniform(0, 2 * math.pi), rng.uniform(math.radians(20), math.radians(80))
+    return {"dir": [-math.cos(elevation) * math.cos(azimuth), -math.cos(elevation) * math.sin(azimuth),
+                    -math.sin(elevation)],
+            "diffuse": float(rng.uniform(*cfg.light_intensity)), "ambient": float(rng.uniform(*cfg.ambient))}
 
 
 def _slot_xml(k: int, shape: BodyShape, appearance: Appearance, textured: bool) -> tuple[str, str]:
@@ -302,34 +311,42 @@ class SceneBuilder:
                              float(rng.uniform(*cfg.fovy_deg)), cfg.width, cfg.height)
         centre = np.array([distance * math.cos(math.radians(pitch)), 0.0])  # below the looked-at point
         radius = float(rng.uniform(*cfg.crowd_radius_m))
-        azimuth, elevation = rng.uniform(0, 2 * math.pi), rng.uniform(math.radians(20), math.radians(80))
-        light = {"dir": [-math.cos(elevation) * math.cos(azimuth), -math.cos(elevation) * math.sin(azimuth),
-                         -math.sin(elevation)],
-                 "diffuse": float(rng.uniform(*cfg.light_intensity)), "ambient": float(rng.uniform(*cfg.ambient))}
+        light = sample_light(cfg, rng)
+        scene, stats = self.populate(rng, camera, light, n, lambda p: (
+            *_ground_position(rng, camera, centre, radius, p.shape.height), 0.0))
+        if scene is not None:
+            scene.factors = {"camera_pitch_deg": round(pitch, 4),
+                             "camera_height_m": round(float(camera.position[2]), 4),
+                             "fovy_deg": round(camera.fovy_deg, 4), "crowd_radius_m": round(radius, 4),
+                             "n_people": n, **stats}
+        return scene, stats
+
+    def populate(self, rng: np.random.Generator, camera: Camera, light: dict[str, Any], n: int,
+                 where: Callable[[Person], tuple[float, float, float]]) -> tuple[Scene | None, dict[str, int]]:
+        """Place ``n`` new people, each at ``where(person)`` = (x, y, ground height); re-placed on contact."""
         self._set_camera(camera, light)
-        people = [Person(k, sample_shape(rng), sample_appearance(rng), sample_pose(rng, postures=cfg.postures))
+        people = [Person(k, sample_shape(rng), sample_appearance(rng), sample_pose(rng, postures=self.cfg.postures))
                   for k in range(n)]
-        for k in range(cfg.max_people):  # everyone waits behind the camera
+        for k in range(self.cfg.max_people):  # everyone waits behind the camera
             self.data.qpos[self.poser.root_adr(k):self.poser.root_adr(k) + 3] = (PARK_X - 4.0 * k, 0.0, 1.0)
         stats = {"replaced": 0, "reposed": 0}
         for person in people:
             self._set_geometry(person)
             self._set_appearance(person)
-            if not self._place(person, camera, centre, radius, rng, stats, n):
+            if not self._place(person, where, rng, stats, n):
                 return None, stats
         mujoco.mj_forward(self.model, self.data)
-        factors = {"camera_pitch_deg": round(pitch, 4), "camera_height_m": round(float(camera.position[2]), 4),
-                   "fovy_deg": round(camera.fovy_deg, 4), "crowd_radius_m": round(radius, 4), "n_people": n, **stats}
-        return Scene(camera, people, self.model, self.data, light, self.poser.geom_person, factors), stats
+        return Scene(camera, people, self.model, self.data, light, self.poser.geom_person, {}), stats
 
-    def _place(self, person: Person, camera: Camera, centre: np.ndarray, radius: float, rng: np.random.Generator,
-               stats: dict[str, int], n: int) -> bool:
+    def _place(self, person: Person, where: Callable[[Person], tuple[float, float, float]],
+               rng: np.random.Generator, stats: dict[str, int], n: int) -> bool:
         cfg = self.cfg
         for _ in range(cfg.place_tries):
-            person.position = _ground_position(rng, camera, centre, radius, person.shape.height)
+            x, y, ground_z = where(person)
+            person.position = (x, y)
             person.heading_deg = float(rng.uniform(-180, 180))
             self.poser.set_pose(person)
-            self.poser.ground(person)
+            self.poser.ground(person, ground_z)
             self_pen, other = self.poser.contacts(person.index, cfg.self_penetration_m)
             if self_pen:
                 if stats["reposed"] >= cfg.pose_tries * n:
