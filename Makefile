@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean setup
+.PHONY: demo test lint bench clean setup gl-libs
 
 setup: $(STAMP)
 
@@ -15,7 +15,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -c constraints.txt torch==2.13.0
 	$(PIP) install --quiet -c constraints.txt -e '.[test]'
+	$(GLCHECK) || $(MAKE) gl-libs
+	$(GLCHECK)
 	touch $(STAMP)
+
+# MuJoCo renders offscreen through EGL (Mesa's software rasteriser on a CPU machine)
+GLCHECK := MUJOCO_GL=egl $(PY) -c "import mujoco; mujoco.GLContext(8, 8).make_current()"
+gl-libs:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libegl-mesa0 libgl1-mesa-dri
 
 demo: $(STAMP)
 	$(VENV)/bin/simreal demo --out demo-out
@@ -27,6 +34,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_eyes.py
 	$(PY) benchmarks/bench_refiner.py
+	$(PY) benchmarks/bench_people.py
 
 clean:
 	rm -rf $(VENV) demo-out build *.egg-info src/*.egg-info

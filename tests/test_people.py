@@ -1,0 +1,191 @@
+"""Synthetic humans: visibility labels, interpenetration rejection, determinism across shards and resume,
+COCO round trip, the mixed dataset and `simreal show`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from simreal.cli import app
+from simreal.simulate.people import scene as scene_mod
+from simreal.simulate.people.body import sample_shape
+from simreal.simulate.people.generate import PeopleConfig, generate_people, write_shard
+from simreal.simulate.people.labels import person_records
+from simreal.simulate.people.render import SceneRenderer
+from simreal.simulate.people.scene import SceneBuilder, SceneConfig, make_camera, sample_light
+
+SMALL = PeopleConfig(scene=SceneConfig(width=160, height=160, people_lambda=3.0, max_people=6),
+                     person_detector="none")
+runner = CliRunner()
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.png"))} | {
+        "metadata.jsonl": (root / "metadata.jsonl").read_bytes()}
+
+
+@pytest.fixture(scope="module")
+def people(tmp_path_factory) -> Path:
+    return generate_people(tmp_path_factory.mktemp("people") / "ds", count=4, seed=3, cfg=SMALL,
+                           show_progress=False, log=lambda _: None)
+
+
+def _adult(rng):
+    while True:
+        s = sample_shape(rng)
+        if not s.child:
+            return s
+
+
+def test_person_behind_another_is_occluded(monkeypatch):
+    monkeypatch.setattr(scene_mod, "sample_shape", _adult)
+    cfg = SceneConfig(width=240, height=240, max_people=2, postures={"standing": 1.0})
+    builder = SceneBuilder(cfg)
+    camera = make_camera(0.0, 5.0, 1.0, 50.0, 240, 240)
+    spots = iter([(4.0, 0.0, 0.0), (12.0, 0.0, 0.0)])
+    rng = np.random.default_rng(0)
+    scene, _ = builder.populate(rng, camera, sample_light(cfg, rng), 2, lambda p: next(spots))
+    assert scene is not None
+    with SceneRenderer(builder.model, 240, 240) as r:
+        _, depth, geom = r.render(scene.data)
+    owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
+    records = {p["person"]: p for p in person_records(scene, depth, owner)}
+    front = records[0]
+    assert sum(kp[2] == 2 for kp in front["keypoints"]) >= 8  # the front person faces any way: many visible
+    assert 1 in records  # the back person shows somewhere (a hand or the head)
+    back = records[1]
+    hidden = [j for j, kp in enumerate(back["keypoints"]) if kp[2] == 1]
+    assert len(hidden) >= 12
+    assert all(back["occluded_by"][j] in (0, 1) for j in hidden)
+    assert sum(back["occluded_by"][j] == 0 for j in hidden) >= 10
+    uv, z = camera.project(scene.sites(1))
+    assert np.all(z > 0) and np.all((uv >= 0) & (uv < 240))  # the back person's joints are inside the image
+
+
+def test_interpenetrating_people_are_replaced_then_rejected():
+    cfg = SceneConfig(width=120, height=120, max_people=2, place_tries=5)
+    builder = SceneBuilder(cfg)
+    camera = make_camera(10.0, 5.0, 1.0, 50.0, 120, 120)
+    rng = np.random.default_rng(1)
+    scene, stats = builder.populate(rng, camera, sample_light(cfg, rng), 2, lambda p: (5.0, 0.0, 0.0))
+    assert scene is None and stats["replaced"] == 5  # the second person can never stand where the first does
+    spots = iter([(5.0, 0.0, 0.0)] * 3 + [(5.0, 3.0, 0.0)] * 10)
+    scene, stats = builder.populate(rng, camera, sample_light(cfg, rng), 2, lambda p: next(spots))
+    assert scene is not None and stats["replaced"] >= 1
+
+
+def test_dataset_labels(people):
+    manifest = json.loads((people / "dataset.json").read_text())
+    assert manifest["task"] == "keypoints" and manifest["count"] == 4 and len(manifest["keypoint_names"]) == 17
+    for line in (people / "metadata.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        mask = np.asarray(Image.open(people / rec["file_name"].replace("images/", "masks/")))
+        depth = np.asarray(Image.open(people / rec["file_name"].replace("images/", "depth/")))
+        assert mask.shape == depth.shape == (160, 160)
+        assert ((mask > 0) == (depth > 0)).all()
+        assert 0 <= rec["factors"]["camera_pitch_deg"] <= 45
+        for p in rec["people"]:
+            assert len(p["keypoints"]) == 17 and len(p["keypoints_mpii"]) == 16 and p["synthetic"] is True
+            assert (mask == p["mask_id"]).sum() == p["area"] > 0
+            for (x, y, v), occ in zip(p["keypoints"], p["occluded_by"], strict=True):
+                assert v in (0, 1, 2) and (occ is not None) == (v == 1)
+                if v == 2:
+                    # nobody else in front (a point on a silhouette's edge may fall on background)
+                    assert 0 <= x < 160 and 0 <= y < 160 and mask[int(y), int(x)] in (0, p["mask_id"])
+                elif v == 1 and occ != p["person"]:
+                    assert mask[int(y), int(x)] == occ + 1  # the occluder's pixel
+
+
+def test_shards_and_resume_give_the_same_bytes(people, tmp_path):
+    sharded = tmp_path / "sharded"
+    for k in (1, 0):
+        generate_people(sharded, count=4, seed=3, cfg=SMALL, shard=(k, 2), show_progress=False, log=lambda _: None)
+    assert _files(sharded) == _files(people)
+
+    class Killed(Exception):
+        pass
+
+    def die_after_two(_):
+        die_after_two.n += 1
+        if die_after_two.n == 2:
+            raise Killed
+
+    die_after_two.n = 0
+    resumed = tmp_path / "resumed"
+    with pytest.raises(Killed):
+        write_shard(resumed, 4, 3, SMALL, 0, 1, advance=die_after_two)
+    assert not (resumed / "dataset.json").exists()
+    generate_people(resumed, count=4, seed=3, cfg=SMALL, show_progress=False, log=lambda _: None)
+    assert _files(resumed) == _files(people)
+    with pytest.raises(Exception, match="2 shards"):
+        (tmp_path / "other" / "shards" / "0-of-2").mkdir(parents=True)
+        generate_people(tmp_path / "other", count=4, seed=3, cfg=SMALL, show_progress=False)
+
+
+def test_coco_round_trip(people, tmp_path):
+    r = runner.invoke(app, ["export", "coco", str(people), str(tmp_path / "c.json")])
+    assert r.exit_code == 0, r.output
+    coco = json.loads((tmp_path / "c.json").read_text())
+    ann = coco["annotations"][0]
+    assert len(ann["keypoints"]) == 51 and ann["num_keypoints"] == sum(v > 0 for v in ann["keypoints"][2::3])
+    assert isinstance(ann["segmentation"]["counts"], str) and coco["categories"][0]["name"] == "person"
+    r = runner.invoke(app, ["import", "coco", str(tmp_path / "c.json"), str(people), "--out", str(tmp_path / "rt")])
+    assert r.exit_code == 0, r.output
+    back = _files(tmp_path / "rt")
+    orig = {k: v for k, v in _files(people).items() if not k.startswith("depth/")}  # COCO has no depth
+    assert back.keys() == orig.keys() and back["metadata.jsonl"] == orig["metadata.jsonl"]
+    for name in orig:
+        if name.endswith(".png"):
+            a, b = (np.asarray(Image.open(root / name)) for root in (people, tmp_path / "rt"))
+            assert (a == b).all(), name
+    r = runner.invoke(app, ["import", "coco", str(tmp_path / "no.json"), str(people), "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "not found" in r.output
+
+
+def test_mixed_keeps_real_labels(people, tmp_path):
+    from simreal.simulate.people.mixed import MixedConfig, generate_mixed
+
+    cfg = dataclasses.replace(MixedConfig(), renders_per_image=2, people_lambda=3.0,
+                              scene=SceneConfig(max_people=6))
+    out = generate_mixed(people, tmp_path / "mixed", seed=0, cfg=cfg, limit=2, show_progress=False)
+    real = [json.loads(line) for line in (people / "metadata.jsonl").read_text().splitlines()]
+    mixed = [json.loads(line) for line in (out / "metadata.jsonl").read_text().splitlines()]
+    assert len(mixed) == 4 and json.loads((out / "dataset.json").read_text())["domain"] == "mixed"
+    changed = 0
+    for i, rec in enumerate(mixed):
+        src = real[i // 2]
+        n_real = len(src["people"])
+        assert [p["synthetic"] for p in rec["people"]] == [False] * n_real + [True] * (len(rec["people"]) - n_real)
+        assert len(rec["people"]) > n_real
+        mask = np.asarray(Image.open(out / rec["file_name"].replace("images/", "masks/")))
+        for before, after in zip(src["people"], rec["people"][:n_real], strict=True):
+            assert after["bbox"] == before["bbox"]
+            for (x0, y0, v0), (x1, y1, v1), occ in zip(before["keypoints"], after["keypoints"], after["occluded_by"],
+                                                       strict=True):
+                assert (x0, y0) == (x1, y1)
+                if v0 != v1:  # only visible → occluded, by a synthetic person whose pixel covers the point
+                    changed += 1
+                    assert (v0, v1) == (2, 1) and rec["people"][occ]["synthetic"]
+                    assert mask[int(y1), int(x1)] == rec["people"][occ]["mask_id"]
+    assert changed > 0
+    r = runner.invoke(app, ["show", str(out), "--index", "1", "--out", str(tmp_path / "s.png")])
+    assert r.exit_code == 0, r.output
+    assert Image.open(tmp_path / "s.png").size[0] > 160
+
+
+def test_cli_generate_people_and_errors(tmp_path):
+    r = runner.invoke(app, ["generate", "people", "--out", str(tmp_path / "p"), "--shard", "2/2"])
+    assert r.exit_code == 2 and "0 <= K < N" in r.output
+    r = runner.invoke(app, ["generate", "people", "--out", str(tmp_path / "p"), "--backgrounds", str(tmp_path / "no")])
+    assert r.exit_code == 2 and "not found" in r.output
+    r = runner.invoke(app, ["generate", "people", "--out", str(tmp_path / "p"), "--count", "2", "--set",
+                            "scene.width=96", "--set", "scene.height=96", "--person-detector", "none"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["show", str(tmp_path / "p"), "--index", "5", "--out", str(tmp_path / "s.png")])
+    assert r.exit_code == 2 and "out of range" in r.output
