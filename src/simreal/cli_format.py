@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -19,7 +20,7 @@ def print_info(console: Console, s: dict[str, Any]) -> None:
         labels.add_column(col)
     for name, spec in s["labels"].items():
         shape = "variable" if spec["shape"] is None else str(tuple(spec["shape"]))
-        labels.add_row(name, spec["dtype"], shape, spec.get("units") or "", spec["description"])
+        labels.add_row(name, spec["dtype"], shape, spec.get("units") or "", escape(spec["description"]))
     console.print(labels)
     if s["factors"]:
         factors = Table(title="factors", show_edge=False)
