@@ -189,3 +189,10 @@ def test_cli_generate_people_and_errors(tmp_path):
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["show", str(tmp_path / "p"), "--index", "5", "--out", str(tmp_path / "s.png")])
     assert r.exit_code == 2 and "out of range" in r.output
+
+
+def test_ray_local_matches_one_process(people, tmp_path):
+    pytest.importorskip("ray")
+    out = generate_people(tmp_path / "ray", count=4, seed=3, cfg=SMALL, workers=2, ray_address="local",
+                          show_progress=False, log=lambda _: None)
+    assert _files(out) == _files(people)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing as mp
-import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -42,13 +41,17 @@ def run_ray(out: Path, count: int, seed: int, cfg: PeopleConfig, n: int, address
         import ray
     except ImportError as e:
         raise SimrealError("--ray needs Ray: pip install 'simreal[ray]'") from e
+    started = not ray.is_initialized()
     ray.init(address=None if address == "local" else address, ignore_reinit_error=True, log_to_driver=False,
              include_dashboard=False)
-    job = ray.remote(num_cpus=1)(_shard_job)
-    refs = [job.remote(str(out), count, seed, cfg, k, n) for k in range(n)]
-    pending = list(refs)
-    while pending:
-        _, pending = ray.wait(pending, timeout=POLL_S, num_returns=len(pending))
-        poll()
-        time.sleep(0)
-    ray.get(refs)  # raise a task's error here
+    try:
+        job = ray.remote(num_cpus=1)(_shard_job)
+        refs = [job.remote(str(out), count, seed, cfg, k, n) for k in range(n)]
+        pending = list(refs)
+        while pending:
+            _, pending = ray.wait(pending, timeout=POLL_S, num_returns=len(pending))
+            poll()
+        ray.get(refs)  # raise a task's error here
+    finally:
+        if started:
+            ray.shutdown()
