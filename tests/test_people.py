@@ -196,3 +196,31 @@ def test_ray_local_matches_one_process(people, tmp_path):
     out = generate_people(tmp_path / "ray", count=4, seed=3, cfg=SMALL, workers=2, ray_address="local",
                           show_progress=False, log=lambda _: None)
     assert _files(out) == _files(people)
+
+
+def test_import_coco_polygons_and_bad_files(tmp_path):
+    from simreal.data.coco import import_coco
+
+    Image.fromarray(np.full((40, 60, 3), 90, np.uint8)).save(tmp_path / "a.jpg")
+    kps = [0] * 51
+    kps[15:18] = [12, 10, 2]  # left shoulder
+    coco = {"images": [{"id": 7, "file_name": "a.jpg", "width": 60, "height": 40}],
+            "annotations": [{"id": 1, "image_id": 7, "category_id": 1, "keypoints": kps, "num_keypoints": 1,
+                             "bbox": [10, 5, 20, 10], "area": 200, "iscrowd": 0,
+                             "segmentation": [[10, 5, 30, 5, 30, 15, 10, 15]]},
+                            {"id": 2, "image_id": 7, "category_id": 1, "keypoints": [0] * 51, "num_keypoints": 0,
+                             "bbox": [40, 20, 4, 4], "area": 16, "iscrowd": 1,
+                             "segmentation": {"size": [40, 60], "counts": [40 * 40 + 20, 4, 36, 4, 36, 4, 36, 4]}}],
+            "categories": [{"id": 1, "name": "person", "keypoints": [f"k{i}" for i in range(17)]}]}
+    (tmp_path / "c.json").write_text(json.dumps(coco))
+    out = import_coco(tmp_path / "c.json", tmp_path, tmp_path / "ds", show_progress=False)
+    rec = json.loads((out / "metadata.jsonl").read_text())
+    assert rec["coco_id"] == 7 and rec["synthetic"] is False and len(rec["people"]) == 2
+    p0, p1 = rec["people"]
+    assert p0["keypoints"][5] == [12, 10, 2] and p0["iscrowd"] == 0 and p1["iscrowd"] == 1
+    mask = np.asarray(Image.open(out / "masks/000/000000.png"))
+    assert (mask == 1).sum() in range(200, 232) and mask[10, 20] == 1  # the polygon, rasterised
+    assert (mask == 2).sum() == 16 and (mask[20:24, 40:44] == 2).all()  # column-major RLE: x 40-43, y 20-23
+    (tmp_path / "bad.json").write_text('{"images": []}')
+    with pytest.raises(Exception, match="no 'annotations' list"):
+        import_coco(tmp_path / "bad.json", tmp_path, tmp_path / "ds2", show_progress=False)

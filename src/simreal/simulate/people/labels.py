@@ -32,23 +32,18 @@ COCO_IDX = [SITES.index(n) for n in COCO_KEYPOINTS]
 MPII_IDX = [SITES.index(n) for n in MPII_KEYPOINTS]
 
 
-def _geom_radius(model: mujoco.MjModel, g: int) -> float:
-    size = model.geom_size[g]
-    return float(max(size[0], size[1]) if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_ELLIPSOID else size[0])
-
-
 def site_tolerances(model: mujoco.MjModel, k: int) -> np.ndarray:
     """Depth tolerance (m) of each site of person ``k`` for the self-occlusion test."""
-    tol = np.full(len(SITES), 0.02)
-    for i, name in enumerate(SITES):
-        if name in FACE:
-            continue
-        site = model.site(f"p{k}_{name}")
-        body = int(site.bodyid[0])
-        bodies = {body, int(model.body_parentid[body])}
-        radii = [_geom_radius(model, g) for g in range(model.ngeom)
-                 if model.geom_bodyid[g] in bodies and model.geom_contype[g]]
-        tol[i] += max(radii, default=0.0)
+    prefix = f"p{k}_"
+    geoms = np.array([g for g in range(model.ngeom) if model.geom(g).name.startswith(prefix) and model.geom_contype[g]])
+    size = model.geom_size[geoms]
+    ellipsoid = model.geom_type[geoms] == mujoco.mjtGeom.mjGEOM_ELLIPSOID
+    radius = np.where(ellipsoid, np.maximum(size[:, 0], size[:, 1]), size[:, 0])
+    body = np.array([model.site(prefix + name).bodyid[0] for name in SITES])
+    own = np.stack([body, model.body_parentid[body]], axis=1)  # (sites, 2)
+    match = (model.geom_bodyid[geoms][None, None, :] == own[:, :, None]).any(axis=1)  # (sites, geoms)
+    tol = 0.02 + np.where(match, radius[None, :], 0.0).max(axis=1)
+    tol[[i for i, name in enumerate(SITES) if name in FACE]] = 0.02
     return tol
 
 
