@@ -291,16 +291,30 @@ def train(
 def evaluate(
     checkpoint: Annotated[Path, typer.Option(help="Task checkpoint or run directory.")],
     data: Annotated[Path, typer.Option(help="Labeled dataset to evaluate on.")],
-    task: Annotated[str, typer.Option(help="Task: digits or gaze.")] = "digits",
+    task: Annotated[str, typer.Option(help="Task: digits, gaze or keypoints.")] = "digits",
     out_json: Annotated[Path | None, typer.Option("--out", help="Also write the metrics to this JSON file.")]
     = None,
     plot: Annotated[Path | None, typer.Option(help="gaze: write the cumulative error curve (% of images "
                                               "within d degrees) to this PNG.")] = None,
+    report: Annotated[Path | None, typer.Option(help="keypoints: write report.md, metrics.json, predictions.jsonl "
+                                                "and figures to this folder.")] = None,
+    size: Annotated[int, typer.Option(min=32, help="keypoints: longer image side fed to the network.")] = 368,
+    limit: Annotated[int, typer.Option(min=0, help="keypoints: evaluate the first N images only (0: all).")] = 0,
     device: Device = "auto",
 ) -> None:
-    """Evaluate a trained task network on a labeled dataset (accuracy; or gaze angular error)."""
+    """Evaluate a trained task network on a labeled dataset (accuracy; gaze angular error; keypoint MPII AP,
+    PCKh and OKS AP)."""
     from simreal.experiments.stages import evaluate_stage
 
+    if task == "keypoints":
+        from simreal.experiments.keypoints_eval import evaluate_keypoints, table_markdown
+        from simreal.utils.fileio import atomic_write_json
+
+        metrics = evaluate_keypoints(checkpoint, data, device, size, limit, report)
+        if out_json is not None:
+            atomic_write_json(out_json, metrics)
+        out.print(table_markdown({checkpoint.name: metrics}), highlight=False, soft_wrap=True)
+        return
     metrics = evaluate_stage(task, checkpoint, data, device, out_json, plot)
     if task == "gaze":
         out.print(f"mean error {metrics['mean_error_deg']:.2f}°, median {metrics['median_error_deg']:.2f}°, "

@@ -176,6 +176,7 @@ def import_coco(coco_json: str | Path, images_dir: str | Path, out: str | Path, 
 
 def _ordered(person: dict[str, Any]) -> dict[str, Any]:
     """Keys in the order simreal's generators write them (so a round trip gives identical JSON lines)."""
-    order = ["keypoints", "keypoints_mpii", "occluded_by", "occluded_by_mpii", "bbox", "area", "iscrowd", "mask_id",
+    order = ["keypoints", "keypoints_mpii", "occluded_by", "occluded_by_mpii", "bbox", "head_box", "area", "iscrowd",
+             "mask_id",
              "person", "synthetic"]
     return {**{k: person[k] for k in order if k in person}, **{k: v for k, v in person.items() if k not in order}}

@@ -21,6 +21,23 @@ def _colour(k: int) -> tuple[int, int, int]:
     return int(255 * r), int(255 * g), int(255 * b)
 
 
+def draw_people(image: Image.Image, people: list[dict[str, Any]], limbs, width: int = 2) -> Image.Image:
+    """A copy of ``image`` with each person's limbs (0-based joint pairs) and keypoints (third value > 0)."""
+    out = image.convert("RGB").copy()
+    draw = ImageDraw.Draw(out)
+    r = max(2, round(out.width / 120))
+    for k, person in enumerate(people):
+        colour = _colour(k)
+        kps = person["keypoints"]
+        for a, b in limbs:
+            if kps[a][2] > 0 and kps[b][2] > 0:
+                draw.line([tuple(kps[a][:2]), tuple(kps[b][:2])], fill=colour, width=width)
+        for x, y, s in kps:
+            if s > 0:
+                draw.ellipse([x - r, y - r, x + r, y + r], fill=colour)
+    return out
+
+
 def _record(root: Path, index: int) -> dict[str, Any]:
     if not (root / MANIFEST).is_file():
         raise DatasetError("not a finished simreal dataset (no dataset.json)", root)

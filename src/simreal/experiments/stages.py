@@ -130,13 +130,37 @@ def train_stage(task: str, data: list[Path], share: list[float], limit: list[int
     if dry_run:
         echo(dumps(cfg))
         return None
-    sources = open_sources(task, data, share, limit, cfg.seed)
+    if task == "keypoints":
+        sources = open_keypoint_sources(data, share, limit, cfg)
+    else:
+        sources = open_sources(task, data, share, limit, cfg.seed)
     run_dir = resume or next_run_dir(runs, f"train-{task}")
     if resume is None:
         atomic_write_json(_inputs_path(run_dir), {"task": task, "data": [str(p.resolve()) for p in data],
                                                   "share": [s for _, s in sources], "limit": limit or [0] * len(data)})
-    TaskTrainer(cfg, sources, run_dir).train(resume=resume is not None)
+    if task == "keypoints":
+        from simreal.train.keypoints import KeypointTrainer
+
+        KeypointTrainer(cfg, sources, run_dir).train(resume=resume is not None)
+    else:
+        TaskTrainer(cfg, sources, run_dir).train(resume=resume is not None)
     return run_dir
+
+
+def open_keypoint_sources(data: list[Path], share: list[float], limit: list[int], cfg: Any
+                          ) -> list[tuple[Any, float]]:
+    """Keypoint training sources (people of each ``--data``) and their batch shares."""
+    from simreal.tasks.keypoints.data import KeypointSource
+    from simreal.tasks.keypoints.targets import keypoint_set
+
+    if not data:
+        raise ConfigError("give at least one --data dataset")
+    share = share or [1.0] * len(data)
+    limit = limit or [0] * len(data)
+    if len(share) != len(data) or len(limit) != len(data):
+        raise ConfigError("give one --share and one --limit per --data (or none)")
+    kset = keypoint_set(cfg.keypoint_set)
+    return [(KeypointSource(p, kset, cfg.crop, limit=n), float(s)) for p, s, n in zip(data, share, limit, strict=True)]
 
 
 def evaluate_stage(task: str, checkpoint: Path, data: Path, device: str, out_json: Path | None,

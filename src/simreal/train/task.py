@@ -76,13 +76,21 @@ class GazeTrainConfig:
     checkpoint_every: int = 500
 
 
+def _keypoint_config() -> type:
+    from simreal.train.keypoints import KeypointTrainConfig
+
+    return KeypointTrainConfig
+
+
 TRAIN_CONFIGS = {c.TASK: c for c in (ClassifierTrainConfig, GazeTrainConfig)}
 TrainConfig = ClassifierTrainConfig | GazeTrainConfig
 
 
 def train_config(task: str) -> type:
+    if task == "keypoints":
+        return _keypoint_config()
     if task not in TRAIN_CONFIGS:
-        raise SimrealError(f"unknown task {task!r}; available: {', '.join(TRAIN_CONFIGS)}")
+        raise SimrealError(f"unknown task {task!r}; available: {', '.join([*TRAIN_CONFIGS, 'keypoints'])}")
     return TRAIN_CONFIGS[task]
 
 

@@ -47,6 +47,16 @@ def site_tolerances(model: mujoco.MjModel, k: int) -> np.ndarray:
     return tol
 
 
+def head_box(scene: Scene, k: int) -> list[float]:
+    """[x1, y1, x2, y2]: the image box of the projected corners of person ``k``'s head ellipsoid's box
+    (MPII's head rectangle, from which MPII's head size is 0.6 × its diagonal)."""
+    g = scene.model.geom(f"p{k}_head").id
+    centre, rot, size = scene.data.geom_xpos[g], scene.data.geom_xmat[g].reshape(3, 3), scene.model.geom_size[g]
+    signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=float)
+    uv, _ = scene.camera.project(centre + (signs * size) @ rot.T)
+    return [round(float(v), 2) for v in (*uv.min(axis=0), *uv.max(axis=0))]
+
+
 def visibility(uv: np.ndarray, z: np.ndarray, k: int, depth: np.ndarray, owner: np.ndarray,
                tolerance: np.ndarray) -> tuple[np.ndarray, list[int | None]]:
     """COCO visibility and occluder of points ``uv`` (N, 2) at depths ``z`` of person ``k``.
@@ -103,6 +113,7 @@ def person_records(scene: Scene, depth: np.ndarray, owner: np.ndarray) -> list[d
             "occluded_by": [occ[i] for i in COCO_IDX],
             "occluded_by_mpii": [occ[i] for i in MPII_IDX],
             "bbox": [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)],
+            "head_box": head_box(scene, k),
             "area": len(xs),
             "mask_id": k + 1,
             "person": k,

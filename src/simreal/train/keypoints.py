@@ -1,0 +1,215 @@
+"""Training the OpenPose network with real and synthetic data (synthetic-humans paper, section 4).
+
+- **Batches** hold ``round(share·b)`` person-centred crops of each source (paper: 50 % real / 50 %
+  synthetic), drawn from a generator seeded by (seed, rank).
+- **Frozen feature extractor** "whenever training on synthetic data": ``freeze_mode = synthetic`` detaches the
+  output of the first ``freeze_layers`` convs (paper: 4) for samples of synthetic or mixed sources, so in a
+  mixed batch those layers receive gradient from the real samples only; ``all`` freezes them for every
+  sample (the authors' code); ``none`` trains everything.
+- **Masked loss** (``masked_synthetic_loss``, the paper's "+ masks"): the loss ignores every confidence-map
+  and PAF contribution of synthetic people (:func:`~simreal.tasks.keypoints.targets.loss_weights`).
+- Loss: the weighted squared error of every stage's output (intermediate supervision), summed over stages,
+  averaged over the batch and the output grid.
+- DDP: launched with ``torchrun``, each process trains on its own samples (batch size is per process);
+  gradients are averaged by :class:`~torch.nn.parallel.DistributedDataParallel`; rank 0 logs and saves.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from simreal.tasks.keypoints.data import MEAN, STD, CropConfig, KeypointSource
+from simreal.tasks.keypoints.network import PRESETS, OpenPose, OpenPoseConfig, load_vgg_weights
+from simreal.tasks.keypoints.targets import keypoint_set
+from simreal.utils.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    restore,
+    restore_rng,
+    rng_state,
+    save_checkpoint,
+)
+from simreal.utils.config import to_dict
+from simreal.utils.progress import progress_bar
+from simreal.utils.runs import StatsLogger, write_config
+from simreal.utils.seeding import numpy_rng, pick_device, seeded_init
+
+
+@dataclass(frozen=True)
+class KeypointTrainConfig:
+    TASK: ClassVar[str] = "keypoints"
+    keypoint_set: Literal["mpii", "coco"] = "mpii"
+    net: OpenPoseConfig = field(default_factory=lambda: PRESETS["small"])
+    crop: CropConfig = field(default_factory=CropConfig)
+    steps: int = 2000
+    batch_size: int = 10  # per process
+    lr: float = 1e-4
+    freeze_layers: int = 4
+    freeze_mode: Literal["synthetic", "all", "none"] = "synthetic"
+    masked_synthetic_loss: bool = False
+    seed: int = 0
+    device: str = "auto"
+    log_every: int = 50
+    checkpoint_every: int = 500
+
+
+def stage_loss(outputs: list[torch.Tensor], target: torch.Tensor, weights: torch.Tensor,
+               per_sample: bool = False) -> torch.Tensor:
+    """Σ over stages of the weighted squared error, averaged over the grid (and the batch unless
+    ``per_sample``)."""
+    total = sum(((o - target) ** 2 * weights).mean(dim=(1, 2, 3)) for o in outputs)
+    return total if per_sample else total.mean()
+
+
+def _rank_world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class KeypointTrainer:
+    def __init__(self, cfg: KeypointTrainConfig, sources: list[tuple[KeypointSource, float]],
+                 run_dir: str | Path | None = None, show_progress: bool | None = None):
+        from simreal.train.task import batch_counts
+
+        self.cfg, self.sources = cfg, sources
+        self.kset = keypoint_set(cfg.keypoint_set)
+        self.rank, self.world = _rank_world()
+        if self.world > 1 and torch.cuda.is_available():
+            self.device = torch.device("cuda", self.rank % torch.cuda.device_count())
+        else:
+            self.device = pick_device(cfg.device)
+        self.counts = batch_counts([s for _, s in sources], cfg.batch_size)
+        with seeded_init(cfg.seed):
+            self.model = OpenPose(cfg.net, len(self.kset.names) + 1, 2 * len(self.kset.limbs))
+        if cfg.net.vgg_weights:
+            load_vgg_weights(self.model, cfg.net.vgg_weights)
+        if cfg.freeze_mode == "all":
+            for conv in self.model.vgg_convs()[: cfg.freeze_layers]:
+                conv.requires_grad_(False)
+        self.model.to(self.device)
+        self.net = self.model
+        if self.world > 1:
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model)
+        self.opt = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad], lr=cfg.lr)
+        self.gens = {"batches": numpy_rng(cfg.seed, 20, self.rank)}
+        self.step = 0
+        self.resume_dir = Path(run_dir) if run_dir is not None else None  # every rank reads the checkpoint
+        self.run_dir = self.resume_dir if self.rank == 0 else None  # rank 0 writes
+        self.show_progress = show_progress if self.rank == 0 else False
+        self.last_batch: tuple[torch.Tensor, list[torch.Tensor]] | None = None
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        xs, ts, ws, synth = [], [], [], []
+        rng = self.gens["batches"]
+        for (source, _), n in zip(self.sources, self.counts, strict=True):
+            for i in rng.integers(0, len(source.samples), n):
+                x, t, w = source.sample(int(i), rng, self.cfg.masked_synthetic_loss)
+                xs.append(x)
+                ts.append(torch.from_numpy(t))
+                ws.append(torch.from_numpy(w))
+                synth.append(source.synthetic)
+        dev = self.device
+        return (torch.stack(xs).to(dev), torch.stack(ts).to(dev), torch.stack(ws).to(dev),
+                torch.tensor(synth, device=dev))
+
+    def train_step(self) -> float:
+        self.net.train()
+        x, t, w, synth = self.batch()
+        detach = synth if self.cfg.freeze_mode == "synthetic" else None
+        outputs = self.net(x, self.cfg.freeze_layers, detach)
+        loss = stage_loss(outputs, t, w)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.step += 1
+        self.last_batch = (x.detach(), [o.detach() for o in outputs[-1:]])
+        return loss.item()
+
+    def save(self) -> Path:
+        assert self.run_dir is not None
+        meta = {"step": self.step, "config": to_dict(self.cfg), "rng": rng_state(self.gens), "task": "keypoints"}
+        path = save_checkpoint(self.run_dir / f"ckpt-{self.step:07d}", {"model": self.model}, {"model": self.opt},
+                               meta=meta)
+        self._grid()
+        return path
+
+    def _grid(self) -> None:
+        """Predicted skeletons on up to 4 crops of the last batch: ``grid-STEP.png``."""
+        from PIL import Image
+
+        from simreal.data.show import draw_people
+        from simreal.tasks.keypoints.decode import decode
+
+        if self.last_batch is None:
+            return
+        x, (out,) = self.last_batch
+        k = len(self.kset.names)
+        tiles = []
+        for i in range(min(4, x.shape[0])):
+            img = (x[i].cpu().numpy().transpose(1, 2, 0) * STD + MEAN).clip(0, 255).astype(np.uint8)
+            up = torch.nn.functional.interpolate(out[i:i + 1].float().cpu(), scale_factor=8, mode="bicubic",
+                                                 align_corners=False)[0].numpy()
+            people = decode(up[: k + 1], up[k + 1:], self.kset)
+            tiles.append(np.asarray(draw_people(Image.fromarray(img), people, self.kset.limbs)))
+        Image.fromarray(np.concatenate(tiles, axis=1)).save(self.run_dir / f"grid-{self.step:07d}.png")
+
+    def train(self, resume: bool = False) -> OpenPose:
+        cfg = self.cfg
+        logger = None
+        if resume and self.resume_dir is not None:
+            if (ckpt := latest_checkpoint(self.resume_dir)) is not None:
+                tensors, sidecar = load_checkpoint(ckpt)
+                restore(tensors, sidecar, {"model": self.model}, {"model": self.opt})
+                restore_rng(self.gens, sidecar["meta"]["rng"])
+                self.step = sidecar["meta"]["step"]
+        elif self.run_dir is not None:
+            write_config(self.run_dir, to_dict(cfg))
+        if self.run_dir is not None:
+            logger = StatsLogger(self.run_dir, resume_step=self.step if resume else None)
+        t0, running = time.time(), []
+        with progress_bar(self.show_progress) as bar:
+            task = bar.add_task("train keypoints", total=cfg.steps, completed=self.step, status="")
+            while self.step < cfg.steps:
+                running.append(self.train_step())
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    mean = float(np.mean(running))
+                    running.clear()
+                    bar.update(task, status=f"loss={mean:.4f}")
+                    if logger is not None:
+                        logger.log(self.step, loss=mean)
+                if self.run_dir is not None and (self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps):
+                    self.save()
+                bar.advance(task)
+        if logger is not None:
+            logger.close()
+            (self.run_dir / "summary.json").write_text(json.dumps(
+                {"steps": self.step, "train_time_s": round(time.time() - t0, 2), "processes": self.world},
+                indent=2) + "\n")
+        return self.model.eval()
+
+
+def load_keypoint_model(path: str | Path, device: str = "auto") -> tuple[OpenPose, KeypointTrainConfig]:
+    from simreal.utils.config import from_dict
+    from simreal.utils.errors import CheckpointError
+
+    path = Path(path)
+    if path.is_dir():
+        path = latest_checkpoint(path) or path
+    tensors, sidecar = load_checkpoint(path)
+    meta = sidecar["meta"]
+    if meta.get("task") != "keypoints":
+        raise CheckpointError(f"{path}: a {meta.get('task')} checkpoint, not keypoints")
+    cfg = from_dict(KeypointTrainConfig, meta["config"])
+    kset = keypoint_set(cfg.keypoint_set)
+    model = OpenPose(cfg.net, len(kset.names) + 1, 2 * len(kset.limbs))
+    restore(tensors, sidecar, {"model": model})
+    return model.to(pick_device(device)).eval(), cfg
