@@ -131,11 +131,15 @@ def train_stage(task: str, data: list[Path], share: list[float], limit: list[int
         echo(dumps(cfg))
         return None
     if task == "keypoints":
+        from simreal.train.keypoints import init_distributed, shared_run_dir
+
+        init_distributed()
         sources = open_keypoint_sources(data, share, limit, cfg)
+        run_dir = resume or shared_run_dir(lambda: next_run_dir(runs, f"train-{task}"))
     else:
         sources = open_sources(task, data, share, limit, cfg.seed)
-    run_dir = resume or next_run_dir(runs, f"train-{task}")
-    if resume is None:
+        run_dir = resume or next_run_dir(runs, f"train-{task}")
+    if resume is None and _is_rank0():
         atomic_write_json(_inputs_path(run_dir), {"task": task, "data": [str(p.resolve()) for p in data],
                                                   "share": [s for _, s in sources], "limit": limit or [0] * len(data)})
     if task == "keypoints":
@@ -145,6 +149,12 @@ def train_stage(task: str, data: list[Path], share: list[float], limit: list[int
     else:
         TaskTrainer(cfg, sources, run_dir).train(resume=resume is not None)
     return run_dir
+
+
+def _is_rank0() -> bool:
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 def open_keypoint_sources(data: list[Path], share: list[float], limit: list[int], cfg: Any

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -67,6 +68,28 @@ def stage_loss(outputs: list[torch.Tensor], target: torch.Tensor, weights: torch
     ``per_sample``)."""
     total = sum(((o - target) ** 2 * weights).mean(dim=(1, 2, 3)) for o in outputs)
     return total if per_sample else total.mean()
+
+
+def init_distributed() -> bool:
+    """Join the process group that ``torchrun`` describes in the environment (gloo on CPU, NCCL on GPUs);
+    False when not launched by torchrun with more than one process."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return True
+
+
+def shared_run_dir(make: Callable[[], Path]) -> Path:
+    """The run directory made by rank 0 (``make()``) and broadcast to the other processes."""
+    rank, world = _rank_world()
+    if world == 1:
+        return make()
+    box = [str(make()) if rank == 0 else None]
+    dist.broadcast_object_list(box, src=0)
+    return Path(box[0])
 
 
 def _rank_world() -> tuple[int, int]:

@@ -81,6 +81,18 @@ class OpenPose(nn.Module):
                     layers += [*_conv(sw, sw, 1), *_conv(sw, out, 1, relu=False)]
                 branches.append(nn.Sequential(*layers))
             self.stages.append(branches)
+        self._init()
+
+    def _init(self) -> None:
+        """He initialisation for the ReLU convs (PyTorch's default shrinks activations through ~20 layers,
+        leaving the first layers almost no gradient when training from scratch), small outputs."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+        for branches in self.stages:
+            for branch in branches:
+                nn.init.normal_(branch[-1].weight, std=0.01)
 
     def vgg_convs(self) -> list[nn.Conv2d]:
         return [m for m in self.vgg if isinstance(m, nn.Conv2d)]
