@@ -7,7 +7,19 @@ from typing import Annotated
 
 import typer
 
-from simreal.cli import ConfigFile, Overwrite, Seed, Sets, app, cli_errors, generate_app, import_app, out
+from simreal.cli import (
+    ConfigFile,
+    Device,
+    Overwrite,
+    Seed,
+    Sets,
+    app,
+    cli_errors,
+    experiment_app,
+    generate_app,
+    import_app,
+    out,
+)
 from simreal.utils.errors import SimrealError
 
 export_app = typer.Typer(help="Exporters: write simreal datasets in other formats.", no_args_is_help=True)
@@ -156,3 +168,35 @@ def import_coco(
 
     path = run(coco_json, images, out_dir, domain, overwrite)
     out.print(f"wrote {path}")
+
+
+@experiment_app.command("pose")
+@cli_errors
+def experiment_pose(
+    out_dir: Annotated[Path, typer.Option("--out", help="Study folder (datasets, runs, report.md).")] = Path(
+        "pose-out"),
+    real: Annotated[Path | None, typer.Option(help="Real training keypoint dataset (all four or none: built-in, "
+                                              "generated data).")] = None,
+    synthetic: Annotated[Path | None, typer.Option(help="D_S (simreal generate people).")] = None,
+    mixed: Annotated[Path | None, typer.Option(help="D_M (simreal generate mixed).")] = None,
+    test: Annotated[Path | None, typer.Option(help="Labelled test keypoint dataset.")] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="Training steps per variant (default 500).")] = None,
+    variant: Annotated[list[str] | None, typer.Option(help="Variants to run (repeatable): M_R, M_S, M_R+S, "
+                                                      "M_R+M, M_R+M+masks (default: all).")] = None,
+    config: ConfigFile = None,
+    sets: Sets = None,
+    seed: Seed = 0,
+    device: Device = "auto",
+) -> None:
+    """Train and evaluate M_R, M_S, M_R+S, M_R+M and M_R+M+masks on the same test set (MPII AP table)."""
+    from simreal.experiments.keypoints_eval import table_markdown
+    from simreal.experiments.pose_study import PoseStudyConfig, run_pose_study
+    from simreal.utils.config import resolve
+
+    extra = [f"seed={seed}", f"train.device={device}"] + ([f"train.steps={steps}"] if steps else [])
+    if variant:
+        extra.append("variants=[" + ",".join(variant) + "]")
+    cfg = resolve(PoseStudyConfig(), config, [*(sets or []), *extra])
+    summary = run_pose_study(out_dir, cfg, real, synthetic, mixed, test, log=out.print)
+    out.print(table_markdown(summary["results"]), highlight=False, soft_wrap=True)
+    out.print(f"report: {out_dir / 'report.md'}  ({summary['runtime_s'] / 60:.1f} min)")
