@@ -210,3 +210,22 @@ def test_ddp_two_cpu_processes(ds, tmp_path):
                        capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.count("ok") == 2
+
+
+def test_experiment_pose_builtin_small(tmp_path):
+    sets = ["--set", "real_train_count=4", "--set", "synthetic_count=3", "--set", "test_count=2", "--set",
+            "mixed_from=2", "--set", "mixed_renders=1", "--set", "image_size=160", "--set", "eval_size=160",
+            "--set", "train.crop.size=64", "--set", "train.batch_size=2", "--set", "train.net.width=0.125",
+            "--set", "train.net.stages=1"]
+    r = runner.invoke(app, ["experiment", "pose", "--out", str(tmp_path / "study"), "--steps", "2", "--variant",
+                            "M_R", "--variant", "M_R+M+masks", "--device", "cpu", *sets])
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "study" / "results.json").read_text())
+    assert res["builtin_data"] and set(res["results"]) == {"M_R", "M_R+M+masks"}
+    assert res["counts"] == {"real": 4, "synthetic": 3, "test": 2, "mixed": 2}
+    report = (tmp_path / "study" / "report.md").read_text()
+    assert "The data are generated" in report and "| M_R+M+masks |" in report
+    manifest = json.loads((tmp_path / "study" / "data" / "mixed" / "dataset.json").read_text())
+    assert manifest["domain"] == "mixed"
+    r = runner.invoke(app, ["experiment", "pose", "--out", str(tmp_path / "x"), "--real", str(tmp_path)])
+    assert r.exit_code == 2 and "or none" in r.output

@@ -180,7 +180,7 @@ def experiment_pose(
     synthetic: Annotated[Path | None, typer.Option(help="D_S (simreal generate people).")] = None,
     mixed: Annotated[Path | None, typer.Option(help="D_M (simreal generate mixed).")] = None,
     test: Annotated[Path | None, typer.Option(help="Labelled test keypoint dataset.")] = None,
-    steps: Annotated[int | None, typer.Option(min=1, help="Training steps per variant (default 500).")] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="Training steps per variant (default 800).")] = None,
     variant: Annotated[list[str] | None, typer.Option(help="Variants to run (repeatable): M_R, M_S, M_R+S, "
                                                       "M_R+M, M_R+M+masks (default: all).")] = None,
     config: ConfigFile = None,

@@ -41,6 +41,7 @@ from simreal.simulate.people.generate import PeopleConfig, generate_people
 from simreal.simulate.people.mixed import MixedConfig, generate_mixed
 from simreal.simulate.people.scene import SceneConfig
 from simreal.tasks.keypoints.data import CropConfig
+from simreal.tasks.keypoints.network import PRESETS
 from simreal.train.keypoints import KeypointTrainConfig, KeypointTrainer
 from simreal.utils.config import merge, to_dict
 from simreal.utils.errors import SimrealError
@@ -59,9 +60,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
 @dataclass(frozen=True)
 class PoseStudyConfig:
     variants: tuple[str, ...] = tuple(VARIANTS)
+    # a CPU-sized recipe: small network with batch norm (trains from scratch), 128-px crops, 800 steps
     train: KeypointTrainConfig = field(default_factory=lambda: KeypointTrainConfig(
-        crop=CropConfig(size=128, min_keypoints=6), steps=500, batch_size=8, lr=3e-4, log_every=50,
-        checkpoint_every=500))
+        net=dataclasses.replace(PRESETS["small"], norm=True),
+        crop=CropConfig(size=128, min_keypoints=6, sigma=4.0, paf_width=4.0), steps=800, batch_size=8, lr=1e-3,
+        log_every=50, checkpoint_every=400))
     eval_size: int = 320
     # built-in data
     real_train_count: int = 80

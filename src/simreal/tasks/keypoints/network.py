@@ -14,6 +14,7 @@ Initial VGG weights load from a file the user gives (:func:`load_vgg_weights`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,14 +33,17 @@ class OpenPoseConfig:
     stage_kernel: int = 7  # kernel of the refinement stages' convs
     stage_width: int = 128
     vgg_weights: str | None = None  # safetensors or weights-only torch file with VGG-19 features
+    norm: bool = False  # batch norm after every hidden conv (beyond the paper: trains faster from scratch)
 
 
 PRESETS = {"paper": OpenPoseConfig(), "small": OpenPoseConfig(width=0.25, stages=2, stage_kernel=3)}
 
 
-def _conv(cin: int, cout: int, k: int, relu: bool = True) -> list[nn.Module]:
+def _conv(cin: int, cout: int, k: int, relu: bool = True, norm: bool = False) -> list[nn.Module]:
     layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, padding=k // 2)]
     if relu:
+        if norm:
+            layers.append(nn.BatchNorm2d(cout))
         layers.append(nn.ReLU(inplace=True))
     return layers
 
@@ -55,16 +59,17 @@ class OpenPose(nn.Module):
     def __init__(self, cfg: OpenPoseConfig, n_maps: int, n_pafs: int):
         super().__init__()
         self.cfg, self.n_maps, self.n_pafs = cfg, n_maps, n_pafs
+        conv = functools.partial(_conv, norm=cfg.norm)
         convs: list[nn.Module] = []
         cin = 3
         for item in VGG_LAYOUT:
             if item == "M":
                 convs.append(nn.MaxPool2d(2, 2))
             else:
-                convs += _conv(cin, _w(item, cfg), 3)
+                convs += conv(cin, _w(item, cfg), 3)
                 cin = _w(item, cfg)
         self.vgg = nn.Sequential(*convs)
-        self.cpm = nn.Sequential(*_conv(cin, _w(256, cfg), 3), *_conv(_w(256, cfg), _w(128, cfg), 3))
+        self.cpm = nn.Sequential(*conv(cin, _w(256, cfg), 3), *conv(_w(256, cfg), _w(128, cfg), 3))
         feat = _w(128, cfg)
         sw = _w(cfg.stage_width, cfg)
         self.stages = nn.ModuleList()
@@ -72,13 +77,13 @@ class OpenPose(nn.Module):
             branches = nn.ModuleList()
             for out in (n_pafs, n_maps):
                 if t == 0:
-                    layers = [*_conv(feat, sw, 3), *_conv(sw, sw, 3), *_conv(sw, sw, 3),
-                              *_conv(sw, _w(512, cfg), 1), *_conv(_w(512, cfg), out, 1, relu=False)]
+                    layers = [*conv(feat, sw, 3), *conv(sw, sw, 3), *conv(sw, sw, 3),
+                              *conv(sw, _w(512, cfg), 1), *conv(_w(512, cfg), out, 1, relu=False)]
                 else:
-                    layers = _conv(feat + n_maps + n_pafs, sw, cfg.stage_kernel)
+                    layers = conv(feat + n_maps + n_pafs, sw, cfg.stage_kernel)
                     for _ in range(4):
-                        layers += _conv(sw, sw, cfg.stage_kernel)
-                    layers += [*_conv(sw, sw, 1), *_conv(sw, out, 1, relu=False)]
+                        layers += conv(sw, sw, cfg.stage_kernel)
+                    layers += [*conv(sw, sw, 1), *conv(sw, out, 1, relu=False)]
                 branches.append(nn.Sequential(*layers))
             self.stages.append(branches)
         self._init()
