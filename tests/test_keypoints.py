@@ -99,6 +99,18 @@ def test_mpii_ap_hand_computed_cases():
     assert mpii_ap([([_pred(far)], _gt((50, 50)), None)])["mAP"] == 0
 
 
+def test_oks_ap_through_pycocotools():
+    from simreal.evaluate.keypoints import MPII_SIGMAS, oks_ap
+
+    images = [([_pred(stick(50, 50))], _gt((50, 50)), None),
+              ([_pred(stick(80, 60)), _pred(stick(300, 300), 0.2)], _gt((80, 60)), None)]
+    assert oks_ap(images, [[2000.0], [2000.0]], MPII_SIGMAS)["AP"] == 100  # the stray low-score one ranks last
+    shifted = stick(50, 50)
+    shifted[:, 0] += 3
+    res = oks_ap([([_pred(shifted)], _gt((50, 50)), None)], [[2000.0]], MPII_SIGMAS)
+    assert res["AP50"] == 100 and res["AP"] == 80  # OKS in [0.85, 0.90): passes 8 of the 10 thresholds
+
+
 def test_voc_ap_and_pckh_and_head_size():
     assert math.isclose(voc_ap(np.array([0.5, 0.5]), np.array([1.0, 0.5])), 0.5)
     assert math.isclose(head_size({"head_box": [0, 0, 30, 40]}, stick(0, 0)), 30.0)
