@@ -237,7 +237,9 @@ def refine_train(
 
     run_dir = refine_train_stage(synthetic, real, preset_name, runs, config, sets or [], consistency_classifier,
                                  resume, compile_, device, dry_run, echo=out.print)
-    if run_dir is not None:
+    import torch.distributed as dist
+
+    if run_dir is not None and not (dist.is_available() and dist.is_initialized() and dist.get_rank() > 0):
         out.print(f"run directory: {run_dir}")
 
 
@@ -262,13 +264,15 @@ def refine_apply(
 @app.command()
 @cli_errors
 def train(
-    task: Annotated[str, typer.Option(help="Task network to train: digits (DigitNet, label) or gaze (the "
-                                      "paper's GazeNet, gaze vector).")] = "digits",
+    task: Annotated[str, typer.Option(help="Task network to train: digits (DigitNet, label), gaze (the "
+                                      "paper's GazeNet, gaze vector) or keypoints (OpenPose, multi-person "
+                                      "keypoints; launch with torchrun for DDP).")] = "digits",
     data: Annotated[list[Path] | None, typer.Option(help="Training dataset (repeat to mix several).")] = None,
     share: Annotated[list[float] | None, typer.Option(help="Share of each --data in every batch "
                                                       "(default: equal).")] = None,
     limit: Annotated[list[int] | None, typer.Option(help="Use a subset of this many samples of each --data "
-                                                    "(class-stratified for digits; 0 = all).")] = None,
+                                                    "(class-stratified for digits; the first N images for "
+                                                    "keypoints; 0 = all).")] = None,
     runs: Annotated[Path, typer.Option(help="Parent folder of numbered run directories.")] = Path("runs"),
     config: ConfigFile = None,
     sets: Sets = None,
@@ -282,7 +286,9 @@ def train(
 
     run_dir = train_stage(task, data or [], share or [], limit or [], runs, config, sets or [], seed, resume,
                           device, dry_run, echo=out.print)
-    if run_dir is not None:
+    import torch.distributed as dist
+
+    if run_dir is not None and not (dist.is_available() and dist.is_initialized() and dist.get_rank() > 0):
         out.print(f"run directory: {run_dir}")
 
 
