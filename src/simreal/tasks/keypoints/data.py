@@ -100,8 +100,11 @@ class KeypointSource:
 
     def sample(self, index: int, rng: np.random.Generator, masked_synthetic: bool
                ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
-        """(normalised crop, target, loss weights) of sample ``index``."""
+        """(normalised crop, target, loss weights) of sample ``index``. ``masked_synthetic`` masks the people
+        flagged ``synthetic`` in a synthetic or mixed dataset (a dataset whose domain is ``real`` has none,
+        whatever its records say: e.g. generated data standing in for real photographs)."""
         cfg, kset = self.cfg, self.kset
+        masked_synthetic = masked_synthetic and self.domain != "real"
         r, p = self.samples[index]
         rec = self.records[r]
         image, mask = self.image(r)
