@@ -218,7 +218,7 @@ def test_ddp_two_cpu_processes(ds, tmp_path):
     script.write_text(DDP_SCRIPT)
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29531", str(script), str(ds)],
+    r = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", str(script), str(ds)],
                        capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.count("ok") == 2
