@@ -208,7 +208,8 @@ gathered = [torch.zeros_like(after) for _ in range(dist.get_world_size())]
 dist.all_gather(gathered, after)
 assert torch.equal(gathered[0], gathered[1]), "ranks diverged"
 assert not torch.equal(before, after)
-print("rank", dist.get_rank(), "ok")
+print("rank", dist.get_rank(), "ok", flush=True)
+del trainer  # DDP before the process group, or gloo may abort at exit
 dist.destroy_process_group()
 """
 

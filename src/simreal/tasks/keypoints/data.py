@@ -23,6 +23,7 @@ from simreal.data.reader import SimrealDataset
 from simreal.tasks.keypoints.targets import KeypointSet, encode, loss_weights
 from simreal.utils.errors import DatasetError
 
+cv2.setNumThreads(0)  # OpenCV's own thread pool fights torch's (and crashed gloo workers at exit)
 MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
 STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
 
