@@ -1,10 +1,12 @@
 """Training samples for the keypoint task: person-centred crops with augmentation, targets and loss weights.
 
 As in the synthetic-humans paper, training samples people, not images: every person with at least
-``min_keypoints`` labelled keypoints is a sample; its image is cropped around it so that the person's height
-becomes ``person_fraction`` of the crop, then scaled by U(``scale``), rotated by U(±``rotate_deg``), shifted
-by U(±``shift_px``) and mirrored with probability ``flip`` (left/right keypoints swapped). Every person in
-the crop contributes to the targets. A person's height is its box height, or its labelled keypoints'
+``min_keypoints`` labelled keypoints is a sample (in a mixed dataset, D_M, only the real people: "when
+training with D_M we consider only real humans as samples"; the synthetic ones still appear in the
+crops). The image is cropped around the person so that its height becomes ``person_fraction`` of the
+crop, then scaled by U(``scale``), rotated by U(±``rotate_deg``), shifted by U(±``shift_px``) and
+mirrored with probability ``flip`` (left/right keypoints swapped). Every person in the crop contributes to
+the targets. A person's height is its box height, or its labelled keypoints'
 vertical extent / 0.85 when it has no box.
 """
 
@@ -68,6 +70,8 @@ class KeypointSource:
         self.samples = []  # (record, person)
         for r, rec in enumerate(self.records):
             for p, person in enumerate(rec.get("people", [])):
+                if self.domain == "mixed" and person.get("synthetic"):
+                    continue  # D_M: crops are centred on real people only (the paper, section 5.1)
                 kps = self.keypoints(person)
                 if kps is not None and (kps[:, 2] > 0).sum() >= cfg.min_keypoints and person_height(person, kps) > 0:
                     self.samples.append((r, p))
