@@ -237,9 +237,7 @@ def refine_train(
 
     run_dir = refine_train_stage(synthetic, real, preset_name, runs, config, sets or [], consistency_classifier,
                                  resume, compile_, device, dry_run, echo=out.print)
-    import torch.distributed as dist
-
-    if run_dir is not None and not (dist.is_available() and dist.is_initialized() and dist.get_rank() > 0):
+    if run_dir is not None:
         out.print(f"run directory: {run_dir}")
 
 
@@ -290,6 +288,10 @@ def train(
 
     if run_dir is not None and not (dist.is_available() and dist.is_initialized() and dist.get_rank() > 0):
         out.print(f"run directory: {run_dir}")
+    if task == "keypoints":
+        from simreal.train.keypoints import finish_distributed
+
+        finish_distributed()  # under torchrun: exits here
 
 
 @app.command()

@@ -82,6 +82,22 @@ def init_distributed() -> bool:
     return True
 
 
+def finish_distributed() -> None:
+    """End a torchrun process cleanly: barrier, destroy the process group, then leave without running
+    static destructors. With torch 2.13 + gloo, ~1 in 4 processes otherwise abort at interpreter exit
+    ("terminate called without an active exception", exit −6) after all work is done."""
+    import os
+    import sys
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    dist.barrier()
+    dist.destroy_process_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def shared_run_dir(make: Callable[[], Path]) -> Path:
     """The run directory made by rank 0 (``make()``) and broadcast to the other processes."""
     rank, world = _rank_world()
