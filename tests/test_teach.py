@@ -164,3 +164,45 @@ def test_teacher_decision_is_shared_under_ddp(tmp_path):
                        text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.count("ok") == 2
+
+
+def test_trainer_with_teacher_resumes_and_cli_study(tmp_path):
+    from typer.testing import CliRunner
+
+    from simreal.cli import app
+    from simreal.data.bank import ImageBank
+    from simreal.data.reader import SimrealDataset
+    from simreal.experiments.teacher_study import make_grouping
+    from simreal.simulate.write import generate_digits
+    from simreal.train.task import ClassifierTrainConfig, TaskTrainer
+
+    syn = generate_digits(tmp_path / "syn", 200, 0, show_progress=False)
+    ds = SimrealDataset(syn)
+    grouping = make_grouping(ds, "rotation_deg", 4, 0, 8)
+    assert grouping.n_groups == 4 and grouping.sizes().sum() == 200
+    bank = ImageBank(ds, "label")
+    cfg = ClassifierTrainConfig(steps=12, batch_size=16, log_every=4, checkpoint_every=6, device="cpu")
+
+    def teacher():
+        return AdversarialTeacher(grouping, 0, 1, TeacherConfig(n_steps=3))
+
+    full = TaskTrainer(cfg, [(bank, 0.5), (bank, 0.5)], tmp_path / "full", show_progress=False, sampler=teacher())
+    full.train()
+    part_cfg = ClassifierTrainConfig(steps=6, batch_size=16, log_every=4, checkpoint_every=6, device="cpu")
+    TaskTrainer(part_cfg, [(bank, 0.5), (bank, 0.5)], tmp_path / "part", show_progress=False,
+                sampler=teacher()).train()
+    resumed = TaskTrainer(cfg, [(bank, 0.5), (bank, 0.5)], tmp_path / "part", show_progress=False, sampler=teacher())
+    resumed.train(resume=True)
+    assert resumed.sampler.log == full.sampler.log and len(full.sampler.log) == 4
+    for a, b in zip(full.model.parameters(), resumed.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+    r = CliRunner().invoke(app, ["experiment", "teacher", "--out", str(tmp_path / "study"), "--seeds", "2",
+                                 "--steps", "6", "--groups", "3", "--set", "synthetic_count=120",
+                                 "--set", "classifier.batch_size=16", "--set", "teacher.n_steps=2", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    res = __import__("json").loads((tmp_path / "study" / "results.json").read_text())
+    assert set(res["accuracy"]) == {"teacher", "uniform-samples", "uniform-groups", "group-dro"}
+    assert set(res["tests_vs_uniform_samples"]) == {"teacher", "uniform-groups", "group-dro"}
+    assert (tmp_path / "study" / "teacher_groups.png").exists()
+    assert "Welch" in (tmp_path / "study" / "report.md").read_text()

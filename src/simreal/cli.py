@@ -409,7 +409,8 @@ def main() -> None:
     app()
 
 
-import simreal.cli_people  # noqa: E402, F401  (registers the keypoint-data commands on app)
+import simreal.cli_people  # noqa: E402  (registers the keypoint-data commands on app)
+import simreal.cli_teach  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -10,7 +10,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -123,7 +123,10 @@ class TaskTrainer:
     """Trains the task network of ``cfg`` (``cfg.TASK``) on ``sources`` = [(bank with labels, share), ...]."""
 
     def __init__(self, cfg: TrainConfig, sources: list[tuple[ImageBank, float]],
-                 run_dir: str | Path | None = None, show_progress: bool | None = None):
+                 run_dir: str | Path | None = None, show_progress: bool | None = None,
+                 sampler: Any = None, sampler_source: int = 1, real_source: int = 0):
+        """``sampler`` (a :mod:`simreal.teach` group sampler) picks the samples of source ``sampler_source``
+        and observes the per-sample losses of source ``real_source`` (the teacher's inputs)."""
         if not sources:
             raise ValueError("need at least one training source")
         self.cfg, self.sources, self.spec = cfg, sources, task_spec(cfg.TASK)
@@ -144,12 +147,17 @@ class TaskTrainer:
         self.gens["dropout"] = torch_generator(cfg.seed, 98)
         self.step = 0
         self.show_progress = show_progress
+        self.sampler, self.sampler_source, self.real_source = sampler, sampler_source, real_source
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         xs, ys = [], []
         for i, ((bank, _), n) in enumerate(zip(self.sources, self.counts, strict=True)):
             if n:
-                x, y = bank.sample(n, self.gens[f"source{i}"])
+                if self.sampler is not None and i == self.sampler_source:
+                    idx = torch.as_tensor(self.sampler.indices(n), dtype=torch.long)
+                    x, y = bank.images(idx), bank.labels[idx]
+                else:
+                    x, y = bank.sample(n, self.gens[f"source{i}"])
                 xs.append(x)
                 ys.append(y)
         x = augment(torch.cat(xs), self.cfg.augment, self.gens["augment"])
@@ -160,20 +168,30 @@ class TaskTrainer:
         x, y = self.batch()
         with torch.random.fork_rng(devices=[]):
             torch.set_rng_state(self.gens["dropout"].get_state())
-            loss = self.spec.loss(self.model(x), y)
+            losses = self.spec.per_sample_loss(self.model(x), y)
+            loss = losses.mean()
             self.gens["dropout"].set_state(torch.get_rng_state())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
         self.step += 1
+        if self.sampler is not None:
+            bounds = np.cumsum([0, *self.counts])
+            real = slice(bounds[self.real_source], bounds[self.real_source + 1])
+            synth = slice(bounds[self.sampler_source], bounds[self.sampler_source + 1])
+            self.sampler.observe(losses[real].detach().cpu(), x[real].detach().cpu(), losses[synth].detach().cpu())
         return loss.item()
 
     def save(self) -> Path:
         assert self.run_dir is not None
         meta = {"step": self.step, "config": to_dict(self.cfg), "rng": rng_state(self.gens), "task": self.cfg.TASK,
                 "image_shape": list(self.image_shape)}
-        return save_checkpoint(self.run_dir / f"ckpt-{self.step:07d}", {"model": self.model}, {"model": self.opt},
-                               meta=meta)
+        modules, optimizers = {"model": self.model}, {"model": self.opt}
+        if self.sampler is not None:
+            meta["sampler"] = self.sampler.state_dict()
+            if hasattr(self.sampler, "net"):
+                modules["teacher"], optimizers["teacher"] = self.sampler.net, self.sampler.opt
+        return save_checkpoint(self.run_dir / f"ckpt-{self.step:07d}", modules, optimizers, meta=meta)
 
     def train(self, resume: bool = False) -> torch.nn.Module:
         cfg = self.cfg
@@ -181,8 +199,13 @@ class TaskTrainer:
         if self.run_dir is not None:
             if resume and (ckpt := latest_checkpoint(self.run_dir)) is not None:
                 tensors, sidecar = load_checkpoint(ckpt)
-                restore(tensors, sidecar, {"model": self.model}, {"model": self.opt})
+                modules, optimizers = {"model": self.model}, {"model": self.opt}
+                if self.sampler is not None and hasattr(self.sampler, "net"):
+                    modules["teacher"], optimizers["teacher"] = self.sampler.net, self.sampler.opt
+                restore(tensors, sidecar, modules, optimizers)
                 restore_rng(self.gens, sidecar["meta"]["rng"])
+                if self.sampler is not None:
+                    self.sampler.load_state_dict(sidecar["meta"]["sampler"])
                 self.step = sidecar["meta"]["step"]
             else:
                 write_config(self.run_dir, to_dict(cfg))
