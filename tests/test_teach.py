@@ -3,6 +3,7 @@ values, the samplers' API, determinism, state round trip, and one decision for a
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -206,3 +207,35 @@ def test_trainer_with_teacher_resumes_and_cli_study(tmp_path):
     assert set(res["tests_vs_uniform_samples"]) == {"teacher", "uniform-groups", "group-dro"}
     assert (tmp_path / "study" / "teacher_groups.png").exists()
     assert "Welch" in (tmp_path / "study" / "report.md").read_text()
+
+
+def test_cli_train_with_sampler_digits_and_keypoints(tmp_path):
+    from typer.testing import CliRunner
+
+    from simreal.cli import app
+    from simreal.simulate.people.generate import PeopleConfig, generate_people
+    from simreal.simulate.people.scene import SceneConfig
+    from simreal.simulate.write import generate_digits
+
+    runner = CliRunner()
+    syn = generate_digits(tmp_path / "syn", 120, 0, show_progress=False)
+    real = generate_digits(tmp_path / "real", 60, 1, show_progress=False)
+    r = runner.invoke(app, ["train", "--task", "digits", "--data", str(real), "--data", str(syn), "--runs",
+                            str(tmp_path / "runs"), "--sampler", "teacher", "--group-by", "rotation_deg", "--groups",
+                            "3", "--set", "steps=45", "--set", "batch_size=16", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    run = next((tmp_path / "runs").iterdir())
+    meta = json.loads(sorted(run.glob("ckpt-*.json"))[-1].read_text())
+    assert len(meta["meta"]["sampler"]["log"]) == 2  # N = 20: decisions at steps 20 and 40
+    r = runner.invoke(app, ["train", "--task", "digits", "--data", str(syn), "--runs", str(tmp_path / "runs"),
+                            "--sampler", "teacher"])
+    assert r.exit_code == 2 and "two --data" in r.output
+    cfg = PeopleConfig(scene=SceneConfig(width=160, height=160, people_lambda=3.0, max_people=5),
+                       person_detector="none")
+    people = generate_people(tmp_path / "ppl", 3, 0, cfg, show_progress=False, log=lambda _: None)
+    r = runner.invoke(app, ["train", "--task", "keypoints", "--data", str(people), "--data", str(people),
+                            "--runs", str(tmp_path / "kruns"), "--sampler", "group-dro", "--group-by",
+                            "camera_pitch_deg", "--groups", "2", "--set", "steps=3", "--set", "crop.size=64",
+                            "--set", "batch_size=2", "--set", "net.width=0.125", "--set", "net.stages=1",
+                            "--device", "cpu"])
+    assert r.exit_code == 0, r.output

@@ -276,14 +276,23 @@ def train(
     sets: Sets = None,
     seed: Seed = 0,
     resume: Annotated[Path | None, typer.Option(help="A run directory to continue.")] = None,
+    sampler: Annotated[str | None, typer.Option(help="Group sampler for the last --data (the synthetic one; the "
+                                                "first is the real one): teacher (adversarial teacher), "
+                                                "uniform-groups, group-dro or uniform-samples.")] = None,
+    group_by: Annotated[str, typer.Option(help="Factor that groups the synthetic samples for --sampler (e.g. "
+                                          "rotation_deg, camera_pitch_deg, min_distance_px).")] = "rotation_deg",
+    groups: Annotated[int, typer.Option(min=2, help="Number of groups for --sampler.")] = 10,
+    group_rule: Annotated[str, typer.Option(help="linear (bins over the range), quantile, or paper-pitch.")]
+    = "linear",
     device: Device = "auto",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
 ) -> None:
     """Train a task network on one or more datasets mixed per batch (e.g. 50 % real / 50 % synthetic)."""
     from simreal.experiments.stages import train_stage
 
+    sampling = {"sampler": sampler, "group_by": group_by, "groups": groups, "rule": group_rule} if sampler else None
     run_dir = train_stage(task, data or [], share or [], limit or [], runs, config, sets or [], seed, resume,
-                          device, dry_run, echo=out.print)
+                          device, dry_run, echo=out.print, sampling=sampling)
     import torch.distributed as dist
 
     if run_dir is not None and not (dist.is_available() and dist.is_initialized() and dist.get_rank() > 0):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from simreal.data.bank import ImageBank
 from simreal.data.reader import SimrealDataset
@@ -117,13 +118,15 @@ def open_sources(task: str, data: list[Path], share: list[float], limit: list[in
 
 def train_stage(task: str, data: list[Path], share: list[float], limit: list[int], runs: Path,
                 config: Path | None, sets: list[str], seed: int, resume: Path | None, device: str, dry_run: bool,
-                echo: Callable[[str], Any] = print) -> Path | None:
-    """``simreal train``: returns the run directory (None for a dry run)."""
+                echo: Callable[[str], Any] = print, sampling: dict[str, Any] | None = None) -> Path | None:
+    """``simreal train``: returns the run directory (None for a dry run). ``sampling`` (``sampler``,
+    ``group_by``, ``groups``, ``rule``) puts a :mod:`simreal.teach` sampler on the last ``--data``."""
     if resume is not None:
         inputs = _read_inputs(resume)
         task = inputs.get("task", "digits")  # the run knows its task; --task is not needed to resume
         cfg = _resumed_config(train_config(task), resume)
         data, share, limit = [Path(p) for p in inputs["data"]], inputs["share"], inputs["limit"]
+        sampling = inputs.get("sampling")
     else:
         cfg_cls = train_config(task)
         cfg = merge(resolve(cfg_cls(), config, sets), {"seed": seed, "device": device})
@@ -139,16 +142,48 @@ def train_stage(task: str, data: list[Path], share: list[float], limit: list[int
     else:
         sources = open_sources(task, data, share, limit, cfg.seed)
         run_dir = resume or next_run_dir(runs, f"train-{task}")
+    sampler = make_sampler(task, sources, sampling, cfg) if sampling else None
     if resume is None and _is_rank0():
         atomic_write_json(_inputs_path(run_dir), {"task": task, "data": [str(p.resolve()) for p in data],
-                                                  "share": [s for _, s in sources], "limit": limit or [0] * len(data)})
+                                                  "share": [s for _, s in sources], "limit": limit or [0] * len(data),
+                                                  "sampling": sampling})
+    last = len(sources) - 1
     if task == "keypoints":
         from simreal.train.keypoints import KeypointTrainer
 
-        KeypointTrainer(cfg, sources, run_dir).train(resume=resume is not None)
+        KeypointTrainer(cfg, sources, run_dir, sampler=sampler, sampler_source=last).train(resume=resume is not None)
     else:
-        TaskTrainer(cfg, sources, run_dir).train(resume=resume is not None)
+        TaskTrainer(cfg, sources, run_dir, sampler=sampler, sampler_source=last).train(resume=resume is not None)
     return run_dir
+
+
+def make_sampler(task: str, sources: list[tuple[Any, float]], sampling: dict[str, Any], cfg: Any) -> Any:
+    """A group sampler over the last source's samples (people, for keypoints), grouped by one factor; the
+    first source is the real one whose hardest samples the teacher sees."""
+    from simreal.teach.grouping import check_groups, group_values
+    from simreal.teach.teacher import SAMPLERS, AdversarialTeacher, TeacherConfig
+
+    name = sampling["sampler"]
+    if name not in SAMPLERS:
+        raise ConfigError(f"unknown sampler {name!r}; available: {', '.join(SAMPLERS)}")
+    if len(sources) < 2:
+        raise ConfigError("a sampler needs two --data: the real data first, the synthetic data last")
+    source = sources[-1][0]
+    if task == "keypoints":
+        values = source.factor(sampling["group_by"])
+    else:
+        from simreal.experiments.teacher_study import factor_values
+
+        values = factor_values(source.dataset, sampling["group_by"])
+    from simreal.train.task import batch_counts
+
+    need = batch_counts([s for _, s in sources], cfg.batch_size)[-1]
+    grouping = check_groups(group_values(values, sampling.get("groups", 10), sampling.get("rule", "linear")),
+                            need, merge_small=True)
+    if name == "teacher":
+        channels = 3 if task == "keypoints" else sources[0][0].images(torch.zeros(1, dtype=torch.long)).shape[1]
+        return AdversarialTeacher(grouping, cfg.seed, channels, TeacherConfig(), min_group_size=need)
+    return SAMPLERS[name](grouping, cfg.seed)
 
 
 def _is_rank0() -> bool:

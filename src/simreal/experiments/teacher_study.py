@@ -29,7 +29,7 @@ from simreal.evaluate.classification import evaluate_classifier
 from simreal.experiments.digits_demo import machine
 from simreal.experiments.report import markdown_table
 from simreal.simulate.write import generate_digits
-from simreal.teach.grouping import Grouping, check_groups, kmeans_groups, linear_bins
+from simreal.teach.grouping import Grouping, check_groups, group_values, kmeans_groups
 from simreal.teach.teacher import SAMPLERS, AdversarialTeacher, GroupDRO, TeacherConfig
 from simreal.train.task import ClassifierTrainConfig, TaskTrainer
 from simreal.utils.errors import SimrealError
@@ -65,13 +65,7 @@ def make_grouping(ds: SimrealDataset, group_by: str, n: int, seed: int, min_size
         cols = [factor_values(ds, f).astype(float) for f in group_by.removeprefix("kmeans:").split(",")]
         g = kmeans_groups(np.stack(cols, axis=1), n, seed)
     else:
-        v = factor_values(ds, group_by)
-        if v.dtype.kind in "US":
-            names = sorted(set(v.tolist()))
-            g = Grouping(np.array([names.index(x) for x in v]), names)
-        else:
-            v = v.astype(float)
-            g = linear_bins(v, n, float(v.min()), float(v.max()) + 1e-9)
+        g = group_values(factor_values(ds, group_by), n)
     return check_groups(g, min_size, merge_small=True)
 
 

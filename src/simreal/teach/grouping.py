@@ -147,3 +147,23 @@ def check_groups(g: Grouping, min_size: int, merge_small: bool = False) -> Group
     alive = [k for k in order if (labels == k).any()]
     remap = {k: i for i, k in enumerate(alive)}
     return Grouping(np.array([remap[v] for v in labels]), [names[k] for k in alive])
+
+
+def group_values(values: np.ndarray, n: int, rule: str = "linear", lo: float | None = None,
+                 hi: float | None = None) -> Grouping:
+    """Groups of one factor: one per category for text values; else ``linear`` bins over [lo, hi) (default:
+    the values' range), ``quantile`` bins, or ``paper-pitch`` (:func:`paper_pitch_bins`)."""
+    v = np.asarray(values)
+    if v.dtype.kind in "USO":
+        names = sorted({str(x) for x in v})
+        return Grouping(np.array([names.index(str(x)) for x in v]), names)
+    v = v.astype(float)
+    if np.isnan(v).any():
+        raise SimrealError(f"{int(np.isnan(v).sum())} samples lack this factor; group by another one")
+    if rule == "quantile":
+        return quantile_bins(v, n)
+    if rule == "paper-pitch":
+        return paper_pitch_bins(v, n)
+    if rule != "linear":
+        raise SimrealError(f"unknown grouping rule {rule!r}: linear, quantile or paper-pitch")
+    return linear_bins(v, n, float(v.min()) if lo is None else lo, float(v.max()) + 1e-9 if hi is None else hi)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -116,7 +116,10 @@ def _rank_world() -> tuple[int, int]:
 
 class KeypointTrainer:
     def __init__(self, cfg: KeypointTrainConfig, sources: list[tuple[KeypointSource, float]],
-                 run_dir: str | Path | None = None, show_progress: bool | None = None):
+                 run_dir: str | Path | None = None, show_progress: bool | None = None, sampler: Any = None,
+                 sampler_source: int = 1, real_source: int = 0):
+        """``sampler`` (a :mod:`simreal.teach` group sampler over ``sources[sampler_source].samples``, i.e.
+        people) picks that source's crops and observes the per-sample losses of ``sources[real_source]``."""
         from simreal.train.task import batch_counts
 
         self.cfg, self.sources = cfg, sources
@@ -145,12 +148,15 @@ class KeypointTrainer:
         self.run_dir = self.resume_dir if self.rank == 0 else None  # rank 0 writes
         self.show_progress = show_progress if self.rank == 0 else False
         self.last_batch: tuple[torch.Tensor, list[torch.Tensor]] | None = None
+        self.sampler, self.sampler_source, self.real_source = sampler, sampler_source, real_source
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         xs, ts, ws, synth = [], [], [], []
         rng = self.gens["batches"]
-        for (source, _), n in zip(self.sources, self.counts, strict=True):
-            for i in rng.integers(0, len(source.samples), n):
+        for k, ((source, _), n) in enumerate(zip(self.sources, self.counts, strict=True)):
+            picks = self.sampler.indices(n) if self.sampler is not None and k == self.sampler_source \
+                else rng.integers(0, len(source.samples), n)
+            for i in picks:
                 x, t, w = source.sample(int(i), rng, self.cfg.masked_synthetic_loss)
                 xs.append(x)
                 ts.append(torch.from_numpy(t))
@@ -165,19 +171,29 @@ class KeypointTrainer:
         x, t, w, synth = self.batch()
         detach = synth if self.cfg.freeze_mode == "synthetic" else None
         outputs = self.net(x, self.cfg.freeze_layers, detach)
-        loss = stage_loss(outputs, t, w)
+        losses = stage_loss(outputs, t, w, per_sample=True)
+        loss = losses.mean()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
         self.step += 1
         self.last_batch = (x.detach(), [o.detach() for o in outputs[-1:]])
+        if self.sampler is not None:  # the paper's "mean loss per joint": the loss averaged over the maps
+            b = np.cumsum([0, *self.counts])
+            real, synth = slice(b[self.real_source], b[self.real_source + 1]), \
+                slice(b[self.sampler_source], b[self.sampler_source + 1])
+            self.sampler.observe(losses[real].detach().cpu(), x[real].detach().cpu(), losses[synth].detach().cpu())
         return loss.item()
 
     def save(self) -> Path:
         assert self.run_dir is not None
         meta = {"step": self.step, "config": to_dict(self.cfg), "rng": rng_state(self.gens), "task": "keypoints"}
-        path = save_checkpoint(self.run_dir / f"ckpt-{self.step:07d}", {"model": self.model}, {"model": self.opt},
-                               meta=meta)
+        modules, optimizers = {"model": self.model}, {"model": self.opt}
+        if self.sampler is not None:
+            meta["sampler"] = self.sampler.state_dict()
+            if hasattr(self.sampler, "net"):
+                modules["teacher"], optimizers["teacher"] = self.sampler.net, self.sampler.opt
+        path = save_checkpoint(self.run_dir / f"ckpt-{self.step:07d}", modules, optimizers, meta=meta)
         self._grid()
         return path
 
@@ -207,8 +223,13 @@ class KeypointTrainer:
         if resume and self.resume_dir is not None:
             if (ckpt := latest_checkpoint(self.resume_dir)) is not None:
                 tensors, sidecar = load_checkpoint(ckpt)
-                restore(tensors, sidecar, {"model": self.model}, {"model": self.opt})
+                modules, optimizers = {"model": self.model}, {"model": self.opt}
+                if self.sampler is not None and hasattr(self.sampler, "net"):
+                    modules["teacher"], optimizers["teacher"] = self.sampler.net, self.sampler.opt
+                restore(tensors, sidecar, modules, optimizers)
                 restore_rng(self.gens, sidecar["meta"]["rng"])
+                if self.sampler is not None:
+                    self.sampler.load_state_dict(sidecar["meta"]["sampler"])
                 self.step = sidecar["meta"]["step"]
         elif self.run_dir is not None:
             write_config(self.run_dir, to_dict(cfg))

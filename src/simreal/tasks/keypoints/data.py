@@ -148,6 +148,17 @@ class KeypointSource:
         weights = loss_weights(out_hw, kset, 8, synth_people, synth_mask, None, cfg.sigma, cfg.paf_width)
         return normalise(crop), target, weights
 
+    def factor(self, name: str) -> np.ndarray:
+        """A factor of every sample (person): the person's own factor if it has one (``min_distance_px``,
+        ``visible_ratio`` ...), else the image's (``camera_pitch_deg`` ...); NaN where missing."""
+        out = []
+        for r, p in self.samples:
+            rec = self.records[r]
+            person = rec["people"][p]
+            v = (person.get("factors") or {}).get(name, (rec.get("factors") or {}).get(name))
+            out.append(np.nan if v is None else float(v))
+        return np.asarray(out)
+
     @property
     def synthetic(self) -> bool:
         """Whether samples of this source count as synthetic (for freezing): any domain but ``real``."""
