@@ -198,6 +198,11 @@ def test_trainer_with_teacher_resumes_and_cli_study(tmp_path):
     for a, b in zip(full.model.parameters(), resumed.model.parameters(), strict=True):
         assert torch.equal(a, b)
 
+    shared = AdversarialTeacher(grouping, 0, 1, TeacherConfig(n_steps=3, optimizer="shared"))
+    trainer = TaskTrainer(cfg, [(bank, 0.5), (bank, 0.5)], None, show_progress=False, sampler=shared)
+    assert type(shared.opt) is type(trainer.opt) and shared.opt.defaults == trainer.opt.defaults
+    assert shared.opt is not trainer.opt
+
     r = CliRunner().invoke(app, ["experiment", "teacher", "--out", str(tmp_path / "study"), "--seeds", "2",
                                  "--steps", "6", "--groups", "3", "--set", "synthetic_count=120",
                                  "--set", "classifier.batch_size=16", "--set", "teacher.n_steps=2", "--device", "cpu"])

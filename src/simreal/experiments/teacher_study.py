@@ -30,6 +30,7 @@ from simreal.experiments.digits_demo import machine
 from simreal.experiments.report import markdown_table
 from simreal.simulate.write import generate_digits
 from simreal.teach.grouping import Grouping, check_groups, group_values, kmeans_groups
+from simreal.teach.plots import plot_decisions
 from simreal.teach.teacher import SAMPLERS, AdversarialTeacher, GroupDRO, TeacherConfig
 from simreal.train.task import ClassifierTrainConfig, TaskTrainer
 from simreal.utils.errors import SimrealError
@@ -107,7 +108,8 @@ def run_teacher_study(out: str | Path, cfg: TeacherStudyConfig = TeacherStudyCon
                "runtime_s": round(time.time() - t0, 1), "test_count": len(test)}
     atomic_write_json(out / "results.json", summary)
     atomic_write_json(out / "decisions.json", logs)
-    plot_decisions(logs, grouping, out)
+    plot_decisions(logs.get("teacher-seed0", []), grouping.names, out / "teacher_groups.png",
+                   "adversarial teacher, seed 0")
     write_report(out, summary)
     return summary
 
@@ -143,35 +145,6 @@ def _tests(results: dict[str, list[float]]) -> dict[str, dict[str, float]]:
         t = ttest_ind(v, base, equal_var=False)
         out[k] = {"difference": float(np.mean(v) - np.mean(base)), "p_value": float(t.pvalue)}
     return out
-
-
-def plot_decisions(logs: dict[str, list[Any]], grouping: Grouping, out: Path) -> None:
-    """Stacked group probabilities of the teacher (seed 0) over training, and its reward rate."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    log = logs.get("teacher-seed0")
-    if not log:
-        return
-    steps = [e["step"] for e in log]
-    p = np.array([e["p"] for e in log])
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(7, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    a1.stackplot(steps, p.T, labels=grouping.names)
-    a1.set_ylabel("teacher P̃ (stacked)")
-    a1.set_ylim(0, 1)
-    a1.legend(fontsize=6, ncol=5, loc="upper center", bbox_to_anchor=(0.5, 1.25))
-    rewards = np.array([e.get("reward", 0) for e in log], dtype=float)
-    window = max(1, len(rewards) // 15)
-    rate = np.convolve((rewards > 0).astype(float), np.ones(window) / window, mode="same")
-    a2.plot(steps, rate)
-    a2.set_ylabel("reward rate")
-    a2.set_xlabel("training step")
-    a2.set_ylim(0, 1)
-    fig.tight_layout()
-    fig.savefig(out / "teacher_groups.png", dpi=120)
-    plt.close(fig)
 
 
 def write_report(out: Path, s: dict[str, Any]) -> None:

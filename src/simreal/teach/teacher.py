@@ -17,8 +17,9 @@ All samplers share one API, so a training loop can swap them::
    P_i = P̃_i + δαP̃_i and P_j = P̃_j − δαP̃_i / (|g| − 1) (``divisor="paper"``), or with |g| and a
    renormalisation (``"code"``); with ``penalty="code"`` the penalty branch (δ = −1) leaves P_i = P̃_i (the
    authors' code compares instead of assigning), only the P_j move. P is clipped at 1e-6 and renormalised;
-4. minimises KL(P ‖ P̃) with its own optimizer (the paper; the authors share the student's optimizer,
-   not offered here);
+4. minimises KL(P ‖ P̃) with its own optimizer (Adam, ``lr``; the paper), or (``optimizer="shared"``, the
+   authors' code, which puts the teacher's variables into the student's optimizer) with an optimizer of
+   the student's type and settings, bound by the trainer (:meth:`AdversarialTeacher.bind_student_optimizer`);
 5. draws the next group from P̃ (recomputed after the update), or uniformly with probability ε.
 
 Defaults the paper does not give come from the authors' code: N = 20, H = 10, α = 0.01; learning rate
@@ -63,6 +64,7 @@ class TeacherConfig:
     top_k: int = 32
     pool: int = 320
     redraw_small: bool = False
+    optimizer: Literal["own", "shared"] = "own"  # shared: the student's optimizer type and settings (authors)
 
 
 def pseudo_target(p: torch.Tensor, i: int, delta: int, alpha: float, divisor: str = "paper",
@@ -222,6 +224,11 @@ class AdversarialTeacher(GroupSampler):
         self.hard_inputs: list[torch.Tensor] = []
         self.rewards: list[int] = []
         self.group = self._broadcast(int(self.rng.integers(grouping.n_groups)))
+
+    def bind_student_optimizer(self, student: torch.optim.Optimizer) -> None:
+        """With ``optimizer="shared"``: optimise the teacher like the student (same class and settings)."""
+        if self.cfg.optimizer == "shared":
+            self.opt = type(student)(self.net.parameters(), **student.defaults)
 
     # -- inputs ------------------------------------------------------------------------------------
     def _remember(self, real_losses: torch.Tensor, real_inputs: torch.Tensor) -> None:

@@ -149,6 +149,8 @@ class KeypointTrainer:
         self.show_progress = show_progress if self.rank == 0 else False
         self.last_batch: tuple[torch.Tensor, list[torch.Tensor]] | None = None
         self.sampler, self.sampler_source, self.real_source = sampler, sampler_source, real_source
+        if hasattr(sampler, "bind_student_optimizer"):
+            sampler.bind_student_optimizer(self.opt)
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         xs, ts, ws, synth = [], [], [], []
@@ -249,6 +251,10 @@ class KeypointTrainer:
                 if self.run_dir is not None and (self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps):
                     self.save()
                 bar.advance(task)
+        if self.sampler is not None and self.run_dir is not None:
+            from simreal.teach.plots import write_sampler_outputs
+
+            write_sampler_outputs(self.sampler, self.run_dir)
         if logger is not None:
             logger.close()
             (self.run_dir / "summary.json").write_text(json.dumps(

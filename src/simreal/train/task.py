@@ -148,6 +148,8 @@ class TaskTrainer:
         self.step = 0
         self.show_progress = show_progress
         self.sampler, self.sampler_source, self.real_source = sampler, sampler_source, real_source
+        if hasattr(sampler, "bind_student_optimizer"):
+            sampler.bind_student_optimizer(self.opt)
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         xs, ys = [], []
@@ -224,6 +226,10 @@ class TaskTrainer:
                 if self.run_dir is not None and (self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps):
                     self.save()
                 bar.advance(task)
+        if self.sampler is not None and self.run_dir is not None:
+            from simreal.teach.plots import write_sampler_outputs
+
+            write_sampler_outputs(self.sampler, self.run_dir)
         if logger is not None:
             logger.close()
             (self.run_dir / "summary.json").write_text(json.dumps(
