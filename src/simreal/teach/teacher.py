@@ -228,7 +228,11 @@ class AdversarialTeacher(GroupSampler):
     def bind_student_optimizer(self, student: torch.optim.Optimizer) -> None:
         """With ``optimizer="shared"``: optimise the teacher like the student (same class and settings)."""
         if self.cfg.optimizer == "shared":
-            self.opt = type(student)(self.net.parameters(), **student.defaults)
+            import inspect
+
+            accepted = inspect.signature(type(student).__init__).parameters
+            settings = {k: v for k, v in student.defaults.items() if k in accepted}
+            self.opt = type(student)(self.net.parameters(), **settings)
 
     # -- inputs ------------------------------------------------------------------------------------
     def _remember(self, real_losses: torch.Tensor, real_inputs: torch.Tensor) -> None:
