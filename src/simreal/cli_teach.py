@@ -15,7 +15,7 @@ from simreal.cli import ConfigFile, Device, Sets, cli_errors, experiment_app, ou
 def experiment_teacher(
     out_dir: Annotated[Path, typer.Option("--out", help="Study folder (data, results.json, report.md).")] = Path(
         "teacher-out"),
-    seeds: Annotated[int, typer.Option(min=1, help="Seeds per sampler (≥ 2 for the t-tests).")] = 3,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per sampler (≥ 2 for the t-tests).")] = 5,
     group_by: Annotated[str, typer.Option(help="Synthetic-digit factor to group by (rotation_deg, stroke_width, "
                                           "font, scale, shear ...) or kmeans:f1,f2 for several.")]
     = "rotation_deg",

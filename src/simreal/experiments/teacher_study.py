@@ -45,7 +45,7 @@ class TeacherStudyConfig:
     groups: int = 10
     synthetic_count: int = 6000
     real_labelled: int = 50  # the real half of every batch comes from this many labelled UCI digits
-    seeds: int = 3
+    seeds: int = 5
     classifier: ClassifierTrainConfig = field(default_factory=ClassifierTrainConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     dro_eta: float = 0.01
