@@ -210,7 +210,7 @@ def test_trainer_with_teacher_resumes_and_cli_study(tmp_path):
                                  "--set", "classifier.batch_size=16", "--set", "teacher.n_steps=2", "--device", "cpu"])
     assert r.exit_code == 0, r.output
     res = __import__("json").loads((tmp_path / "study" / "results.json").read_text())
-    assert set(res["accuracy"]) == {"teacher", "uniform-samples", "uniform-groups", "group-dro"}
+    assert set(res["scores"]) == {"teacher", "uniform-samples", "uniform-groups", "group-dro"}
     assert set(res["tests_vs_uniform_samples"]) == {"teacher", "uniform-groups", "group-dro"}
     assert (tmp_path / "study" / "teacher_groups.png").exists()
     assert "Welch" in (tmp_path / "study" / "report.md").read_text()

@@ -67,7 +67,15 @@ def evaluate_keypoints(checkpoint: str | Path, data: str | Path, device: str = "
     model, cfg = load_keypoint_model(checkpoint, device)
     from simreal.tasks.keypoints.targets import keypoint_set
 
-    kset = keypoint_set(cfg.keypoint_set)
+    return evaluate_keypoint_model(model, keypoint_set(cfg.keypoint_set), data, size, limit, report_dir,
+                                   show_progress, name=str(checkpoint))
+
+
+def evaluate_keypoint_model(model: Any, kset: KeypointSet, data: str | Path, size: int = 368, limit: int = 0,
+                            report_dir: str | Path | None = None, show_progress: bool | None = None,
+                            name: str = "(in memory)") -> dict[str, Any]:
+    """Metrics (and optionally a report) of an OpenPose model on a keypoint dataset."""
+    model.eval()
     ds = SimrealDataset(data)
     if ds.manifest["task"] != "keypoints":
         raise DatasetError(f"a keypoint dataset is needed (task is {ds.manifest['task']!r})", data)
@@ -87,7 +95,7 @@ def evaluate_keypoints(checkpoint: str | Path, data: str | Path, device: str = "
             predictions.append({"file_name": rec["file_name"], "people": preds})
             bar.advance(task)
     metrics = keypoint_metrics(images, areas, ratios, kset)
-    metrics.update(checkpoint=str(checkpoint), data=str(data), input_size=size)
+    metrics.update(checkpoint=name, data=str(data), input_size=size)
     if report_dir is not None:
         write_report(Path(report_dir), metrics, predictions, Path(data), ds, kset)
     return metrics
