@@ -246,3 +246,25 @@ def test_cli_train_with_sampler_digits_and_keypoints(tmp_path):
                             "--set", "batch_size=2", "--set", "net.width=0.125", "--set", "net.stages=1",
                             "--device", "cpu"])
     assert r.exit_code == 0, r.output
+
+
+def test_teacher_study_keypoints_small(tmp_path):
+    import dataclasses
+
+    from simreal.experiments.teacher_study import TeacherStudyConfig, run_teacher_study
+    from simreal.simulate.people.generate import PeopleConfig, generate_people
+    from simreal.simulate.people.scene import SceneConfig
+
+    cfg = PeopleConfig(scene=SceneConfig(width=160, height=160, people_lambda=3.0, max_people=5),
+                       person_detector="none")
+    data = {name: generate_people(tmp_path / name, 3, seed, cfg, show_progress=False, log=lambda _: None)
+            for seed, name in enumerate(("real", "synthetic", "test"))}
+    study = TeacherStudyConfig(task="keypoints", group_by="min_distance_px", groups=2, seeds=2,
+                               samplers=("teacher", "uniform-samples"))
+    study = dataclasses.replace(study, keypoints=dataclasses.replace(
+        study.keypoints, steps=4, batch_size=2, crop=dataclasses.replace(study.keypoints.crop, size=64)),
+        teacher=TeacherConfig(n_steps=2))
+    res = run_teacher_study(tmp_path / "study", study, "cpu", log=lambda _: None, data=data)
+    assert res["metric"] == "MPII mAP (%)" and len(res["scores"]["teacher"]["values"]) == 2
+    assert res["groups"][0]["name"].startswith("[0, 320)")
+    assert "GENERATED" in (tmp_path / "study" / "report.md").read_text()
