@@ -242,3 +242,33 @@ def test_experiment_pose_builtin_small(tmp_path):
     assert manifest["domain"] == "mixed"
     r = runner.invoke(app, ["experiment", "pose", "--out", str(tmp_path / "x"), "--real", str(tmp_path)])
     assert r.exit_code == 2 and "or none" in r.output
+
+
+def test_vgg_weights_load_from_a_user_file(tmp_path):
+    from safetensors.torch import save_file
+
+    from simreal.tasks.keypoints.network import load_vgg_weights
+    from simreal.utils.errors import CheckpointError
+
+    torch.manual_seed(0)
+    model = OpenPose(OpenPoseConfig(width=1.0, stages=1, stage_kernel=3), 17, 30)
+    convs = model.vgg_convs()
+    # torchvision's vgg19().features numbering: convs at 0, 2, 5, 7, 10, 12, 14, 16, 19, 21, ...
+    index = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21]
+    state = {}
+    for i, conv in zip(index, convs, strict=True):
+        state[f"features.{i}.weight"] = torch.randn_like(conv.weight)
+        state[f"features.{i}.bias"] = torch.randn_like(conv.bias)
+    state["features.23.weight"] = torch.randn(512, 512, 3, 3)  # conv4_3 of VGG: not used
+    save_file(state, str(tmp_path / "vgg.safetensors"))
+    assert load_vgg_weights(model, tmp_path / "vgg.safetensors") == 10
+    for i, conv in zip(index, convs, strict=True):
+        assert torch.equal(conv.weight, state[f"features.{i}.weight"]) and torch.equal(conv.bias,
+                                                                                         state[f"features.{i}.bias"])
+    torch.save({k: v for k, v in state.items() if k != "features.23.weight"}, tmp_path / "vgg.pt")
+    assert load_vgg_weights(model, tmp_path / "vgg.pt") == 10
+    small = OpenPose(OpenPoseConfig(width=0.25, stages=1, stage_kernel=3), 17, 30)
+    with pytest.raises(CheckpointError, match="shape"):
+        load_vgg_weights(small, tmp_path / "vgg.safetensors")
+    with pytest.raises(CheckpointError, match="not found"):
+        load_vgg_weights(small, tmp_path / "missing.safetensors")
