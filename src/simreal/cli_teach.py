@@ -28,6 +28,10 @@ def experiment_teacher(
     sampler: Annotated[list[str] | None, typer.Option(help="Samplers to compare (repeatable): teacher, "
                                                       "uniform-samples, uniform-groups, group-dro (default all).")]
     = None,
+    real: Annotated[Path | None, typer.Option(help="keypoints: real training data (with --synthetic and --test; "
+                                              "default: the pose study's built-in generated data).")] = None,
+    synthetic: Annotated[Path | None, typer.Option(help="keypoints: D_S, the grouped synthetic data.")] = None,
+    test: Annotated[Path | None, typer.Option(help="keypoints: labelled test data.")] = None,
     config: ConfigFile = None,
     sets: Sets = None,
     device: Device = "auto",
@@ -46,7 +50,12 @@ def experiment_teacher(
     if sampler:
         extra.append("samplers=[" + ",".join(sampler) + "]")
     cfg = resolve(TeacherStudyConfig(), config, [*(sets or []), *extra])
-    s = run_teacher_study(out_dir, cfg, device, log=out.print)
+    given = {"real": real, "synthetic": synthetic, "test": test}
+    if any(given.values()) and (task != "keypoints" or not all(given.values())):
+        from simreal.utils.errors import SimrealError
+
+        raise SimrealError("--real, --synthetic and --test go together, with --task keypoints")
+    s = run_teacher_study(out_dir, cfg, device, log=out.print, data=given if all(given.values()) else None)
     rows = [[k, f"{100 * a['mean']:.2f} ± {100 * a['std']:.2f}"] for k, a in s["scores"].items()]
     out.print(markdown_table(["sampler", s["metric"]], rows), highlight=False)
     out.print(f"report: {out_dir / 'report.md'}  ({s['runtime_s'] / 60:.1f} min)")
