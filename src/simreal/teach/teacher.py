@@ -308,7 +308,7 @@ class AdversarialTeacher(GroupSampler):
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "history": self.history, "window": self.window_synthetic,
-                "rewards": self.rewards, "opt": None}
+                "rewards": self.rewards}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
