@@ -15,8 +15,9 @@ from simreal.cli import ConfigFile, Device, Sets, cli_errors, experiment_app, ou
 def experiment_teacher(
     out_dir: Annotated[Path, typer.Option("--out", help="Study folder (data, results.json, report.md).")] = Path(
         "teacher-out"),
-    task: Annotated[str, typer.Option(help="digits (real UCI test digits) or keypoints (the paper's Table 3 "
-                                      "setting on the pose study's data).")] = "digits",
+    task: Annotated[str, typer.Option(help="digits (real UCI test digits), gaze (simulated webcam eyes) or "
+                                      "keypoints (the paper's Table 3 setting on the pose study's data).")]
+    = "digits",
     seeds: Annotated[int | None, typer.Option(min=1, help="Seeds per sampler, ≥ 2 for the t-tests (default 5 for "
                                               "digits, 2 for keypoints).")] = None,
     group_by: Annotated[str | None, typer.Option(help="Factor to group the synthetic samples by: for digits "
@@ -42,19 +43,19 @@ def experiment_teacher(
     from simreal.experiments.teacher_study import TeacherStudyConfig, run_teacher_study
     from simreal.utils.config import resolve
 
-    group_by = group_by or ("camera_pitch_deg" if task == "keypoints" else "rotation_deg")
-    seeds = seeds or (2 if task == "keypoints" else 5)
+    group_by = group_by or {"keypoints": "camera_pitch_deg", "gaze": "eye_pitch_deg"}.get(task, "rotation_deg")
+    seeds = seeds or {"keypoints": 2, "gaze": 2}.get(task, 5)
     extra = [f"task={task}", f"seeds={seeds}", f"group_by={group_by}", f"groups={groups}"]
     if steps:
-        extra.append(f"{'keypoints' if task == 'keypoints' else 'classifier'}.steps={steps}")
+        extra.append(f"{ {'keypoints': 'keypoints', 'gaze': 'gaze'}.get(task, 'classifier')}.steps={steps}")
     if sampler:
         extra.append("samplers=[" + ",".join(sampler) + "]")
     cfg = resolve(TeacherStudyConfig(), config, [*(sets or []), *extra])
     given = {"real": real, "synthetic": synthetic, "test": test}
-    if any(given.values()) and (task != "keypoints" or not all(given.values())):
+    if any(given.values()) and (task == "digits" or not all(given.values())):
         from simreal.utils.errors import SimrealError
 
-        raise SimrealError("--real, --synthetic and --test go together, with --task keypoints")
+        raise SimrealError("--real, --synthetic and --test go together, with --task keypoints or gaze")
     s = run_teacher_study(out_dir, cfg, device, log=out.print, data=given if all(given.values()) else None)
     rows = [[k, f"{100 * a['mean']:.2f} ± {100 * a['std']:.2f}"] for k, a in s["scores"].items()]
     out.print(markdown_table(["sampler", s["metric"]], rows), highlight=False)
