@@ -268,3 +268,20 @@ def test_teacher_study_keypoints_small(tmp_path):
     assert res["metric"] == "MPII mAP (%)" and len(res["scores"]["teacher"]["values"]) == 2
     assert res["groups"][0]["name"].startswith("[0, 320)")
     assert "GENERATED" in (tmp_path / "study" / "report.md").read_text()
+
+
+def test_teacher_study_gaze_small(tmp_path):
+    from typer.testing import CliRunner
+
+    from simreal.cli import app
+
+    r = CliRunner().invoke(app, ["experiment", "teacher", "--task", "gaze", "--out", str(tmp_path / "g"),
+                                 "--seeds", "2", "--steps", "4", "--groups", "3", "--sampler", "teacher", "--sampler",
+                                 "uniform-samples", "--set", "synthetic_count=96", "--set", "real_labelled=16",
+                                 "--set", "gaze.batch_size=8", "--set", "teacher.n_steps=2", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "g" / "results.json").read_text())
+    assert res["metric"] == "% within 7°" and res["config"]["group_by"] == "eye_pitch_deg"
+    assert "SIMULATED webcam" in (tmp_path / "g" / "report.md").read_text()
+    r = CliRunner().invoke(app, ["experiment", "teacher", "--out", str(tmp_path / "x"), "--real", str(tmp_path)])
+    assert r.exit_code == 2 and "go together" in r.output
