@@ -278,6 +278,7 @@ def test_teacher_study_gaze_small(tmp_path):
     r = CliRunner().invoke(app, ["experiment", "teacher", "--task", "gaze", "--out", str(tmp_path / "g"),
                                  "--seeds", "2", "--steps", "4", "--groups", "3", "--sampler", "teacher", "--sampler",
                                  "uniform-samples", "--set", "synthetic_count=96", "--set", "real_labelled=16",
+                                 "--set", "gaze_test_count=32",
                                  "--set", "gaze.batch_size=8", "--set", "teacher.n_steps=2", "--device", "cpu"])
     assert r.exit_code == 0, r.output
     res = json.loads((tmp_path / "g" / "results.json").read_text())

@@ -71,6 +71,7 @@ class TeacherStudyConfig:
     data_seed: int = 0
     keypoints: Any = field(default_factory=_keypoint_recipe)  # KeypointTrainConfig for task=keypoints
     gaze: Any = field(default_factory=_gaze_recipe)  # GazeTrainConfig for task=gaze
+    gaze_test_count: int = 1000
     group_rule: str = "auto"  # keypoints: paper-pitch for camera_pitch_deg, linear [0, 640) for min_distance_px
 
 
@@ -204,7 +205,7 @@ def _run_gaze(out: Path, cfg: TeacherStudyConfig, device: str, log, data: dict[s
         data = {}
         for name, count, seed, preset in (("synthetic", cfg.synthetic_count, cfg.data_seed + 1, "clean"),
                                           ("real", cfg.real_labelled, cfg.data_seed + 2, "webcam"),
-                                          ("test", 1000, cfg.data_seed + 3, "webcam")):
+                                          ("test", cfg.gaze_test_count, cfg.data_seed + 3, "webcam")):
             path = out / "data" / f"eyes-{name}"
             if not (path / "dataset.json").exists():
                 log(f"generating {name} eyes ({count}, preset {preset})")
