@@ -102,15 +102,21 @@ def open_labeled(path: Path, task: str) -> SimrealDataset:
     return ds
 
 
-def open_sources(task: str, data: list[Path], share: list[float], limit: list[int], seed: int
-                 ) -> list[tuple[ImageBank, float]]:
-    """Banks (with labels) for ``--data``, their batch shares and optional subsets."""
+def _shares_and_limits(data: list[Path], share: list[float], limit: list[int]) -> tuple[list[float], list[int]]:
+    """One batch share and one subset size per ``--data`` (defaults: equal shares, whole datasets)."""
     if not data:
         raise ConfigError("give at least one --data dataset")
     share = share or [1.0] * len(data)
     limit = limit or [0] * len(data)
     if len(share) != len(data) or len(limit) != len(data):
         raise ConfigError("give one --share and one --limit per --data (or none)")
+    return share, limit
+
+
+def open_sources(task: str, data: list[Path], share: list[float], limit: list[int], seed: int
+                 ) -> list[tuple[ImageBank, float]]:
+    """Banks (with labels) for ``--data``, their batch shares and optional subsets."""
+    share, limit = _shares_and_limits(data, share, limit)
     label = task_spec(task).label
     return [(ImageBank(labeled_subset(open_labeled(p, task), task, n, seed), label), float(s))
             for p, s, n in zip(data, share, limit, strict=True)]
@@ -198,12 +204,7 @@ def open_keypoint_sources(data: list[Path], share: list[float], limit: list[int]
     from simreal.tasks.keypoints.data import KeypointSource
     from simreal.tasks.keypoints.targets import keypoint_set
 
-    if not data:
-        raise ConfigError("give at least one --data dataset")
-    share = share or [1.0] * len(data)
-    limit = limit or [0] * len(data)
-    if len(share) != len(data) or len(limit) != len(data):
-        raise ConfigError("give one --share and one --limit per --data (or none)")
+    share, limit = _shares_and_limits(data, share, limit)
     kset = keypoint_set(cfg.keypoint_set)
     return [(KeypointSource(p, kset, cfg.crop, limit=n), float(s)) for p, s, n in zip(data, share, limit, strict=True)]
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,25 +117,39 @@ def run_teacher_study(out: str | Path, cfg: TeacherStudyConfig = TeacherStudyCon
     real_train, test = SimrealDataset(uci / "train"), ImageBank(SimrealDataset(uci / "test"), "label")
     grouping = make_grouping(syn_ds, cfg.group_by, cfg.groups, cfg.data_seed, cfg.classifier.batch_size // 2)
     ccfg = dataclasses.replace(cfg.classifier, device=device)
+
+    def train_eval(seed: int, sampler: Any) -> tuple[float, str]:
+        real = ImageBank(real_train.subset(stratified_subset(real_train.labels("label"), cfg.real_labelled, seed)),
+                         "label")
+        model = TaskTrainer(dataclasses.replace(ccfg, seed=seed), [(real, 0.5), (synthetic, 0.5)], None,
+                            show_progress=False, sampler=sampler).train()
+        acc = evaluate_classifier(model, test)["accuracy"]
+        return acc, f"{acc:.4f}"
+
+    return _compare(out, cfg, "accuracy (%)", grouping, train_eval, t0, channels=1,
+                    need=cfg.classifier.batch_size // 2, test_count=len(test))
+
+
+def _compare(out: Path, cfg: TeacherStudyConfig, metric: str, grouping: Grouping,
+             train_eval: Callable[[int, Any], tuple[float, str]], t0: float, channels: int, need: int,
+             **extra: Any) -> dict[str, Any]:
+    """Trains and scores a student with every sampler and seed (``train_eval(seed, sampler)`` gives the
+    score as a fraction and a status line), then writes ``results.json``, ``decisions.json``, the plot and
+    the report."""
     results: dict[str, list[float]] = {s: [] for s in cfg.samplers}
     logs: dict[str, list[Any]] = {}
     with progress_bar() as bar:
-        task = bar.add_task("teacher study", total=len(cfg.samplers) * cfg.seeds, status="")
+        task = bar.add_task(f"teacher study ({cfg.task})", total=len(cfg.samplers) * cfg.seeds, status="")
         for seed in range(cfg.seeds):
-            subset = real_train.subset(stratified_subset(real_train.labels("label"), cfg.real_labelled, seed))
-            real = ImageBank(subset, "label")
             for name in cfg.samplers:
-                sampler = _sampler(name, grouping, seed, cfg)
-                run_cfg = dataclasses.replace(ccfg, seed=seed)
-                model = TaskTrainer(run_cfg, [(real, 0.5), (synthetic, 0.5)], None, show_progress=False,
-                                    sampler=sampler).train()
-                acc = evaluate_classifier(model, test)["accuracy"]
-                results[name].append(acc)
+                sampler = _sampler(name, grouping, seed, cfg, channels, need)
+                score, status = train_eval(seed, sampler)
+                results[name].append(score)
                 logs[f"{name}-seed{seed}"] = sampler.log
-                bar.update(task, advance=1, status=f"{name} seed {seed}: {acc:.4f}")
-    summary = {"config": _jsonable(cfg), "metric": "accuracy (%)", "groups": grouping.report(),
+                bar.update(task, advance=1, status=f"{name} seed {seed}: {status}")
+    summary = {"config": _jsonable(cfg), "metric": metric, "groups": grouping.report(),
                "scores": _stats(results), "tests_vs_uniform_samples": _tests(results), "machine": machine(),
-               "runtime_s": round(time.time() - t0, 1), "test_count": len(test)}
+               "runtime_s": round(time.time() - t0, 1), **extra}
     _finish(out, summary, logs, grouping)
     return summary
 
@@ -169,27 +184,16 @@ def _run_keypoints(out: Path, cfg: TeacherStudyConfig, device: str, log, data: d
     lo_hi = (0.0, 640.0) if cfg.group_by == "min_distance_px" and rule == "linear" else (None, None)
     need = batch_counts([0.5, 0.5], kcfg.batch_size)[1]
     grouping = check_groups(group_values(values, cfg.groups, rule, *lo_hi), need, merge_small=True)
-    results: dict[str, list[float]] = {s: [] for s in cfg.samplers}
-    logs: dict[str, list[Any]] = {}
-    with progress_bar() as bar:
-        task = bar.add_task("teacher study (keypoints)", total=len(cfg.samplers) * cfg.seeds, status="")
-        for seed in range(cfg.seeds):
-            for name in cfg.samplers:
-                run_cfg = dataclasses.replace(kcfg, seed=seed)
-                sources = open_keypoint_sources([data["real"], data["synthetic"]], [0.5, 0.5], [], run_cfg)
-                sampler = _sampler(name, grouping, seed, cfg, channels=3, need=need)
-                model = KeypointTrainer(run_cfg, sources, None, show_progress=False, sampler=sampler).train()
-                m = evaluate_keypoint_model(model, sources[0][0].kset, data["test"], pcfg.eval_size,
-                                            show_progress=False)
-                results[name].append(m["mpii"]["mAP"] / 100)
-                logs[f"{name}-seed{seed}"] = sampler.log
-                bar.update(task, advance=1, status=f"{name} seed {seed}: mAP {m['mpii']['mAP']:.2f}")
-    summary = {"config": _jsonable(cfg), "metric": "MPII mAP (%)", "groups": grouping.report(),
-               "scores": _stats(results), "tests_vs_uniform_samples": _tests(results), "machine": machine(),
-               "runtime_s": round(time.time() - t0, 1), "test_count": read_count(data["test"]),
-               "data": {k: str(v) for k, v in data.items()}}
-    _finish(out, summary, logs, grouping)
-    return summary
+
+    def train_eval(seed: int, sampler: Any) -> tuple[float, str]:
+        run_cfg = dataclasses.replace(kcfg, seed=seed)
+        sources = open_keypoint_sources([data["real"], data["synthetic"]], [0.5, 0.5], [], run_cfg)
+        model = KeypointTrainer(run_cfg, sources, None, show_progress=False, sampler=sampler).train()
+        m = evaluate_keypoint_model(model, sources[0][0].kset, data["test"], pcfg.eval_size, show_progress=False)
+        return m["mpii"]["mAP"] / 100, f"mAP {m['mpii']['mAP']:.2f}"
+
+    return _compare(out, cfg, "MPII mAP (%)", grouping, train_eval, t0, channels=3, need=need,
+                    test_count=read_count(data["test"]), data={k: str(v) for k, v in data.items()})
 
 
 def _run_gaze(out: Path, cfg: TeacherStudyConfig, device: str, log, data: dict[str, Path] | None
@@ -217,36 +221,24 @@ def _run_gaze(out: Path, cfg: TeacherStudyConfig, device: str, log, data: dict[s
     gcfg = dataclasses.replace(cfg.gaze, device=device)
     need = gcfg.batch_size // 2
     grouping = check_groups(group_values(factor_values(syn_ds, cfg.group_by), cfg.groups), need, merge_small=True)
-    results: dict[str, list[float]] = {s: [] for s in cfg.samplers}
-    logs: dict[str, list[Any]] = {}
-    with progress_bar() as bar:
-        task = bar.add_task("teacher study (gaze)", total=len(cfg.samplers) * cfg.seeds, status="")
-        for seed in range(cfg.seeds):
-            for name in cfg.samplers:
-                sampler = _sampler(name, grouping, seed, cfg, channels=1, need=need)
-                model = TaskTrainer(dataclasses.replace(gcfg, seed=seed), [(real, 0.5), (synthetic, 0.5)], None,
-                                    show_progress=False, sampler=sampler).train()
-                m, _ = evaluate_gaze(model, test)
-                results[name].append(m["within_7_deg_pct"] / 100)
-                logs[f"{name}-seed{seed}"] = sampler.log
-                bar.update(task, advance=1, status=f"{name} seed {seed}: {m['within_7_deg_pct']:.1f} % within 7°")
-    summary = {"config": _jsonable(cfg), "metric": "% within 7°", "groups": grouping.report(),
-               "scores": _stats(results), "tests_vs_uniform_samples": _tests(results), "machine": machine(),
-               "runtime_s": round(time.time() - t0, 1), "test_count": len(test),
-               "data": {k: str(v) for k, v in data.items()}}
-    _finish(out, summary, logs, grouping)
-    return summary
+
+    def train_eval(seed: int, sampler: Any) -> tuple[float, str]:
+        model = TaskTrainer(dataclasses.replace(gcfg, seed=seed), [(real, 0.5), (synthetic, 0.5)], None,
+                            show_progress=False, sampler=sampler).train()
+        m, _ = evaluate_gaze(model, test)
+        return m["within_7_deg_pct"] / 100, f"{m['within_7_deg_pct']:.1f} % within 7°"
+
+    return _compare(out, cfg, "% within 7°", grouping, train_eval, t0, channels=1, need=need,
+                    test_count=len(test), data={k: str(v) for k, v in data.items()})
 
 
 def read_count(path: Path) -> int:
     return int(json.loads((Path(path) / "dataset.json").read_text())["count"])
 
 
-def _sampler(name: str, grouping: Grouping, seed: int, cfg: TeacherStudyConfig, channels: int = 1,
-             need: int | None = None):
+def _sampler(name: str, grouping: Grouping, seed: int, cfg: TeacherStudyConfig, channels: int, need: int):
     if name == "teacher":
-        return AdversarialTeacher(grouping, seed, channels, cfg.teacher,
-                                  min_group_size=need or cfg.classifier.batch_size // 2)
+        return AdversarialTeacher(grouping, seed, channels, cfg.teacher, min_group_size=need)
     if name == "group-dro":
         return GroupDRO(grouping, seed, cfg.dro_eta, cfg.teacher.n_steps)
     return SAMPLERS[name](grouping, seed, cfg.teacher.n_steps)

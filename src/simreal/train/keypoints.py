@@ -16,8 +16,6 @@
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,17 +28,12 @@ import torch.distributed as dist
 from simreal.tasks.keypoints.data import MEAN, STD, CropConfig, KeypointSource
 from simreal.tasks.keypoints.network import PRESETS, OpenPose, OpenPoseConfig, load_vgg_weights
 from simreal.tasks.keypoints.targets import keypoint_set
+from simreal.train.loop import SampledTrainer
 from simreal.utils.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
     restore,
-    restore_rng,
-    rng_state,
-    save_checkpoint,
 )
-from simreal.utils.config import to_dict
-from simreal.utils.progress import progress_bar
-from simreal.utils.runs import StatsLogger, write_config
 from simreal.utils.seeding import numpy_rng, pick_device, seeded_init
 
 
@@ -114,7 +107,7 @@ def _rank_world() -> tuple[int, int]:
     return 0, 1
 
 
-class KeypointTrainer:
+class KeypointTrainer(SampledTrainer):
     def __init__(self, cfg: KeypointTrainConfig, sources: list[tuple[KeypointSource, float]],
                  run_dir: str | Path | None = None, show_progress: bool | None = None, sampler: Any = None,
                  sampler_source: int = 1, real_source: int = 0):
@@ -180,22 +173,11 @@ class KeypointTrainer:
         self.opt.step()
         self.step += 1
         self.last_batch = (x.detach(), [o.detach() for o in outputs[-1:]])
-        if self.sampler is not None:  # the paper's "mean loss per joint": the loss averaged over the maps
-            b = np.cumsum([0, *self.counts])
-            real, synth = slice(b[self.real_source], b[self.real_source + 1]), \
-                slice(b[self.sampler_source], b[self.sampler_source + 1])
-            self.sampler.observe(losses[real].detach().cpu(), x[real].detach().cpu(), losses[synth].detach().cpu())
+        self._observe(losses, x)  # the paper's "mean loss per joint": the loss averaged over the maps
         return loss.item()
 
     def save(self) -> Path:
-        assert self.run_dir is not None
-        meta = {"step": self.step, "config": to_dict(self.cfg), "rng": rng_state(self.gens), "task": "keypoints"}
-        modules, optimizers = {"model": self.model}, {"model": self.opt}
-        if self.sampler is not None:
-            meta["sampler"] = self.sampler.state_dict()
-            if hasattr(self.sampler, "net"):
-                modules["teacher"], optimizers["teacher"] = self.sampler.net, self.sampler.opt
-        path = save_checkpoint(self.run_dir / f"ckpt-{self.step:07d}", modules, optimizers, meta=meta)
+        path = self._save_checkpoint()
         self._grid()
         return path
 
@@ -218,50 +200,6 @@ class KeypointTrainer:
             people = decode(up[: k + 1], up[k + 1:], self.kset)
             tiles.append(np.asarray(draw_people(Image.fromarray(img), people, self.kset.limbs)))
         Image.fromarray(np.concatenate(tiles, axis=1)).save(self.run_dir / f"grid-{self.step:07d}.png")
-
-    def train(self, resume: bool = False) -> OpenPose:
-        cfg = self.cfg
-        logger = None
-        if resume and self.resume_dir is not None:
-            if (ckpt := latest_checkpoint(self.resume_dir)) is not None:
-                tensors, sidecar = load_checkpoint(ckpt)
-                modules, optimizers = {"model": self.model}, {"model": self.opt}
-                if self.sampler is not None and hasattr(self.sampler, "net"):
-                    modules["teacher"], optimizers["teacher"] = self.sampler.net, self.sampler.opt
-                restore(tensors, sidecar, modules, optimizers)
-                restore_rng(self.gens, sidecar["meta"]["rng"])
-                if self.sampler is not None:
-                    self.sampler.load_state_dict(sidecar["meta"]["sampler"])
-                self.step = sidecar["meta"]["step"]
-        elif self.run_dir is not None:
-            write_config(self.run_dir, to_dict(cfg))
-        if self.run_dir is not None:
-            logger = StatsLogger(self.run_dir, resume_step=self.step if resume else None)
-        t0, running = time.time(), []
-        with progress_bar(self.show_progress) as bar:
-            task = bar.add_task("train keypoints", total=cfg.steps, completed=self.step, status="")
-            while self.step < cfg.steps:
-                running.append(self.train_step())
-                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    mean = float(np.mean(running))
-                    running.clear()
-                    bar.update(task, status=f"loss={mean:.4f}")
-                    if logger is not None:
-                        logger.log(self.step, loss=mean)
-                if self.run_dir is not None and (self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps):
-                    self.save()
-                bar.advance(task)
-        if self.sampler is not None and self.run_dir is not None:
-            from simreal.teach.plots import write_sampler_outputs
-
-            write_sampler_outputs(self.sampler, self.run_dir)
-        if logger is not None:
-            logger.close()
-            (self.run_dir / "summary.json").write_text(json.dumps(
-                {"steps": self.step, "train_time_s": round(time.time() - t0, 2), "processes": self.world},
-                indent=2) + "\n")
-        return self.model.eval()
-
 
 def load_keypoint_model(path: str | Path, device: str = "auto") -> tuple[OpenPose, KeypointTrainConfig]:
     from simreal.utils.config import from_dict

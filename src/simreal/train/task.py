@@ -6,8 +6,6 @@ with replacement from explicit generators, so runs are deterministic and resumab
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -19,18 +17,14 @@ from simreal.data.bank import ImageBank
 from simreal.tasks.digits import DigitNetConfig
 from simreal.tasks.gaze import GazeNetConfig
 from simreal.tasks.registry import task_spec
+from simreal.train.loop import SampledTrainer
 from simreal.utils.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
     restore,
-    restore_rng,
-    rng_state,
-    save_checkpoint,
 )
-from simreal.utils.config import from_dict, to_dict
+from simreal.utils.config import from_dict
 from simreal.utils.errors import CheckpointError, SimrealError
-from simreal.utils.progress import progress_bar
-from simreal.utils.runs import StatsLogger, write_config
 from simreal.utils.seeding import pick_device, seeded_init, torch_generator
 
 
@@ -119,7 +113,7 @@ def batch_counts(shares: list[float], batch_size: int) -> list[int]:
     return counts.tolist()
 
 
-class TaskTrainer:
+class TaskTrainer(SampledTrainer):
     """Trains the task network of ``cfg`` (``cfg.TASK``) on ``sources`` = [(bank with labels, share), ...]."""
 
     def __init__(self, cfg: TrainConfig, sources: list[tuple[ImageBank, float]],
@@ -136,7 +130,7 @@ class TaskTrainer:
         (channels, *hw), = shapes
         self.counts = batch_counts([s for _, s in sources], cfg.batch_size)
         self.device = pick_device(cfg.device)
-        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.run_dir = self.resume_dir = Path(run_dir) if run_dir is not None else None
         self.image_shape = (channels, *hw)
         with seeded_init(cfg.seed):
             self.model = self.spec.build(cfg.net, channels, tuple(hw)).to(self.device)
@@ -177,64 +171,11 @@ class TaskTrainer:
         loss.backward()
         self.opt.step()
         self.step += 1
-        if self.sampler is not None:
-            bounds = np.cumsum([0, *self.counts])
-            real = slice(bounds[self.real_source], bounds[self.real_source + 1])
-            synth = slice(bounds[self.sampler_source], bounds[self.sampler_source + 1])
-            self.sampler.observe(losses[real].detach().cpu(), x[real].detach().cpu(), losses[synth].detach().cpu())
+        self._observe(losses, x)
         return loss.item()
 
     def save(self) -> Path:
-        assert self.run_dir is not None
-        meta = {"step": self.step, "config": to_dict(self.cfg), "rng": rng_state(self.gens), "task": self.cfg.TASK,
-                "image_shape": list(self.image_shape)}
-        modules, optimizers = {"model": self.model}, {"model": self.opt}
-        if self.sampler is not None:
-            meta["sampler"] = self.sampler.state_dict()
-            if hasattr(self.sampler, "net"):
-                modules["teacher"], optimizers["teacher"] = self.sampler.net, self.sampler.opt
-        return save_checkpoint(self.run_dir / f"ckpt-{self.step:07d}", modules, optimizers, meta=meta)
-
-    def train(self, resume: bool = False) -> torch.nn.Module:
-        cfg = self.cfg
-        logger = None
-        if self.run_dir is not None:
-            if resume and (ckpt := latest_checkpoint(self.run_dir)) is not None:
-                tensors, sidecar = load_checkpoint(ckpt)
-                modules, optimizers = {"model": self.model}, {"model": self.opt}
-                if self.sampler is not None and hasattr(self.sampler, "net"):
-                    modules["teacher"], optimizers["teacher"] = self.sampler.net, self.sampler.opt
-                restore(tensors, sidecar, modules, optimizers)
-                restore_rng(self.gens, sidecar["meta"]["rng"])
-                if self.sampler is not None:
-                    self.sampler.load_state_dict(sidecar["meta"]["sampler"])
-                self.step = sidecar["meta"]["step"]
-            else:
-                write_config(self.run_dir, to_dict(cfg))
-            logger = StatsLogger(self.run_dir, resume_step=self.step if resume else None)
-        t0, running = time.time(), []
-        with progress_bar(self.show_progress) as bar:
-            task = bar.add_task(f"train {cfg.TASK}", total=cfg.steps, completed=self.step, status="")
-            while self.step < cfg.steps:
-                running.append(self.train_step())
-                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    mean = float(np.mean(running))
-                    running.clear()
-                    bar.update(task, status=f"loss={mean:.3f}")
-                    if logger is not None:
-                        logger.log(self.step, loss=mean)
-                if self.run_dir is not None and (self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps):
-                    self.save()
-                bar.advance(task)
-        if self.sampler is not None and self.run_dir is not None:
-            from simreal.teach.plots import write_sampler_outputs
-
-            write_sampler_outputs(self.sampler, self.run_dir)
-        if logger is not None:
-            logger.close()
-            (self.run_dir / "summary.json").write_text(json.dumps(
-                {"steps": self.step, "train_time_s": round(time.time() - t0, 2)}, indent=2) + "\n")
-        return self.model.eval()
+        return self._save_checkpoint(image_shape=list(self.image_shape))
 
 
 def load_task_model(path: str | Path, device: str = "auto", task: str | None = None) -> torch.nn.Module:
