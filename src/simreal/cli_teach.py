@@ -19,26 +19,29 @@ def experiment_teacher(
                                       "keypoints (the paper's Table 3 setting on the pose study's data).")]
     = "digits",
     seeds: Annotated[int | None, typer.Option(min=1, help="Seeds per sampler, ≥ 2 for the t-tests (default 5 for "
-                                              "digits, 2 for keypoints).")] = None,
+                                              "digits, 2 for gaze and keypoints).")] = None,
     group_by: Annotated[str | None, typer.Option(help="Factor to group the synthetic samples by: for digits "
                                                  "rotation_deg (default), stroke_width, font, ... or kmeans:f1,f2; "
-                                                 "for keypoints camera_pitch_deg (C, default) or min_distance_px "
+                                                 "for gaze eye_pitch_deg (default), eye_yaw_deg, ...; for "
+                                                 "keypoints camera_pitch_deg (C, default) or min_distance_px "
                                                  "(mD).")] = None,
     groups: Annotated[int, typer.Option(min=2, help="Number of groups (linear bins / clusters).")] = 10,
-    steps: Annotated[int | None, typer.Option(min=1, help="Classifier training steps (default 1500).")] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="Student training steps (default: digits 1500, gaze 800, "
+                                                "keypoints 400).")] = None,
     sampler: Annotated[list[str] | None, typer.Option(help="Samplers to compare (repeatable): teacher, "
                                                       "uniform-samples, uniform-groups, group-dro (default all).")]
     = None,
-    real: Annotated[Path | None, typer.Option(help="keypoints: real training data (with --synthetic and --test; "
-                                              "default: the pose study's built-in generated data).")] = None,
-    synthetic: Annotated[Path | None, typer.Option(help="keypoints: D_S, the grouped synthetic data.")] = None,
-    test: Annotated[Path | None, typer.Option(help="keypoints: labelled test data.")] = None,
+    real: Annotated[Path | None, typer.Option(help="gaze, keypoints: labelled target-domain training data (with "
+                                              "--synthetic and --test; default: built-in generated data).")] = None,
+    synthetic: Annotated[Path | None, typer.Option(help="gaze, keypoints: the grouped synthetic data (D_S).")] = None,
+    test: Annotated[Path | None, typer.Option(help="gaze, keypoints: labelled test data.")] = None,
     config: ConfigFile = None,
     sets: Sets = None,
     device: Device = "auto",
 ) -> None:
     """Compare the adversarial teacher, uniform sampling, uniform groups and Group DRO (digits: on real UCI
-    digits; keypoints: MPII mAP on the pose study's generated data)."""
+    digits; gaze: % within 7° on simulated webcam eyes; keypoints: MPII mAP on the pose study's generated
+    data)."""
     from simreal.experiments.report import markdown_table
     from simreal.experiments.teacher_study import TeacherStudyConfig, run_teacher_study
     from simreal.utils.config import resolve
@@ -47,7 +50,7 @@ def experiment_teacher(
     seeds = seeds or {"keypoints": 2, "gaze": 2}.get(task, 5)
     extra = [f"task={task}", f"seeds={seeds}", f"group_by={group_by}", f"groups={groups}"]
     if steps:
-        extra.append(f"{ {'keypoints': 'keypoints', 'gaze': 'gaze'}.get(task, 'classifier')}.steps={steps}")
+        extra.append(f"{'classifier' if task == 'digits' else task}.steps={steps}")
     if sampler:
         extra.append("samplers=[" + ",".join(sampler) + "]")
     cfg = resolve(TeacherStudyConfig(), config, [*(sets or []), *extra])

@@ -1,9 +1,13 @@
-"""``simreal experiment teacher``: the adversarial teacher against its baselines (digits or keypoints).
+"""``simreal experiment teacher``: the adversarial teacher against its baselines (digits, gaze or keypoints).
 
 **Keypoints** (``task="keypoints"``, the paper's Table 3 setting): the OpenPose recipe of the pose study,
 50 % "real" / 50 % D_S, the synthetic people grouped by ``camera_pitch_deg`` (the paper's pitch rule, C) or
 ``min_distance_px`` (linear bins over [0, 640) px, mD; a person alone counts as 640), scored by MPII mAP
 on the test set. With no datasets it uses the pose study's built-in generated data.
+
+**Gaze** (``task="gaze"``): GazeNet with 50 % labelled target-domain eyes / 50 % synthetic eyes grouped by
+``eye_pitch_deg`` (or any factor, or ``kmeans:...``), scored by % of test images within 7°. Built-in data:
+the simulator's clean eyes and its SIMULATED webcam domain, not real eyes.
 
 **Digits**:
 Every condition trains the digit classifier with 50 % real / 50 % synthetic batches: the real half from a
@@ -59,7 +63,7 @@ def _gaze_recipe() -> Any:
 
 @dataclass(frozen=True)
 class TeacherStudyConfig:
-    task: str = "digits"  # digits | keypoints
+    task: str = "digits"  # digits | gaze | keypoints
     samplers: tuple[str, ...] = ("teacher", "uniform-samples", "uniform-groups", "group-dro")
     group_by: str = "rotation_deg"  # a factor name, or "kmeans:f1,f2,..."
     groups: int = 10
@@ -84,7 +88,7 @@ def factor_values(ds: SimrealDataset, name: str) -> np.ndarray:
 
 
 def make_grouping(ds: SimrealDataset, group_by: str, n: int, seed: int, min_size: int) -> Grouping:
-    """Groups of the synthetic digits by one factor (linear bins over its range; one group per category for
+    """Groups of synthetic samples by one factor (linear bins over its range; one group per category for
     a text factor) or ``kmeans:a,b`` over several; groups too small for a batch are merged."""
     if group_by.startswith("kmeans:"):
         cols = [factor_values(ds, f).astype(float) for f in group_by.removeprefix("kmeans:").split(",")]
@@ -220,7 +224,7 @@ def _run_gaze(out: Path, cfg: TeacherStudyConfig, device: str, log, data: dict[s
     test = ImageBank(SimrealDataset(data["test"]), "gaze")
     gcfg = dataclasses.replace(cfg.gaze, device=device)
     need = gcfg.batch_size // 2
-    grouping = check_groups(group_values(factor_values(syn_ds, cfg.group_by), cfg.groups), need, merge_small=True)
+    grouping = make_grouping(syn_ds, cfg.group_by, cfg.groups, cfg.data_seed, need)
 
     def train_eval(seed: int, sampler: Any) -> tuple[float, str]:
         model = TaskTrainer(dataclasses.replace(gcfg, seed=seed), [(real, 0.5), (synthetic, 0.5)], None,
