@@ -240,6 +240,10 @@ def test_experiment_pose_builtin_small(tmp_path):
     assert "The data are generated" in report and "| M_R+M+masks |" in report
     manifest = json.loads((tmp_path / "study" / "data" / "mixed" / "dataset.json").read_text())
     assert manifest["domain"] == "mixed"
+    # another recipe in the same folder would reuse runs trained with the old one: refused
+    r = runner.invoke(app, ["experiment", "pose", "--out", str(tmp_path / "study"), "--steps", "3", "--variant",
+                            "M_R", "--device", "cpu", *sets])
+    assert r.exit_code == 2 and "another configuration" in r.output
     r = runner.invoke(app, ["experiment", "pose", "--out", str(tmp_path / "x"), "--real", str(tmp_path)])
     assert r.exit_code == 2 and "or none" in r.output
 

@@ -275,14 +275,29 @@ def test_teacher_study_gaze_small(tmp_path):
 
     from simreal.cli import app
 
-    r = CliRunner().invoke(app, ["experiment", "teacher", "--task", "gaze", "--out", str(tmp_path / "g"),
-                                 "--seeds", "2", "--steps", "4", "--groups", "3", "--sampler", "teacher", "--sampler",
-                                 "uniform-samples", "--set", "synthetic_count=96", "--set", "real_labelled=16",
-                                 "--set", "gaze_test_count=32",
-                                 "--set", "gaze.batch_size=8", "--set", "teacher.n_steps=2", "--device", "cpu"])
+    def study(seeds: str, groups: str = "3"):
+        return CliRunner().invoke(app, [
+            "experiment", "teacher", "--task", "gaze", "--out", str(tmp_path / "g"), "--seeds", seeds, "--steps", "4",
+            "--groups", groups, "--sampler", "teacher", "--sampler", "uniform-samples", "--set", "synthetic_count=96",
+            "--set", "real_labelled=16", "--set", "gaze_test_count=32", "--set", "gaze.batch_size=8",
+            "--set", "teacher.n_steps=2", "--device", "cpu"])
+
+    r = study("2")
     assert r.exit_code == 0, r.output
     res = json.loads((tmp_path / "g" / "results.json").read_text())
     assert res["metric"] == "% within 7°" and res["config"]["group_by"] == "eye_pitch_deg"
     assert "SIMULATED webcam" in (tmp_path / "g" / "report.md").read_text()
+    # a rerun with one more seed trains only that seed's conditions and keeps the others' results
+    done = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "g" / "conditions").iterdir()}
+    assert sorted(done) == ["teacher-seed0.json", "teacher-seed1.json", "uniform-samples-seed0.json",
+                            "uniform-samples-seed1.json"]
+    r = study("3")
+    assert r.exit_code == 0, r.output
+    assert all((tmp_path / "g" / "conditions" / k).stat().st_mtime_ns == t for k, t in done.items())
+    more = json.loads((tmp_path / "g" / "results.json").read_text())["scores"]
+    assert more["teacher"]["values"][:2] == res["scores"]["teacher"]["values"]
+    assert len(more["teacher"]["values"]) == 3
+    r = study("2", groups="4")  # another configuration: refused, nothing reused by mistake
+    assert r.exit_code == 2 and "another configuration" in r.output
     r = CliRunner().invoke(app, ["experiment", "teacher", "--out", str(tmp_path / "x"), "--real", str(tmp_path)])
     assert r.exit_code == 2 and "go together" in r.output

@@ -51,7 +51,7 @@ from simreal.utils.errors import SimrealError
 from simreal.utils.fileio import atomic_write, atomic_write_json
 from simreal.utils.images import save_grid
 from simreal.utils.progress import progress_bar
-from simreal.utils.runs import read_stats
+from simreal.utils.runs import claim_study_dir, read_stats
 from simreal.utils.seeding import numpy_rng
 
 # Refiner variants of the paper's ablation (section 3.3): overrides of the refine config.
@@ -193,7 +193,7 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
     unknown = [v for v in cfg.variants if v not in VARIANTS]
     if unknown or "local+buffer" not in cfg.variants:
         raise SimrealError(f"variants must include local+buffer and come from {', '.join(VARIANTS)}; got {unknown}")
-    _check_same_study(out, cfg, synthetic, real, test)
+    claim_study_dir(out, to_dict(cfg), [synthetic, real, test])
     data = prepare_data(out, cfg, synthetic, real, test, device)
     syn_ds, real_ds, test_ds = SimrealDataset(data.synthetic), SimrealDataset(data.real), SimrealDataset(data.test)
     if syn_ds.mode != real_ds.mode:
@@ -252,17 +252,6 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
     _write_report(out, results, runs, banks, real_bank, refiners)
     atomic_write_json(out / "results.json", results)
     return results
-
-
-def _check_same_study(out: Path, cfg: GazeStudyConfig, *inputs: Path | None) -> None:
-    """Finished stages are reused only by the same study: refuse an ``--out`` made with another config."""
-    stamp = out / "study-config.json"
-    current = json.loads(json.dumps({"config": to_dict(cfg), "inputs": [str(Path(p).resolve()) if p else None
-                                                                        for p in inputs]}))
-    if stamp.exists() and json.loads(stamp.read_text()) != current:
-        raise SimrealError(f"{out} holds a study with another configuration or other datasets; "
-                           "use another --out (or delete it)")
-    atomic_write_json(stamp, current)
 
 
 def _label_preservation(refiners: dict[str, Path], synthetic: ImageBank, guesses: np.ndarray, pairs: int,

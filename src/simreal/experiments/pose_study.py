@@ -46,6 +46,7 @@ from simreal.train.keypoints import KeypointTrainConfig, KeypointTrainer
 from simreal.utils.config import merge, to_dict
 from simreal.utils.errors import SimrealError
 from simreal.utils.fileio import atomic_write_json
+from simreal.utils.runs import claim_study_dir
 from simreal.utils.seeding import numpy_rng
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -161,6 +162,9 @@ def run_pose_study(out: str | Path, cfg: PoseStudyConfig = PoseStudyConfig(), re
         raise SimrealError("give all of --real, --synthetic, --mixed and --test, or none (built-in data)")
     for bad in [v for v in cfg.variants if v not in VARIANTS]:
         raise SimrealError(f"unknown variant {bad!r}; available: {', '.join(VARIANTS)}")
+    # finished variants are reused only by the same study; more variants may be added later
+    stamp = to_dict(dataclasses.replace(cfg, variants=(), train=dataclasses.replace(cfg.train, device="")))
+    claim_study_dir(out, stamp, list(given.values()))
     t0 = time.time()
     data = builtin_data(out, cfg, log) if builtin else {k: Path(v) for k, v in given.items()}
     for k, v in data.items():

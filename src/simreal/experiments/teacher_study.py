@@ -44,9 +44,11 @@ from simreal.teach.grouping import Grouping, check_groups, group_values, kmeans_
 from simreal.teach.plots import plot_decisions
 from simreal.teach.teacher import SAMPLERS, AdversarialTeacher, GroupDRO, TeacherConfig
 from simreal.train.task import ClassifierTrainConfig, TaskTrainer
+from simreal.utils.config import to_dict
 from simreal.utils.errors import SimrealError
 from simreal.utils.fileio import atomic_write_json
 from simreal.utils.progress import progress_bar
+from simreal.utils.runs import claim_study_dir
 
 
 def _keypoint_recipe() -> Any:
@@ -104,6 +106,9 @@ def run_teacher_study(out: str | Path, cfg: TeacherStudyConfig = TeacherStudyCon
     for s in cfg.samplers:
         if s not in SAMPLERS:
             raise SimrealError(f"unknown sampler {s!r}; available: {', '.join(SAMPLERS)}")
+    # finished conditions are reused only by the same study; more seeds or samplers may be added later
+    claim_study_dir(out, to_dict(dataclasses.replace(cfg, seeds=0, samplers=())),
+                    [(data or {}).get(k) for k in ("real", "synthetic", "test")])
     if cfg.task == "keypoints":
         return _run_keypoints(out, cfg, device, log, data)
     if cfg.task == "gaze":
@@ -146,12 +151,18 @@ def _compare(out: Path, cfg: TeacherStudyConfig, metric: str, grouping: Grouping
         task = bar.add_task(f"teacher study ({cfg.task})", total=len(cfg.samplers) * cfg.seeds, status="")
         for seed in range(cfg.seeds):
             for name in cfg.samplers:
-                sampler = _sampler(name, grouping, seed, cfg, channels, need)
-                score, status = train_eval(seed, sampler)
-                results[name].append(score)
-                logs[f"{name}-seed{seed}"] = sampler.log
-                bar.update(task, advance=1, status=f"{name} seed {seed}: {status}")
-    summary = {"config": _jsonable(cfg), "metric": metric, "groups": grouping.report(),
+                done = out / "conditions" / f"{name}-seed{seed}.json"  # a rerun (or a larger one) reuses it
+                if done.exists():
+                    rec = json.loads(done.read_text())
+                else:
+                    sampler = _sampler(name, grouping, seed, cfg, channels, need)
+                    score, status = train_eval(seed, sampler)
+                    rec = {"score": score, "status": status, "log": sampler.log}
+                    atomic_write_json(done, rec)
+                results[name].append(rec["score"])
+                logs[f"{name}-seed{seed}"] = rec["log"]
+                bar.update(task, advance=1, status=f"{name} seed {seed}: {rec['status']}")
+    summary = {"config": to_dict(cfg), "metric": metric, "groups": grouping.report(),
                "scores": _stats(results), "tests_vs_uniform_samples": _tests(results), "machine": machine(),
                "runtime_s": round(time.time() - t0, 1), **extra}
     _finish(out, summary, logs, grouping)
@@ -246,12 +257,6 @@ def _sampler(name: str, grouping: Grouping, seed: int, cfg: TeacherStudyConfig, 
     if name == "group-dro":
         return GroupDRO(grouping, seed, cfg.dro_eta, cfg.teacher.n_steps)
     return SAMPLERS[name](grouping, seed, cfg.teacher.n_steps)
-
-
-def _jsonable(cfg: TeacherStudyConfig) -> dict[str, Any]:
-    from simreal.utils.config import to_dict
-
-    return to_dict(cfg)
 
 
 def _stats(results: dict[str, list[float]]) -> dict[str, dict[str, Any]]:

@@ -79,3 +79,22 @@ def read_stats(path: str | Path) -> list[dict[str, Any]]:
     if path.is_dir():
         path = path / "stats.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def claim_study_dir(out: str | Path, config: dict[str, Any], inputs: list[str | Path | None] = ()) -> None:
+    """Lets a study reuse the finished stages in ``out`` only when they were made with the same ``config``
+    and ``inputs`` (recorded in ``out/study-config.json``); a folder made for another study is refused.
+
+    Leave out of ``config`` what only selects which conditions run (seeds, variants, samplers), so that a
+    rerun with more of them reuses the finished ones."""
+    from simreal.utils.errors import SimrealError
+
+    out = Path(out)
+    stamp = out / "study-config.json"
+    current = json.loads(json.dumps({"config": config, "inputs": [str(Path(p).resolve()) if p else None
+                                                                  for p in inputs]}))
+    if stamp.exists() and json.loads(stamp.read_text()) != current:
+        raise SimrealError(f"{out} holds a study with another configuration or other datasets; "
+                           "use another --out (or delete it)")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(stamp, current)
