@@ -419,7 +419,8 @@ def main() -> None:
 
 
 import simreal.cli_people  # noqa: E402  (registers the keypoint-data commands on app)
-import simreal.cli_teach  # noqa: E402, F401
+import simreal.cli_teach  # noqa: E402
+import simreal.cli_turing  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

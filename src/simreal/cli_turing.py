@@ -1,0 +1,71 @@
+"""``simreal turing``: the visual Turing test of SimGAN as a web page, and its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from simreal.cli import Seed, app, cli_errors, out
+
+turing_app = typer.Typer(help="Visual Turing test: can people tell your synthetic images from real ones?",
+                         no_args_is_help=True)
+app.add_typer(turing_app, name="turing")
+
+Db = Annotated[Path, typer.Option("--db", help="The study's SQLite file (settings, subjects, answers).")]
+
+
+@turing_app.command("serve")
+@cli_errors
+def serve(
+    db: Db = Path("turing.sqlite"),
+    real: Annotated[Path | None, typer.Option(help="Real images (a simreal dataset); needed to create the study.")]
+    = None,
+    synthetic: Annotated[Path | None, typer.Option(help="Synthetic or refined images (a simreal dataset of the same "
+                                                   "image mode and size); needed to create the study.")] = None,
+    per_class: Annotated[int, typer.Option(min=1, help="Trials per subject of each kind (paper: 50 real + 50 "
+                                           "refined).")] = 50,
+    examples: Annotated[int, typer.Option(min=0, help="Labelled examples of each kind kept on screen (paper: 20 "
+                                          "in all); never used as trials.")] = 10,
+    scale: Annotated[int, typer.Option(min=1, help="Show images enlarged by this factor (nearest neighbour).")] = 4,
+    seed: Seed = 0,
+    host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 for other machines on the network.")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the test page: every subject labels real and synthetic images, one at a time, as real or synthetic.
+
+    The first run creates the study in --db; later runs continue it (the settings and datasets are stored
+    and must not change). Stop with Ctrl-C; answers are saved as they are given."""
+    from simreal.experiments.turing import TuringConfig, TuringStudy
+    from simreal.experiments.turing_web import create_app
+
+    cfg = TuringConfig(per_class=per_class, examples=examples, scale=scale, seed=seed)
+    study = TuringStudy(db, real, synthetic, cfg if real is not None else None)
+    n = study.score()["trials"]
+    out.print(f"study {db}: {len(study.datasets['real'])} real / {len(study.datasets['synthetic'])} synthetic "
+              f"images, {2 * study.cfg.per_class} trials per subject, {n} answers so far")
+    out.print(f"open http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}/ "
+              "(one browser tab per subject); Ctrl-C stops")
+    create_app(study).run(host=host, port=port, threaded=True)
+
+
+@turing_app.command("report")
+@cli_errors
+def report(
+    db: Db = Path("turing.sqlite"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.md, results.json, answers.csv and "
+                                          "subjects.png.")] = Path("turing-report"),
+) -> None:
+    """Score the answers so far: accuracy, binomial test against chance, confusion matrix, per subject."""
+    from simreal.experiments.turing import TuringStudy, write_report
+
+    r = write_report(TuringStudy(db), out_dir)
+    c = r["confusion"]
+    out.print(f"{r['correct']} of {r['trials']} correct ({100 * r['accuracy']:.1f} %), one-sided binomial "
+              f"p = {r['p_value']:.3g}, {len(r['subjects'])} subject(s)")
+    out.print(f"ground truth real: selected real {c['real']['real']}, synthetic {c['real']['synthetic']}; "
+              f"ground truth synthetic: selected real {c['synthetic']['real']}, "
+              f"synthetic {c['synthetic']['synthetic']}")
+    out.print(f"report: {out_dir / 'report.md'}")

@@ -1,0 +1,126 @@
+"""The visual Turing test: scoring against the paper's numbers, the study's protocol, the web page, the report."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sqlite3
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from simreal.cli import app
+from simreal.evaluate.turing import score_answers
+from simreal.experiments.turing import TuringConfig, TuringStudy, display_png
+from simreal.experiments.turing_web import create_app
+from simreal.simulate.write import generate_digits
+from simreal.utils.errors import SimrealError
+
+CFG = TuringConfig(per_class=5, examples=3, scale=2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("turing")
+    return (generate_digits(root / "real", 12, 1, show_progress=False),
+            generate_digits(root / "syn", 12, 2, show_progress=False))
+
+
+def test_score_reproduces_the_papers_tests():
+    pooled = score_answers(["real"] * 517 + ["synthetic"] * 483, ["real"] * 1000)
+    assert pooled["correct"] == 517 and round(pooled["p_value"], 3) == 0.148  # paper: p = 0.148
+    raw = score_answers(["real"] * 162 + ["synthetic"] * 38, ["real"] * 200)
+    assert raw["p_value"] < 1e-8  # paper: p ≤ 1e-8
+    r = score_answers(["real", "real", "synthetic", "synthetic", "synthetic"],
+                      ["real", "synthetic", "synthetic", "real", "synthetic"], ["a", "a", "a", "b", "b"])
+    assert r["confusion"] == {"real": {"real": 1, "synthetic": 1}, "synthetic": {"real": 1, "synthetic": 2}}
+    assert r["accuracy"] == 0.6 and r["subjects"]["a"]["correct"] == 2 and r["subjects"]["b"]["trials"] == 2
+    assert r["ci95"][0] < 0.6 < r["ci95"][1]
+    with pytest.raises(ValueError, match="'real' or 'synthetic'"):
+        score_answers(["real"], ["fake"])
+
+
+def _truth(db, token):
+    with sqlite3.connect(db) as con:
+        return [t for (t,) in con.execute("SELECT truth FROM trials t JOIN subjects s ON s.id = t.subject "
+                                          "WHERE s.token = ? ORDER BY k", (token,))]
+
+
+def test_web_study_end_to_end(datasets, tmp_path):
+    real, syn = datasets
+    db = tmp_path / "t.sqlite"
+    study = TuringStudy(db, real, syn, CFG)
+    client = create_app(study).test_client()
+    assert b"Real or synthetic?" in client.get("/").data
+    assert client.post("/start", data={"name": "  "}).status_code == 400
+    r = client.post("/start", data={"name": "ann"})
+    token = r.headers["Location"].rsplit("/", 1)[1]
+    page = client.get(f"/s/{token}").data.decode()
+    urls = re.findall(r'src="([^"]+)"', page)
+    trial = [u for u in urls if "/trial/" in u]
+    assert trial == [f"/s/{token}/trial/0.png"]  # the URL does not give the class away
+    assert len([u for u in urls if "/example/" in u]) == 2 * CFG.examples
+    img = Image.open(io.BytesIO(client.get(trial[0]).data))
+    assert img.size == (16, 16)  # 8×8 digits shown 2×
+    truth = _truth(db, token)
+    assert sorted(truth) == ["real"] * 5 + ["synthetic"] * 5
+    for k, t in enumerate(truth):
+        assert client.post(f"/s/{token}/answer", data={"k": k, "answer": t, "ms": 900}).status_code == 302
+    client.post(f"/s/{token}/answer", data={"k": 0, "answer": "real"})  # a stale resubmission is ignored
+    assert "10 images; 10 of them correctly (100 %)" in client.get(f"/s/{token}").data.decode()
+    assert client.get("/s/not-a-token").status_code == 404
+
+    token2 = client.post("/start", data={"name": "bob"}).headers["Location"].rsplit("/", 1)[1]
+    for k in range(10):
+        client.post(f"/s/{token2}/answer", data={"k": k, "answer": "real"})
+    # examples are never trials, for either subject
+    with sqlite3.connect(db) as con:
+        used = {(t, i) for t, i in con.execute("SELECT truth, idx FROM trials")}
+    assert not used & {(c, int(i)) for c in ("real", "synthetic") for i in study.examples[c]}
+
+    r = CliRunner().invoke(app, ["turing", "report", "--db", str(db), "--out", str(tmp_path / "rep")])
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "rep" / "results.json").read_text())
+    assert (res["trials"], res["correct"]) == (20, 15)
+    assert res["confusion"] == {"real": {"real": 10, "synthetic": 0}, "synthetic": {"real": 5, "synthetic": 5}}
+    assert res["subjects"]["bob (#2)"]["accuracy"] == 0.5 and res["median_ms"] == 900
+    assert (tmp_path / "rep" / "subjects.png").exists()
+    assert len((tmp_path / "rep" / "answers.csv").read_text().splitlines()) == 21
+    assert "| ground truth synthetic | 5 | 5 |" in (tmp_path / "rep" / "report.md").read_text()
+
+
+def test_study_is_reproducible_and_guarded(datasets, tmp_path):
+    real, syn = datasets
+    a, b = TuringStudy(tmp_path / "a.sqlite", real, syn, CFG), TuringStudy(tmp_path / "b.sqlite", real, syn, CFG)
+    assert _truth(a.db, a.new_subject("x")) == _truth(b.db, b.new_subject("y"))
+    TuringStudy(a.db)  # reopened with its stored settings
+    with pytest.raises(SimrealError, match="other datasets or settings"):
+        TuringStudy(a.db, real, syn, TuringConfig(per_class=4, examples=3))
+    with pytest.raises(SimrealError, match="needs 13"):
+        TuringStudy(tmp_path / "c.sqlite", real, syn, TuringConfig(per_class=10, examples=3))
+    assert not (tmp_path / "c.sqlite").exists()  # nothing left behind by a failed creation
+    (tmp_path / "junk.sqlite").write_text("not a database, just text" * 10)
+    with pytest.raises(SimrealError, match="not a study database"):
+        TuringStudy(tmp_path / "junk.sqlite", real, syn, CFG)
+    with pytest.raises(SimrealError, match="not the next one"):
+        a.answer(a.new_subject("z"), 3, "real")
+    r = CliRunner().invoke(app, ["turing", "report", "--db", str(b.db)])
+    assert r.exit_code == 2 and "no answers yet" in r.output
+
+
+def test_study_refuses_images_that_differ_in_size(datasets, tmp_path):
+    from simreal.simulate.write import generate_eyes
+
+    eyes = generate_eyes(tmp_path / "eyes", 12, 0, "clean", device="cpu", compile_=False, show_progress=False)
+    with pytest.raises(SimrealError, match="could tell them apart"):
+        TuringStudy(tmp_path / "d.sqlite", datasets[0], eyes, CFG)
+
+
+def test_depth_images_are_stretched_for_display():
+    depth = np.zeros((4, 4), np.uint16)
+    depth[1:3, 1:3] = [[1000, 1500], [2000, 2000]]
+    img = np.asarray(Image.open(io.BytesIO(display_png(depth, 1))))
+    assert img.dtype == np.uint8 and img[1, 1] == 255 and img[2, 2] == 0 and img[0, 0] == 0
