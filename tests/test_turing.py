@@ -13,6 +13,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from simreal.cli import app
+from simreal.data.reader import SimrealDataset
 from simreal.evaluate.turing import score_answers
 from simreal.experiments.turing import TuringConfig, TuringStudy, display_png
 from simreal.experiments.turing_web import create_app
@@ -124,3 +125,28 @@ def test_depth_images_are_stretched_for_display():
     depth[1:3, 1:3] = [[1000, 1500], [2000, 2000]]
     img = np.asarray(Image.open(io.BytesIO(display_png(depth, 1))))
     assert img.dtype == np.uint8 and img[1, 1] == 255 and img[2, 2] == 0 and img[0, 0] == 0
+
+
+def test_machine_observer_separates_what_differs_and_not_what_does_not(datasets, tmp_path):
+    from simreal.data.bank import ImageBank
+    from simreal.evaluate.realism import ObserverConfig, observer_test
+
+    real = generate_digits(tmp_path / "r", 160, 5, show_progress=False)
+    bank = ImageBank(SimrealDataset(real))
+    inverted = ImageBank.from_arrays(255 - bank.cache.numpy(), None, "L")  # an obvious domain gap
+    cfg = ObserverConfig(steps=80, device="cpu")
+    easy = observer_test(bank, inverted, cfg)
+    assert easy["accuracy"] >= 0.95 and easy["p_value"] < 1e-10 and easy["test_per_class"] == 80
+    assert observer_test(bank, inverted, cfg) == easy  # deterministic under its seed
+    halves = ImageBank.from_arrays(bank.cache.numpy()[:80], None, "L"), ImageBank.from_arrays(
+        bank.cache.numpy()[80:], None, "L")
+    same = observer_test(*halves, cfg)  # two halves of one dataset: nothing to find
+    assert 0.3 < same["accuracy"] < 0.7 and same["p_value"] > 0.01
+    with pytest.raises(ValueError, match="tell them apart by that alone"):
+        observer_test(bank, ImageBank.from_arrays(np.zeros((10, 8, 9), np.uint8), None, "L"), cfg)
+
+    r = CliRunner().invoke(app, ["turing", "observer", "--real", str(real), "--synthetic", str(datasets[1]),
+                                 "--steps", "5", "--seeds", "2", "--device", "cpu", "--out", str(tmp_path / "o.json")])
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "o.json").read_text())["results"][str(datasets[1])]
+    assert len(res["runs"]) == 2 and res["runs"][0]["test_per_class"] == 6

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from simreal.cli import Seed, app, cli_errors, out
+from simreal.cli import Device, Seed, app, cli_errors, out
 
 turing_app = typer.Typer(help="Visual Turing test: can people tell your synthetic images from real ones?",
                          no_args_is_help=True)
@@ -69,3 +69,39 @@ def report(
               f"ground truth synthetic: selected real {c['synthetic']['real']}, "
               f"synthetic {c['synthetic']['synthetic']}")
     out.print(f"report: {out_dir / 'report.md'}")
+
+
+@turing_app.command("observer")
+@cli_errors
+def observer(
+    real: Annotated[Path, typer.Option(help="Real images (a simreal dataset).")],
+    synthetic: Annotated[list[Path], typer.Option(help="Synthetic or refined images (repeatable: each is tested "
+                                                  "against --real on its own).")],
+    seeds: Annotated[int, typer.Option(min=1, help="Independent splits and observers per dataset.")] = 1,
+    max_per_class: Annotated[int, typer.Option(min=4, help="Images of each kind (half train, half test).")]
+    = 2000,
+    steps: Annotated[int, typer.Option(min=1, help="Observer training steps (batch 64).")] = 600,
+    max_side: Annotated[int, typer.Option(min=8, help="Shrink larger images to at most this side.")] = 128,
+    out_json: Annotated[Path | None, typer.Option("--out", help="Also write the results to this JSON file.")]
+    = None,
+    device: Device = "auto",
+) -> None:
+    """The machine's visual Turing test: train a small CNN to tell real from synthetic images, score it on
+    held-out ones. 50 % = indistinguishable to it; the p value tests "better than chance"."""
+    import dataclasses
+
+    import numpy as np
+
+    from simreal.evaluate.realism import ObserverConfig, observer_study
+    from simreal.experiments.report import markdown_table
+    from simreal.utils.fileio import atomic_write_json
+
+    cfg = ObserverConfig(max_per_class=max_per_class, max_side=max_side, steps=steps, device=device)
+    results = observer_study(real, synthetic, cfg, seeds)
+    rows = [[path, f"{r['accuracy_pct_mean']:.1f}" + (f" ± {r['accuracy_pct_std']:.1f}" if seeds > 1 else ""),
+             f"{np.mean([x['auc'] for x in r['runs']]):.3f}", f"{max(x['p_value'] for x in r['runs']):.2g}",
+             str(r["runs"][0]["test_per_class"])] for path, r in results.items()]
+    if out_json is not None:
+        atomic_write_json(out_json, {"real": str(real), "config": dataclasses.asdict(cfg), "results": results})
+    out.print(markdown_table(["synthetic", "observer accuracy (%)", "AUC", "p (largest)", "test images per kind"],
+                             rows), highlight=False, soft_wrap=True)

@@ -17,7 +17,8 @@ from scipy.stats import binomtest
 CLASSES = ("real", "synthetic")
 
 
-def _test(correct: int, trials: int) -> dict[str, Any]:
+def chance_test(correct: int, trials: int) -> dict[str, Any]:
+    """Accuracy, 95 % Clopper–Pearson interval and one-sided binomial p (above 50 %?) of `correct` of `trials`."""
     if trials == 0:
         return {"trials": 0, "correct": 0, "accuracy": None, "p_value": None, "ci95": None}
     t = binomtest(correct, trials, 0.5, alternative="greater")
@@ -40,7 +41,7 @@ def score_answers(truth: Sequence[str], answers: Sequence[str], subjects: Sequen
     confusion = {t: dict.fromkeys(CLASSES, 0) for t in CLASSES}
     for t, a in zip(truth, answers, strict=True):
         confusion[t][a] += 1
-    result = _test(sum(t == a for t, a in zip(truth, answers, strict=True)), len(truth))
+    result = chance_test(sum(t == a for t, a in zip(truth, answers, strict=True)), len(truth))
     result["confusion"] = confusion
     if subjects is not None:
         per: dict[str, list[int]] = {}
@@ -48,5 +49,5 @@ def score_answers(truth: Sequence[str], answers: Sequence[str], subjects: Sequen
             c = per.setdefault(s, [0, 0])
             c[0] += t == a
             c[1] += 1
-        result["subjects"] = {s: _test(c, n) for s, (c, n) in per.items()}
+        result["subjects"] = {s: chance_test(c, n) for s, (c, n) in per.items()}
     return result
