@@ -25,10 +25,11 @@ def serve(
     synthetic: Annotated[Path | None, typer.Option(help="Synthetic or refined images (a simreal dataset of the same "
                                                    "image mode and size); needed to create the study.")] = None,
     per_class: Annotated[int, typer.Option(min=1, help="Trials per subject of each kind (paper: 50 real + 50 "
-                                           "refined).")] = 50,
+                                           "refined). Set when the study is created, like the next three.")] = 50,
     examples: Annotated[int, typer.Option(min=0, help="Labelled examples of each kind kept on screen (paper: 20 "
                                           "in all); never used as trials.")] = 10,
-    scale: Annotated[int, typer.Option(min=1, help="Show images enlarged by this factor (nearest neighbour).")] = 4,
+    scale: Annotated[int, typer.Option(min=1, help="Show images enlarged by this factor (nearest "
+                                  "neighbour).")] = 4,
     seed: Seed = 0,
     host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 for other machines on the network.")]
     = "127.0.0.1",
