@@ -102,6 +102,12 @@ def test_apply_copies_labels_byte_for_byte_and_records_provenance(data, tmp_path
     refined, source = SimrealDataset(out), SimrealDataset(syn)
     assert refined[0]["image"].shape == source[0]["image"].shape
     assert not torch.equal(refined[0]["image"], source[0]["image"])
+    stamp = (out / "dataset.json").stat().st_mtime_ns
+    refine_dataset(ckpt, syn, out, device="cpu", overwrite=True, reuse_finished=True)  # same inputs: kept
+    assert (out / "dataset.json").stat().st_mtime_ns == stamp
+    refine_dataset(ckpt, data[1], out, device="cpu", overwrite=True, reuse_finished=True)  # another parent: redone
+    assert json.loads((out / "dataset.json").read_text())["provenance"]["parents"][0]["manifest_sha256"] == \
+        manifest_hash(data[1])
 
 
 def test_noise_input_refiner_applies_the_same_in_any_batch(data, tmp_path):

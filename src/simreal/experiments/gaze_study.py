@@ -211,7 +211,7 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
     # training time as logged by the run itself (a reused run takes no time now)
     refine_time = {v: read_stats(Path(p).parent)[-1].get("time_s") for v, p in refiners.items()}
     refined_path = refine_dataset(refiners["local+buffer"], data.synthetic, out / "data" / "refined",
-                                  device=device, overwrite=True)
+                                  device=device, overwrite=True, reuse_finished=True)
     banks = {"synthetic": _subset_bank(syn, one_x), "synthetic 4x": syn,
              "refined 4x": ImageBank(SimrealDataset(refined_path), "gaze")}
     banks["refined"] = _subset_bank(banks["refined 4x"], one_x)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from simreal.data.format import ImageSpec, LabelField, Provenance
-from simreal.data.reader import SimrealDataset, image_to_tensor, manifest_hash, tensor_to_image
+from simreal.data.format import MANIFEST, ImageSpec, LabelField, Provenance
+from simreal.data.reader import SimrealDataset, image_to_tensor, manifest_hash, read_manifest, tensor_to_image
 from simreal.data.writer import DatasetWriter
 from simreal.refine.train import load_refiner, refiner_noise
 from simreal.utils.checkpoint import latest_checkpoint
@@ -31,9 +31,23 @@ def _checkpoint_json(path: Path) -> Path:
     return path.with_suffix(".json") if path.suffix in ("", ".safetensors") else path
 
 
+def _made_by(out_dir: Path, provenance: Provenance) -> bool:
+    """Whether ``out_dir`` is a finished dataset refined by the same checkpoint from the same parent (the
+    batch size does not matter: refining is batch-independent)."""
+    if not (out_dir / MANIFEST).is_file():
+        return False
+    old = read_manifest(out_dir)["provenance"]
+    return (old["config"].get("checkpoint", {}).get("sha256") == provenance.config["checkpoint"]["sha256"]
+            and [p["manifest_sha256"] for p in old["parents"]] == [p["manifest_sha256"] for p in provenance.parents])
+
+
 def refine_dataset(checkpoint: str | Path, input_dir: str | Path, out_dir: str | Path, batch_size: int = 256,
-                   device: str = "auto", overwrite: bool = False, show_progress: bool | None = None) -> Path:
-    """Write ``out_dir`` = R(every image of ``input_dir``) with the parent's labels; returns ``out_dir``."""
+                   device: str = "auto", overwrite: bool = False, show_progress: bool | None = None,
+                   reuse_finished: bool = False) -> Path:
+    """Write ``out_dir`` = R(every image of ``input_dir``) with the parent's labels; returns ``out_dir``.
+
+    ``reuse_finished``: return a finished ``out_dir`` at once when it was made by the same checkpoint
+    (weights' SHA-256) from the same parent dataset (manifest hash)."""
     checkpoint = _checkpoint_json(Path(checkpoint))
     refiner, sidecar = load_refiner(checkpoint, device)
     source = SimrealDataset(input_dir)
@@ -53,6 +67,8 @@ def refine_dataset(checkpoint: str | Path, input_dir: str | Path, out_dir: str |
         labels_copied_from=m["name"],
         extra={"checkpoint": ckpt_ref},
     )
+    if reuse_finished and _made_by(Path(out_dir), provenance):
+        return Path(out_dir)
     image = ImageSpec(m["image"]["mode"], m["image"]["height"], m["image"]["width"])
     param = next(refiner.parameters())
     seed = sidecar["meta"]["config"].get("seed", 0)
