@@ -15,10 +15,11 @@ from typer.testing import CliRunner
 from simreal.cli import app
 from simreal.simulate.people import scene as scene_mod
 from simreal.simulate.people.body import sample_shape
-from simreal.simulate.people.generate import PeopleConfig, generate_people, write_shard
+from simreal.simulate.people.generate import PeopleConfig, PeopleJob, generate_people
 from simreal.simulate.people.labels import person_records
 from simreal.simulate.people.render import SceneRenderer
 from simreal.simulate.people.scene import SceneBuilder, SceneConfig, make_camera, sample_light
+from simreal.simulate.people.shards import write_shard
 
 SMALL = PeopleConfig(scene=SceneConfig(width=160, height=160, people_lambda=3.0, max_people=6),
                      person_detector="none")
@@ -119,7 +120,7 @@ def test_shards_and_resume_give_the_same_bytes(people, tmp_path):
     die_after_two.n = 0
     resumed = tmp_path / "resumed"
     with pytest.raises(Killed):
-        write_shard(resumed, 4, 3, SMALL, 0, 1, advance=die_after_two)
+        write_shard(resumed, PeopleJob(4, 3, SMALL), 0, 1, advance=die_after_two)
     assert not (resumed / "dataset.json").exists()
     generate_people(resumed, count=4, seed=3, cfg=SMALL, show_progress=False, log=lambda _: None)
     assert _files(resumed) == _files(people)
@@ -177,6 +178,15 @@ def test_mixed_keeps_real_labels(people, tmp_path):
     r = runner.invoke(app, ["show", str(out), "--index", "1", "--out", str(tmp_path / "s.png")])
     assert r.exit_code == 0, r.output
     assert Image.open(tmp_path / "s.png").size[0] > 160
+    # sharded like D_S: shards in any order, or worker processes, give the same files
+    for k in (1, 0):
+        generate_mixed(people, tmp_path / "sh", seed=0, cfg=cfg, limit=2, shard=(k, 2), show_progress=False,
+                       log=lambda _: None)
+    assert _files(tmp_path / "sh") == _files(out)
+    r = runner.invoke(app, ["generate", "mixed", "--real", str(people), "--out", str(tmp_path / "w"), "--limit", "2",
+                            "--renders-per-image", "2", "--people-lambda", "3", "--workers", "2"])
+    assert r.exit_code == 0, r.output
+    assert len((tmp_path / "w" / "metadata.jsonl").read_text().splitlines()) == 4
 
 
 def test_cli_generate_people_and_errors(tmp_path):

@@ -103,6 +103,9 @@ def generate_mixed(
     min_people: Annotated[int, typer.Option(min=0, help="At least this many synthetic people.")] = 1,
     limit: Annotated[int, typer.Option(min=0, help="Use only the first N real images (0: all).")] = 0,
     seed: Seed = 0,
+    workers: Workers = 1,
+    shard: ShardOpt = None,
+    ray: RayOpt = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Render D_M: synthetic people superimposed on real images; real labels kept, occlusions updated."""
@@ -117,12 +120,20 @@ def generate_mixed(
         from simreal.data.coco import import_coco
 
         imported = out_dir.with_name(out_dir.name + "-real")
-        out.print(f"importing {real} into {imported}")
-        real = import_coco(real, images, imported, overwrite=overwrite)
+        if (imported / "dataset.json").exists() and not overwrite:
+            out.print(f"using {imported}, imported from {real} before")
+            real = imported
+        elif shard is not None:
+            raise SimrealError(f"with --shard, import the COCO JSON once first: simreal import coco {real} "
+                               f"{images} --out {imported}")
+        else:
+            out.print(f"importing {real} into {imported}")
+            real = import_coco(real, images, imported, overwrite=overwrite)
     cfg = dataclasses.replace(MixedConfig(), people_lambda=people_lambda, min_people=min_people,
                               renders_per_image=renders_per_image)
-    path = run(real, out_dir, seed, cfg, limit, overwrite)
-    out.print(f"wrote {path}")
+    path = run(real, out_dir, seed, cfg, limit, overwrite, workers=workers, shard=parse_shard(shard), ray_address=ray)
+    if path is not None:
+        out.print(f"wrote {path}")
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""Running the shards of ``simreal generate people`` in local processes or as Ray tasks."""
+"""Running the shards of a generation job (``simreal generate people / mixed``) in local processes or as Ray
+tasks."""
 
 from __future__ import annotations
 
@@ -7,20 +8,20 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from pathlib import Path
 
-from simreal.simulate.people.generate import PeopleConfig, write_shard
+from simreal.simulate.people.shards import ShardJob, write_shard
 from simreal.utils.errors import SimrealError
 
 POLL_S = 0.5
 
 
-def _shard_job(out: str, count: int, seed: int, cfg: PeopleConfig, k: int, n: int) -> str:
-    return str(write_shard(out, count, seed, cfg, k, n, log=lambda _: None))
+def _shard_job(out: str, job: ShardJob, k: int, n: int) -> str:
+    return str(write_shard(out, job, k, n))
 
 
-def run_processes(out: Path, count: int, seed: int, cfg: PeopleConfig, n: int, poll: Callable[[], object]) -> None:
+def run_processes(out: Path, job: ShardJob, n: int, poll: Callable[[], object]) -> None:
     """One spawned process per shard (each has its own GL context); ``poll`` refreshes the progress bar."""
     with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(_shard_job, str(out), count, seed, cfg, k, n) for k in range(n)]
+        futures = [pool.submit(_shard_job, str(out), job, k, n) for k in range(n)]
         while True:
             done, pending = wait(futures, timeout=POLL_S, return_when=FIRST_EXCEPTION)
             poll()
@@ -33,8 +34,7 @@ def run_processes(out: Path, count: int, seed: int, cfg: PeopleConfig, n: int, p
                 return
 
 
-def run_ray(out: Path, count: int, seed: int, cfg: PeopleConfig, n: int, address: str,
-            poll: Callable[[], object]) -> None:
+def run_ray(out: Path, job: ShardJob, n: int, address: str, poll: Callable[[], object]) -> None:
     """One Ray task per shard. ``address``: ``local`` starts a local Ray; otherwise a cluster address
     (``auto``, ``ray://host:10001``). ``out`` must be on storage every node can write (a shared file system)."""
     try:
@@ -45,8 +45,8 @@ def run_ray(out: Path, count: int, seed: int, cfg: PeopleConfig, n: int, address
     ray.init(address=None if address == "local" else address, ignore_reinit_error=True, log_to_driver=False,
              include_dashboard=False)
     try:
-        job = ray.remote(num_cpus=1)(_shard_job)
-        refs = [job.remote(str(out), count, seed, cfg, k, n) for k in range(n)]
+        task = ray.remote(num_cpus=1)(_shard_job)
+        refs = [task.remote(str(out), job, k, n) for k in range(n)]
         pending = list(refs)
         while pending:
             _, pending = ray.wait(pending, timeout=POLL_S, num_returns=len(pending))

@@ -18,6 +18,7 @@ synthetic ones the next ids, drawn on top.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,8 @@ from simreal.simulate.people.generate import DEPTH_MAX_MM, composite
 from simreal.simulate.people.labels import person_records
 from simreal.simulate.people.render import SceneRenderer
 from simreal.simulate.people.scene import Camera, SceneBuilder, SceneConfig, make_camera, sample_light
+from simreal.simulate.people.shards import Row, generate_sharded
 from simreal.utils.errors import DatasetError
-from simreal.utils.progress import progress_bar
 from simreal.utils.seeding import numpy_rng
 
 CAMERA_HEIGHT_M = 1.6
@@ -146,49 +147,78 @@ class MixedMaker:
         self.renderer.close()
 
 
-def generate_mixed(real: str | Path, out: str | Path, seed: int = 0, cfg: MixedConfig = MixedConfig(),
-                   limit: int = 0, overwrite: bool = False, show_progress: bool | None = None) -> Path:
-    """Write D_M from the real keypoint dataset ``real`` (``limit`` > 0: only its first ``limit`` images)."""
+@dataclass(frozen=True)
+class MixedJob:
+    """D_M as a :class:`~simreal.simulate.people.shards.ShardJob`: row ``i`` is draw ``i % K`` on real image
+    ``i // K``. Make it with :func:`mixed_job`, which checks the real dataset."""
+
+    real: str
+    count: int
+    seed: int
+    cfg: MixedConfig
+    limit: int
+    max_size: tuple[int, int]  # (width, height) of the largest real image used
+    fixed_size: tuple[int, int] | None  # (width, height) when every real image used has it
+    label: str = "generate mixed"
+
+    def start(self, root: Path, rows: range, log: Callable[[str], object]
+              ) -> tuple[DatasetWriter, Callable[[int], Row], Callable[[], None]]:
+        real, k = Path(self.real), self.cfg.renders_per_image
+        manifest = read_manifest(real)
+        ds = SimrealDataset(real)
+        schema = {**{n: LabelField(**{**v, "shape": tuple(v["shape"]) if v["shape"] is not None else None})
+                     for n, v in manifest["label_schema"].items()},
+                  "people": LabelField("object", None, "real people (synthetic: false, ground truth kept; v = 2 → 1 "
+                                       "where a synthetic person now covers them) then synthetic people (synthetic: "
+                                       "true, full labels)")}
+        config = {"real": str(real.resolve()), "limit": self.limit, "mixed": dataclasses.asdict(self.cfg)}
+        prov = Provenance(command_line(), config, self.seed, extra={"shard": [rows.start, rows.stop]},
+                          parents=[{"path": str(real.resolve()), "name": manifest["name"],
+                                    "manifest_sha256": manifest_hash(real)}])
+        w, h = self.fixed_size or (None, None)
+        writer = DatasetWriter(root, name=f"{manifest['name']}-mixed", task="keypoints", domain="mixed",
+                               image=ImageSpec("RGB", h, w), label_schema=schema, provenance=prov,
+                               keypoint_names=manifest.get("keypoint_names"), skeleton=manifest.get("skeleton"),
+                               flip_pairs=manifest.get("flip_pairs"), first_index=rows.start)
+        maker = MixedMaker(self.cfg, *self.max_size)
+
+        def make(i: int) -> Row:
+            rec = ds.record(i // k)
+            image = np.asarray(Image.open(real / rec["file_name"]).convert("RGB"))
+            mask_path = real / rec["file_name"].replace("images/", "masks/", 1)
+            real_mask = np.asarray(Image.open(mask_path)) if mask_path.exists() else None
+            people = [{**p, "synthetic": False} for p in rec.get("people", [])]
+            img, mask, depth, record = maker.make(self.seed, i, image, people, real_mask)
+            record["source"] = {"file_name": rec["file_name"], "index": i // k, "draw": i % k}
+            return img, mask, depth, record
+
+        return writer, make, maker.close
+
+
+def mixed_job(real: str | Path, seed: int = 0, cfg: MixedConfig = MixedConfig(), limit: int = 0) -> MixedJob:
+    """The D_M job over the real keypoint dataset ``real`` (``limit`` > 0: only its first ``limit`` images)."""
     real = Path(real)
     manifest = read_manifest(real)
     if manifest["task"] != "keypoints":
         raise DatasetError(f"generate mixed needs a keypoint dataset (task is {manifest['task']!r})", real)
     ds = SimrealDataset(real)
     n_real = min(len(ds), limit) if limit else len(ds)
-    records = [ds.record(i) for i in range(n_real)]
-    sizes = [Image.open(real / r["file_name"]).size for r in records]
+    sizes = []
+    for i in range(n_real):
+        with Image.open(real / ds.record(i)["file_name"]) as img:  # reads the header only
+            sizes.append(img.size)
     max_w, max_h = max(s[0] for s in sizes), max(s[1] for s in sizes)
     if max(max_w, max_h) > MAX_SIDE:
         raise DatasetError(f"images up to {MAX_SIDE} px per side are supported; found {max_w}×{max_h}", real)
-    k = cfg.renders_per_image
-    schema = {**{n: LabelField(**{**v, "shape": tuple(v["shape"]) if v["shape"] is not None else None})
-                 for n, v in manifest["label_schema"].items()},
-              "people": LabelField("object", None, "real people (synthetic: false, ground truth kept; v = 2 → 1 "
-                                   "where a synthetic person now covers them) then synthetic people (synthetic: "
-                                   "true, full labels)")}
-    config = {"real": str(real.resolve()), "limit": limit, "mixed": dataclasses.asdict(cfg)}
-    prov = Provenance(command_line(), config, seed, parents=[{"path": str(real.resolve()), "name": manifest["name"],
-                                                              "manifest_sha256": manifest_hash(real)}])
-    fixed = sizes.count(sizes[0]) == len(sizes)
-    writer = DatasetWriter(out, name=f"{manifest['name']}-mixed", task="keypoints", domain="mixed",
-                           image=ImageSpec("RGB", sizes[0][1] if fixed else None, sizes[0][0] if fixed else None),
-                           label_schema=schema, provenance=prov, keypoint_names=manifest.get("keypoint_names"),
-                           skeleton=manifest.get("skeleton"), flip_pairs=manifest.get("flip_pairs"),
-                           overwrite=overwrite)
-    maker = MixedMaker(cfg, max_w, max_h)
-    try:
-        with writer, progress_bar(show_progress) as bar:
-            task = bar.add_task("generate mixed", total=n_real * k, completed=writer.done, status="")
-            for i in range(writer.done, n_real * k):
-                rec = records[i // k]
-                image = np.asarray(Image.open(real / rec["file_name"]).convert("RGB"))
-                mask_path = real / rec["file_name"].replace("images/", "masks/", 1)
-                real_mask = np.asarray(Image.open(mask_path)) if mask_path.exists() else None
-                people = [{**p, "synthetic": False} for p in rec.get("people", [])]
-                img, mask, depth, record = maker.make(seed, i, image, people, real_mask)
-                record["source"] = {"file_name": rec["file_name"], "index": i // k, "draw": i % k}
-                writer.add(img, record, mask=mask, extra={"depth": (depth, "I;16")})
-                bar.advance(task)
-    finally:
-        maker.close()
-    return Path(out)
+    fixed = sizes[0] if sizes.count(sizes[0]) == len(sizes) else None
+    return MixedJob(str(real), n_real * cfg.renders_per_image, seed, cfg, limit, (max_w, max_h), fixed)
+
+
+def generate_mixed(real: str | Path, out: str | Path, seed: int = 0, cfg: MixedConfig = MixedConfig(),
+                   limit: int = 0, overwrite: bool = False, show_progress: bool | None = None, workers: int = 1,
+                   shard: tuple[int, int] | None = None, ray_address: str | None = None,
+                   log: Callable[[str], object] = print) -> Path | None:
+    """Write D_M from the real keypoint dataset ``real`` (``limit`` > 0: only its first ``limit`` images) in
+    this process, ``workers`` processes, one ``shard`` (K, N) or Ray tasks; returns ``out`` once merged."""
+    return generate_sharded(out, mixed_job(real, seed, cfg, limit), workers, shard, ray_address, overwrite,
+                            show_progress, log)
