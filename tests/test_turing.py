@@ -75,6 +75,8 @@ def test_web_study_end_to_end(datasets, tmp_path):
     assert client.get("/s/not-a-token").status_code == 404
 
     token2 = client.post("/start", data={"name": "bob"}).headers["Location"].rsplit("/", 1)[1]
+    evil = client.post("/start", data={"name": "<script>x</script>"}).headers["Location"].rsplit("/", 1)[1]
+    assert "&lt;script&gt;x" in client.get(f"/s/{evil}").data.decode()  # names are escaped
     for k in range(10):
         client.post(f"/s/{token2}/answer", data={"k": k, "answer": "real"})
     # examples are never trials, for either subject
@@ -87,7 +89,7 @@ def test_web_study_end_to_end(datasets, tmp_path):
     res = json.loads((tmp_path / "rep" / "results.json").read_text())
     assert (res["trials"], res["correct"]) == (20, 15)
     assert res["confusion"] == {"real": {"real": 10, "synthetic": 0}, "synthetic": {"real": 5, "synthetic": 5}}
-    assert res["subjects"]["bob (#2)"]["accuracy"] == 0.5 and res["median_ms"] == 900
+    assert res["subjects"]["bob (#2)"]["accuracy"] == 0.5 and res["median_ms"] == 900  # subject 3 answered none
     assert (tmp_path / "rep" / "subjects.png").exists()
     assert len((tmp_path / "rep" / "answers.csv").read_text().splitlines()) == 21
     assert "| ground truth synthetic | 5 | 5 |" in (tmp_path / "rep" / "report.md").read_text()

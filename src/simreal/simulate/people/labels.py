@@ -23,6 +23,7 @@ from typing import Any
 
 import mujoco
 import numpy as np
+from scipy.ndimage import find_objects
 
 from simreal.simulate.people.scene import Scene
 from simreal.simulate.people.skeleton import COCO_KEYPOINTS, MPII_KEYPOINTS, SITES
@@ -32,10 +33,10 @@ COCO_IDX = [SITES.index(n) for n in COCO_KEYPOINTS]
 MPII_IDX = [SITES.index(n) for n in MPII_KEYPOINTS]
 
 
-def site_tolerances(model: mujoco.MjModel, k: int) -> np.ndarray:
+def site_tolerances(model: mujoco.MjModel, geom_person: np.ndarray, k: int) -> np.ndarray:
     """Depth tolerance (m) of each site of person ``k`` for the self-occlusion test."""
     prefix = f"p{k}_"
-    geoms = np.array([g for g in range(model.ngeom) if model.geom(g).name.startswith(prefix) and model.geom_contype[g]])
+    geoms = np.flatnonzero((geom_person == k) & (model.geom_contype > 0))
     size = model.geom_size[geoms]
     ellipsoid = model.geom_type[geoms] == mujoco.mjtGeom.mjGEOM_ELLIPSOID
     radius = np.where(ellipsoid, np.maximum(size[:, 0], size[:, 1]), size[:, 0])
@@ -94,13 +95,17 @@ def person_records(scene: Scene, depth: np.ndarray, owner: np.ndarray) -> list[d
         world = scene.sites(person.index)
         uv, z = cam.project(world)
         projected.append((person, world, uv, z))
+    # every person's pixel count and bounding box in one pass over the image
+    n = max((p.index for p in scene.people), default=-1) + 1
+    areas = np.bincount(owner.ravel() + 1, minlength=n + 1)[1:]
+    boxes = find_objects(owner + 1, max_label=n)
     records = []
     for person, world, uv, z in projected:
         k = person.index
-        ys, xs = np.nonzero(owner == k)
-        if len(xs) == 0:
+        if areas[k] == 0:
             continue
-        vis, occ = visibility(uv, z, k, depth, owner, site_tolerances(scene.model, k))
+        rows, cols = boxes[k]
+        vis, occ = visibility(uv, z, k, depth, owner, site_tolerances(scene.model, scene.geom_person, k))
         others = [o[2][COCO_IDX] for o in projected if o[0].index != k]
         mine = uv[COCO_IDX]
         min_dist = min((float(np.min(np.linalg.norm(mine[:, None] - other[None], axis=-1))) for other in others),
@@ -112,9 +117,9 @@ def person_records(scene: Scene, depth: np.ndarray, owner: np.ndarray) -> list[d
             "keypoints_mpii": _keypoints(uv[MPII_IDX], vis[MPII_IDX]),
             "occluded_by": [occ[i] for i in COCO_IDX],
             "occluded_by_mpii": [occ[i] for i in MPII_IDX],
-            "bbox": [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)],
+            "bbox": [cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start],
             "head_box": head_box(scene, k),
-            "area": len(xs),
+            "area": int(areas[k]),
             "mask_id": k + 1,
             "person": k,
             "synthetic": True,
