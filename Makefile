@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_eyes.py
 	$(PY) benchmarks/bench_refiner.py
 	$(PY) benchmarks/bench_people.py
+	$(PY) benchmarks/bench_observer.py
 
 clean:
 	rm -rf $(VENV) demo-out build *.egg-info src/*.egg-info
