@@ -53,6 +53,7 @@ class KeypointTrainConfig:
     device: str = "auto"
     log_every: int = 50
     checkpoint_every: int = 500
+    channels_last: bool = True  # 1.17× faster steps on a 2-core CPU (benchmarks/bench_keypoints.py)
 
 
 def stage_loss(outputs: list[torch.Tensor], target: torch.Tensor, weights: torch.Tensor,
@@ -130,7 +131,8 @@ class KeypointTrainer(SampledTrainer):
         if cfg.freeze_mode == "all":
             for conv in self.model.vgg_convs()[: cfg.freeze_layers]:
                 conv.requires_grad_(False)
-        self.model.to(self.device)
+        self.fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.model.to(self.device, memory_format=self.fmt)
         self.net = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model)
@@ -158,8 +160,8 @@ class KeypointTrainer(SampledTrainer):
                 ws.append(torch.from_numpy(w))
                 synth.append(source.synthetic)
         dev = self.device
-        return (torch.stack(xs).to(dev), torch.stack(ts).to(dev), torch.stack(ws).to(dev),
-                torch.tensor(synth, device=dev))
+        return (torch.stack(xs).to(dev).contiguous(memory_format=self.fmt), torch.stack(ts).to(dev),
+                torch.stack(ws).to(dev), torch.tensor(synth, device=dev))
 
     def train_step(self) -> float:
         self.net.train()
