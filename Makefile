@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_refiner.py
 	$(PY) benchmarks/bench_people.py
 	$(PY) benchmarks/bench_observer.py
+	$(PY) benchmarks/bench_keypoints.py
 
 clean:
 	rm -rf $(VENV) demo-out build *.egg-info src/*.egg-info
