@@ -39,7 +39,8 @@ def test_score_reproduces_the_papers_tests():
                       ["real", "synthetic", "synthetic", "real", "synthetic"], ["a", "a", "a", "b", "b"])
     assert r["confusion"] == {"real": {"real": 1, "synthetic": 1}, "synthetic": {"real": 1, "synthetic": 2}}
     assert r["accuracy"] == 0.6 and r["subjects"]["a"]["correct"] == 2 and r["subjects"]["b"]["trials"] == 2
-    assert r["ci95"][0] < 0.6 < r["ci95"][1]
+    assert r["ci95"][0] < 0.6 < r["ci95"][1] < 1  # a two-sided interval, not the one-sided test's
+    assert [round(v, 3) for v in pooled["ci95"]] == [0.486, 0.548]  # Clopper–Pearson for 517 / 1,000
     with pytest.raises(ValueError, match="'real' or 'synthetic'"):
         score_answers(["real"], ["fake"])
 

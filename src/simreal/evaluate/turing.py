@@ -22,7 +22,7 @@ def chance_test(correct: int, trials: int) -> dict[str, Any]:
     if trials == 0:
         return {"trials": 0, "correct": 0, "accuracy": None, "p_value": None, "ci95": None}
     t = binomtest(correct, trials, 0.5, alternative="greater")
-    ci = t.proportion_ci(0.95, method="exact")
+    ci = binomtest(correct, trials, 0.5).proportion_ci(0.95, method="exact")  # two-sided interval
     return {"trials": trials, "correct": correct, "accuracy": correct / trials, "p_value": float(t.pvalue),
             "ci95": [float(ci.low), float(ci.high)]}
 

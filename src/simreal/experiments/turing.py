@@ -255,7 +255,7 @@ def write_report(study: TuringStudy, out: str | Path) -> dict[str, Any]:
 
     atomic_write(out / "answers.csv", write_csv)
     subjects = res["subjects"]
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(subjects) + 2), 3.2))
+    fig, ax = plt.subplots(figsize=(max(5.5, 0.6 * len(subjects) + 2), 3.4))
     names = list(subjects)
     acc = [100 * subjects[s]["accuracy"] for s in names]
     err = [[a - 100 * subjects[s]["ci95"][0] for a, s in zip(acc, names, strict=True)],
@@ -265,7 +265,7 @@ def write_report(study: TuringStudy, out: str | Path) -> dict[str, Any]:
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
     ax.set_ylim(0, 100)
     ax.set_ylabel("correct (%)")
-    ax.set_title(f"visual Turing test: {100 * res['accuracy']:.1f} % pooled, p = {res['p_value']:.3g}")
+    ax.set_title(f"visual Turing test: {100 * res['accuracy']:.1f} % pooled, p = {res['p_value']:.3g}", fontsize=10)
     ax.legend(loc="lower right")
     fig.tight_layout()
     atomic_write(out / "subjects.png", lambda p: fig.savefig(p, format="png", dpi=120))
