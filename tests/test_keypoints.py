@@ -99,6 +99,68 @@ def test_mpii_ap_hand_computed_cases():
     assert mpii_ap([([_pred(far)], _gt((50, 50)), None)])["mAP"] == 0
 
 
+def _far(kps: np.ndarray, keep: list[int]) -> np.ndarray:
+    """A prediction equal to ``kps`` at the joints ``keep`` and 1000 px away everywhere else."""
+    out = kps.copy()
+    others = [j for j in range(16) if j not in keep]
+    out[others, :2] += 1000
+    out[:, 2] = 1.0
+    return out
+
+
+def test_mpii_ap_official_rules_that_separate_the_variants():
+    """Cases where evalMPII (assignGTmulti + getRPC + VOCap + evaluateAP's plain mean) differs from the
+    obvious rules; each expected number derived by hand from the official code."""
+    # A. PCK over 14 joints: a prediction hitting A at pelvis + thorax only (0/14) and B at the upper neck
+    # (1/14) goes to B; upper neck: 1 true of 2 positives → 50; every other joint 0 → mAP 50/14.
+    a_b = _gt((50, 50), (300, 50))
+    pred = _far(a_b[0].keypoints, [6, 7])
+    pred[8, :2] = a_b[1].keypoints[8, :2]
+    res = mpii_ap([([Person(pred, score=1.0)], a_b, None)])
+    assert res["ap_per_joint"][8] == 50 and res["table"]["Head"] == 25
+    assert math.isclose(res["mAP"], 50 / 14, abs_tol=1e-3)
+    # B. an image without predictions adds no positives: 100 officially, 50 when counted
+    images = [([_pred(stick(50, 50))], _gt((50, 50)), None), ([], _gt((50, 50)), None)]
+    assert mpii_ap(images)["mAP"] == 100
+    assert mpii_ap(images, count_unpredicted=True)["mAP"] == 50
+    # ... and so does a group without predictions (one image, two groups, one predicted)
+    groups = [([_pred(stick(50, 50))], _gt((50, 50), (400, 50)), [[0], [1]])]
+    assert mpii_ap(groups)["mAP"] == 100 and mpii_ap(groups, count_unpredicted=True)["mAP"] == 50
+    # C. a joint (left ankle) annotated nowhere: AP NaN with predictions of it, so mAP NaN; 0 without any,
+    # so mAP 13/14 × 100; skip_unannotated leaves it out (mAP 100)
+    gt = _gt((50, 50))
+    gt[0].keypoints[5, 2] = 0
+    assert math.isnan(mpii_ap([([_pred(stick(50, 50))], gt, None)])["mAP"])
+    assert math.isnan(mpii_ap([([_pred(stick(50, 50))], gt, None)])["table"]["Ankle"])
+    no_ankle = _pred(stick(50, 50))
+    no_ankle.keypoints[5, 2] = 0
+    res = mpii_ap([([no_ankle], gt, None)])
+    assert res["ap_per_joint"][5] == 0 and math.isclose(res["mAP"], 100 * 13 / 14, abs_tol=1e-3)
+    skipped = mpii_ap([([_pred(stick(50, 50))], gt, None)], skip_unannotated=True)
+    assert skipped["mAP"] == 100 and skipped["table"]["Ankle"] == 100
+    # pelvis and thorax count for nothing in the mean: a prediction wrong only there still scores 100
+    torso = stick(50, 50)
+    torso[[6, 7], 0] += 100
+    assert mpii_ap([([_pred(torso)], _gt((50, 50)), None)])["mAP"] == 100
+
+
+def test_keypoint_ground_truth_reindexes_groups_after_dropping_people():
+    from simreal.experiments.keypoints_eval import ground_truth
+    from simreal.utils.errors import DatasetError
+
+    def person(x):
+        return {"keypoints_mpii": stick(x, 50).tolist()}
+
+    unannotated = {"keypoints_mpii": stick(0, 0) * np.array([1, 1, 0])}
+    rec = {"file_name": "a.png", "people": [{"bbox": [0, 0, 1, 1]}, person(100), unannotated, person(300)],
+           "groups": [[1], [2, 3], [0]]}
+    people, _, _, groups = ground_truth(rec, keypoint_set("mpii"))
+    assert len(people) == 2 and groups == [[0], [1]]
+    assert people[groups[1][0]].keypoints[0, 0] == stick(300, 50)[0, 0]
+    with pytest.raises(DatasetError, match="group index 7"):
+        ground_truth({**rec, "groups": [[7]]}, keypoint_set("mpii"))
+
+
 def test_oks_ap_through_pycocotools():
     from simreal.evaluate.keypoints import MPII_SIGMAS, oks_ap
 

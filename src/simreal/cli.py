@@ -317,17 +317,24 @@ def evaluate(
                                                 "and figures to this folder.")] = None,
     size: Annotated[int, typer.Option(min=32, help="keypoints: longer image side fed to the network.")] = 368,
     limit: Annotated[int, typer.Option(min=0, help="keypoints: evaluate the first N images only (0: all).")] = 0,
+    count_unpredicted: Annotated[bool, typer.Option(
+        help="keypoints: people of an image without any prediction count as misses in MPII AP (the official "
+             "evalMPII leaves them out).")] = False,
+    skip_unannotated: Annotated[bool, typer.Option(
+        help="keypoints: a joint annotated nowhere in the set is left out of the MPII mean (officially its AP "
+             "is NaN when it has predictions, so mAP is NaN).")] = False,
     device: Device = "auto",
 ) -> None:
-    """Evaluate a trained task network on a labeled dataset (accuracy; gaze angular error; keypoint MPII AP,
-    PCKh and OKS AP)."""
+    """Evaluate a trained task network on a labeled dataset (accuracy; gaze angular error; keypoint MPII AP
+    as the official evalMPII, PCKh and OKS AP)."""
     from simreal.experiments.stages import evaluate_stage
 
     if task == "keypoints":
         from simreal.experiments.keypoints_eval import evaluate_keypoints, table_markdown
         from simreal.utils.fileio import atomic_write_json
 
-        metrics = evaluate_keypoints(checkpoint, data, device, size, limit, report)
+        metrics = evaluate_keypoints(checkpoint, data, device, size, limit, report,
+                                     count_unpredicted=count_unpredicted, skip_unannotated=skip_unannotated)
         if out_json is not None:
             atomic_write_json(out_json, metrics)
         out.print(table_markdown({checkpoint.name: metrics}), highlight=False, soft_wrap=True)

@@ -1,21 +1,30 @@
 """Multi-person keypoint metrics: MPII multi-person AP (as the official evalMPII toolkit), PCKh, COCO OKS AP.
 
-**MPII AP** (``evalMPII``: ``assignGTmulti.m``, ``getRPC.m``, ``VOCap.m``), per image (or per annotated
-group of people, when the record lists ``groups``; predictions then count only in the group whose region
-contains their centre):
+**MPII AP** (``evalMPII``: ``assignGTmulti.m``, ``getRPC.m``, ``VOCap.m``, ``evaluateAP.m``), per image (or
+per annotated group of people, when the record lists ``groups``; predictions then count only in the group
+whose region contains their centre; the official toolkit takes predictions per group instead):
 
 - head size of a ground-truth person = 0.6 × the diagonal of its head box (``head_box`` [x1, y1, x2, y2];
   without one, 0.6·√2 × the head-top–upper-neck distance, i.e. a square head box of that side);
-- a predicted joint (score > 0) matches an annotated ground-truth joint (v > 0) within 0.5 head sizes;
-  PCK(prediction, person) = matched joints / annotated joints of the person;
+- a predicted joint (score > 0; the official code takes any joint present in the prediction) matches an
+  annotated ground-truth joint (v > 0) within 0.5 head sizes;
+- PCK(prediction, person) = matched / annotated joints of the person over the **14 evaluated joints**
+  (:data:`MPII_EVAL_JOINTS`: pelvis and thorax count neither as matched nor as annotated);
 - every prediction keeps only its best person (first on ties); then each person takes the prediction with
   the highest remaining PCK (first on ties; none if it is 0);
-- each predicted joint contributes (score, matched?) to its joint's list, unmatched predictions all
-  "false"; the number of positives is the number of annotated ground-truth joints;
-- per joint: scores sorted descending (stable), precision/recall over the ranking, VOC all-point AP × 100.
+- each predicted joint contributes (score, matched its assigned person?) to its joint's list, unassigned
+  predictions all "false";
+- positives: the annotated joints of the people of every image (group) **that has at least one
+  prediction** (``assignGTmulti`` sets "annotated" only inside its loop over predictions, so people of an
+  image without predictions are never counted as misses; ``count_unpredicted=True`` counts them);
+- per joint: scores sorted descending (stable), precision/recall over the ranking, VOC all-point AP × 100;
+  a joint with no positives has AP NaN if it has predictions (recall 0/0) and 0 if it has none, and mAP is
+  the plain mean of the 14 joints, so NaN then (``skip_unannotated=True`` leaves such joints out of the
+  table and the mean instead).
 
 The table (paper's Table 1): Head = mean(head top, upper neck), Shoulder, Elbow, Wrist, Hip, Knee,
-Ankle (mean of left and right), and mAP = mean AP of these 14 joints.
+Ankle (mean of left and right), and mAP = mean AP of these 14 joints. Pelvis and thorax APs are reported in
+``ap_per_joint`` as extras (simreal's, with the same assignment); they enter neither table nor mAP.
 
 **PCKh@0.5** (single person): each ground-truth person against its assigned prediction; AUC = mean PCKh over
 thresholds 0, 0.05, …, 0.5. **COCO OKS AP/AR** via pycocotools, COCO's sigmas for COCO-17; for MPII-16 the
@@ -34,6 +43,8 @@ COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1
 MPII_SIGMAS = np.array([.89, .87, 1.07, 1.07, .87, .89, 1.07, .79, .79, .35, .62, .72, .79, .79, .72, .62]) / 10
 MPII_TABLE = {"Head": (8, 9), "Shoulder": (12, 13), "Elbow": (11, 14), "Wrist": (10, 15), "Hip": (2, 3),
               "Knee": (1, 4), "Ankle": (0, 5)}
+#: ``assignGTmulti``'s ``jidxMap``: the 14 joints that are matched and scored (no pelvis 6, no thorax 7)
+MPII_EVAL_JOINTS = (0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15, 8, 9)
 THRESHOLD = 0.5
 
 
@@ -55,10 +66,16 @@ def head_size(person: dict[str, Any], kps: np.ndarray, head_top: int | None = 9,
     return 0.0
 
 
+def eval_joints(k: int) -> list[int]:
+    """The joints that are matched and scored: MPII's 14 for the 16-joint MPII set, all of them otherwise."""
+    return list(MPII_EVAL_JOINTS) if k == 16 else list(range(k))
+
+
 def assign(preds: list[Person], gts: list[Person], threshold: float = THRESHOLD
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``assignGTmulti`` for one image/group: returns per prediction and joint ``scores`` (P, K), ``labels``
-    (P, K, bool), ``has_pred`` (P, K), and for each ground-truth person its prediction index (−1: none)."""
+    (P, K, bool), ``has_pred`` (P, K), and for each ground-truth person its prediction index (−1: none).
+    PCK counts the :func:`eval_joints` only; labels are given for every joint."""
     k = gts[0].keypoints.shape[0] if gts else (preds[0].keypoints.shape[0] if preds else 0)
     p, g = len(preds), len(gts)
     pk = np.array([q.keypoints for q in preds]).reshape(p, k, 3)
@@ -73,9 +90,11 @@ def assign(preds: list[Person], gts: list[Person], threshold: float = THRESHOLD
         both = has_pred[:, None, :] & has_gt[None, :, :]
         dist[both] = d[both]
     match = dist <= threshold
-    n_gt = has_gt.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pck = np.where(n_gt[None, :] > 0, match.sum(axis=2) / np.maximum(n_gt[None, :], 1), 0.0)
+    joints = eval_joints(k)
+    n_gt = has_gt[:, joints].sum(axis=1)
+    # a person with no annotated joint has PCK 0/0 officially; MATLAB's max skips the NaN, which gives the
+    # same assignment as 0 here
+    pck = np.where(n_gt[None, :] > 0, match[:, :, joints].sum(axis=2) / np.maximum(n_gt[None, :], 1), 0.0)
     if p and g:
         best = pck.argmax(axis=1)
         keep = np.zeros_like(pck)
@@ -103,9 +122,10 @@ def voc_ap(recall: np.ndarray, precision: np.ndarray) -> float:
 
 
 def joint_ap(scores: np.ndarray, labels: np.ndarray, positives: int) -> float:
-    """``getRPC`` + ``VOCap`` × 100 for one joint (NaN when there are no positives)."""
+    """``getRPC`` + ``VOCap`` × 100 for one joint. With no positives, as the official code computes it: NaN
+    when the joint has predictions (recall 0/0), 0 when it has none."""
     if positives == 0:
-        return float("nan")
+        return float("nan") if len(scores) else 0.0
     order = np.argsort(-scores, kind="stable")
     tp = np.cumsum(labels[order])
     precision = tp / np.arange(1, len(order) + 1)
@@ -130,11 +150,16 @@ def _group_box(gts: list[Person]) -> tuple[float, float, float, float]:
 
 
 def mpii_ap(images: list[tuple[list[Person], list[Person], list[list[int]] | None]],
-            threshold: float = THRESHOLD, keep: list[list[bool]] | None = None) -> dict[str, Any]:
+            threshold: float = THRESHOLD, keep: list[list[bool]] | None = None, count_unpredicted: bool = False,
+            skip_unannotated: bool = False) -> dict[str, Any]:
     """MPII multi-person AP over ``images`` = [(predictions, ground truth, groups or None), ...].
 
-    ``keep`` (optional, per image and ground-truth person) restricts the evaluation to some people: the
-    others and the predictions assigned to them are left out (used for mAP by visible-joint ratio).
+    The defaults reproduce the official evaluation (module docstring). ``count_unpredicted``: people of
+    an image (group) without any prediction count as misses (the official code leaves them out).
+    ``skip_unannotated``: a joint with no annotated instance is left out of the table and the mean (the
+    official mean is then NaN). ``keep`` (optional, per image and ground-truth person) restricts the
+    evaluation to some people: the others and the predictions assigned to them are left out (used for mAP
+    by visible-joint ratio; an image still counts as predicted when its predictions went to people left out).
     """
     k = next((len(g.keypoints) for _, gts, _ in images for g in gts), 16)
     scores: list[list[np.ndarray]] = [[] for _ in range(k)]
@@ -151,7 +176,8 @@ def mpii_ap(images: list[tuple[list[Person], list[Person], list[list[int]] | Non
                     if pred_to_gt[local] >= 0:
                         drop[pred_to_gt[local]] = True
                     continue
-                positives += group_gts[local].keypoints[:, 2] > 0
+                if group_preds or count_unpredicted:
+                    positives += group_gts[local].keypoints[:, 2] > 0
             for j in range(k):
                 sel = has[:, j] & ~drop
                 scores[j].append(s[sel, j])
@@ -159,10 +185,17 @@ def mpii_ap(images: list[tuple[list[Person], list[Person], list[list[int]] | Non
     ap = np.array([joint_ap(np.concatenate(scores[j]) if scores[j] else np.zeros(0),
                             np.concatenate(labels[j]) if labels[j] else np.zeros(0, bool), int(positives[j]))
                    for j in range(k)])
-    table = {name: float(np.mean(ap[list(idx)])) for name, idx in MPII_TABLE.items()} if k == 16 else {}
-    joints14 = [j for idx in MPII_TABLE.values() for j in idx] if k == 16 else list(range(k))
+    if skip_unannotated:
+        ap[positives == 0] = np.nan
+    mean = _nanmean if skip_unannotated else np.mean
+    table = {name: float(mean(ap[list(idx)])) for name, idx in MPII_TABLE.items()} if k == 16 else {}
     return {"ap_per_joint": [round(float(a), 4) for a in ap], "table": {n: round(v, 4) for n, v in table.items()},
-            "mAP": round(float(np.nanmean(ap[joints14])), 4), "positives": positives.tolist()}
+            "mAP": round(float(mean(ap[eval_joints(k)])), 4), "positives": positives.tolist()}
+
+
+def _nanmean(x: np.ndarray) -> float:
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if len(x) else float("nan")
 
 
 def pckh(images: list[tuple[list[Person], list[Person], list[list[int]] | None]],
@@ -230,15 +263,16 @@ def oks_ap(images: list[tuple[list[Person], list[Person], list[list[int]] | None
 
 
 def ap_by_visibility(images: list[tuple[list[Person], list[Person], list[list[int]] | None]],
-                     ratios: list[list[float]], bins: int = 5) -> list[dict[str, float]]:
+                     ratios: list[list[float]], bins: int = 5, **options: bool) -> list[dict[str, float]]:
     """MPII mAP of the people whose visible-joint ratio falls in each of ``bins`` linear bins of [0, 1]
-    (the paper's Figure 6). Other people, and predictions assigned to them, are left out of each bin."""
+    (the paper's Figure 6). Other people, and predictions assigned to them, are left out of each bin.
+    ``options`` go to :func:`mpii_ap` (``count_unpredicted``, ``skip_unannotated``)."""
     edges = np.linspace(0, 1, bins + 1)
     out = []
     for b in range(bins):
         lo, hi = edges[b], edges[b + 1]
         keep = [[(lo <= r < hi) or (b == bins - 1 and r == 1.0) for r in rs] for rs in ratios]
         n = int(sum(sum(k) for k in keep))
-        m = mpii_ap(images, keep=keep)["mAP"] if n else float("nan")
+        m = mpii_ap(images, keep=keep, **options)["mAP"] if n else float("nan")
         out.append({"low": round(float(lo), 3), "high": round(float(hi), 3), "people": n, "mAP": m})
     return out

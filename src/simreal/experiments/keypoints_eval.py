@@ -30,10 +30,14 @@ from simreal.utils.fileio import atomic_write_bytes, atomic_write_json
 from simreal.utils.progress import progress_bar
 
 
-def ground_truth(rec: dict[str, Any], kset: KeypointSet) -> tuple[list[Person], list[float], list[float]]:
-    """Ground-truth people of a record, their areas and visible-joint ratios."""
+def ground_truth(rec: dict[str, Any], kset: KeypointSet
+                 ) -> tuple[list[Person], list[float], list[float], list[list[int]] | None]:
+    """Ground-truth people of a record (those with at least one annotated joint), their areas, visible-joint
+    ratios, and the record's ``groups`` re-indexed into that list (people left out leave their groups; a
+    group left empty is dropped)."""
     people, areas, ratios = [], [], []
-    for p in rec.get("people", []):
+    index: dict[int, int] = {}
+    for n, p in enumerate(rec.get("people", [])):
         kps = p.get(kset.field)
         if kps is None:
             continue
@@ -41,40 +45,55 @@ def ground_truth(rec: dict[str, Any], kset: KeypointSet) -> tuple[list[Person], 
         if not (arr[:, 2] > 0).any():
             continue
         hs = head_size(p, arr, *((9, 8) if kset.name == "mpii" else (None, None)))
+        index[n] = len(people)
         people.append(Person(arr, hs))
         box = p.get("bbox") or [0, 0, 0, 0]
         areas.append(float(p.get("area") or box[2] * box[3]))
         ratios.append(float((p.get("factors") or {}).get("visible_ratio", np.mean(arr[:, 2] == 2))))
-    return people, areas, ratios
+    groups = rec.get("groups")
+    if groups is not None:
+        n_people = len(rec.get("people", []))
+        bad = [i for g in groups for i in g if not 0 <= i < n_people]
+        if bad:
+            raise DatasetError(f"{rec.get('file_name')}: group index {bad[0]} is not one of its "
+                               f"{n_people} people")
+        groups = [m for m in ([index[i] for i in g if i in index] for g in groups) if m]
+    return people, areas, ratios, groups
 
 
 def keypoint_metrics(images: list[tuple[list[Person], list[Person], Any]], areas: list[list[float]],
-                     ratios: list[list[float]], kset: KeypointSet) -> dict[str, Any]:
+                     ratios: list[list[float]], kset: KeypointSet, count_unpredicted: bool = False,
+                     skip_unannotated: bool = False) -> dict[str, Any]:
+    """All keypoint metrics; the two options go to :func:`~simreal.evaluate.keypoints.mpii_ap` (both off:
+    the official MPII numbers)."""
     metrics: dict[str, Any] = {"keypoint_set": kset.name, "images": len(images),
                                "people": int(sum(len(g) for _, g, _ in images))}
     has_heads = all(g.head_size > 0 for _, gts, _ in images for g in gts)
     if kset.name == "mpii" and has_heads:
-        metrics["mpii"] = mpii_ap(images)
+        options = {"count_unpredicted": count_unpredicted, "skip_unannotated": skip_unannotated}
+        metrics["mpii"] = mpii_ap(images, **options)
+        metrics["mpii_options"] = options
         metrics["pckh"] = pckh(images)
-        metrics["map_by_visible_ratio"] = ap_by_visibility(images, ratios)
+        metrics["map_by_visible_ratio"] = ap_by_visibility(images, ratios, **options)
     metrics["oks"] = oks_ap(images, areas, MPII_SIGMAS if kset.name == "mpii" else COCO_SIGMAS)
     return metrics
 
 
 def evaluate_keypoints(checkpoint: str | Path, data: str | Path, device: str = "auto", size: int = 368,
-                       limit: int = 0, report_dir: str | Path | None = None, show_progress: bool | None = None
-                       ) -> dict[str, Any]:
+                       limit: int = 0, report_dir: str | Path | None = None, show_progress: bool | None = None,
+                       **mpii_options: bool) -> dict[str, Any]:
     model, cfg = load_keypoint_model(checkpoint, device)
     from simreal.tasks.keypoints.targets import keypoint_set
 
     return evaluate_keypoint_model(model, keypoint_set(cfg.keypoint_set), data, size, limit, report_dir,
-                                   show_progress, name=str(checkpoint))
+                                   show_progress, name=str(checkpoint), **mpii_options)
 
 
 def evaluate_keypoint_model(model: Any, kset: KeypointSet, data: str | Path, size: int = 368, limit: int = 0,
                             report_dir: str | Path | None = None, show_progress: bool | None = None,
-                            name: str = "(in memory)") -> dict[str, Any]:
-    """Metrics (and optionally a report) of an OpenPose model on a keypoint dataset."""
+                            name: str = "(in memory)", **mpii_options: bool) -> dict[str, Any]:
+    """Metrics (and optionally a report) of an OpenPose model on a keypoint dataset; ``mpii_options``
+    (``count_unpredicted``, ``skip_unannotated``) go to :func:`keypoint_metrics`."""
     model.eval()
     ds = SimrealDataset(data)
     if ds.manifest["task"] != "keypoints":
@@ -87,14 +106,14 @@ def evaluate_keypoint_model(model: Any, kset: KeypointSet, data: str | Path, siz
             rec = ds.record(i)
             image = np.asarray(Image.open(Path(data) / rec["file_name"]).convert("RGB"))
             preds = predict_people(model, image, kset, size)
-            gts, a, r = ground_truth(rec, kset)
+            gts, a, r, groups = ground_truth(rec, kset)
             images.append(([Person(np.asarray(p["keypoints"], float), score=p["score"]) for p in preds], gts,
-                           rec.get("groups")))
+                           groups))
             areas.append(a)
             ratios.append(r)
             predictions.append({"file_name": rec["file_name"], "people": preds})
             bar.advance(task)
-    metrics = keypoint_metrics(images, areas, ratios, kset)
+    metrics = keypoint_metrics(images, areas, ratios, kset, **mpii_options)
     metrics.update(checkpoint=name, data=str(data), input_size=size)
     if report_dir is not None:
         write_report(Path(report_dir), metrics, predictions, Path(data), ds, kset)
