@@ -239,8 +239,22 @@ def test_cli_train_resume_and_evaluate(ds, tmp_path):
     assert r.exit_code == 0, r.output
     run = next((tmp_path / "runs").iterdir())
     assert (run / "grid-0000003.png").exists() and len(list(run.glob("ckpt-*.safetensors"))) == 2
+    # stopped at step 3 (a checkpoint between the regular ones at 2 and 4), then resumed to 4: the same weights
+    # as a straight run of 4 steps
+    r = runner.invoke(app, ["train", "--task", "keypoints", "--data", str(ds), "--data", str(ds), "--share", "0.5",
+                            "--share", "0.5", "--runs", str(tmp_path / "straight"), "--device", "cpu", *sets,
+                            "--set", "steps=4"])
+    assert r.exit_code == 0, r.output
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "steps": 4}))
     r = runner.invoke(app, ["train", "--resume", str(run)])
     assert r.exit_code == 0, r.output
+    from simreal.utils.checkpoint import latest_checkpoint, load_checkpoint
+
+    straight, _ = load_checkpoint(latest_checkpoint(next((tmp_path / "straight").iterdir())))
+    resumed, _ = load_checkpoint(latest_checkpoint(run))
+    assert latest_checkpoint(run).name == "ckpt-0000004.json" and straight.keys() == resumed.keys()
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
     r = runner.invoke(app, ["evaluate", "--task", "keypoints", "--checkpoint", str(run), "--data", str(ds),
                             "--size", "96", "--report", str(tmp_path / "rep"), "--out", str(tmp_path / "m.json"),
                             "--device", "cpu"])

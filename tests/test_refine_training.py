@@ -137,8 +137,17 @@ def test_cli_refine_train_apply_and_resume(data, tmp_path):
     assert result.exit_code == 0, result.output
     run_dir = runs / "00000-refine-paper-gaze"
     assert latest_checkpoint(run_dir).name == "ckpt-0000005.json"
+    # resume with one more iteration asked for: the same weights as a straight run of 3 iterations
+    result = runner.invoke(app, [*args[:-len(sets)], *sets, "--set", "iterations=3"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**config, "iterations": 3}))
     result = runner.invoke(app, ["refine", "train", "--resume", str(run_dir)])
-    assert result.exit_code == 0, result.output  # already finished: resumes at the end, stays there
+    assert result.exit_code == 0, result.output
+    assert latest_checkpoint(run_dir).name == "ckpt-0000006.json"
+    a, _ = load_checkpoint(latest_checkpoint(run_dir))
+    b, _ = load_checkpoint(latest_checkpoint(runs / "00001-refine-paper-gaze"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     result = runner.invoke(app, ["refine", "apply", "--checkpoint", str(run_dir), "--input", str(syn),
                                  "--out", str(tmp_path / "r"), "--device", "cpu"])
     assert result.exit_code == 0, result.output

@@ -185,17 +185,26 @@ def test_trainer_with_teacher_resumes_and_cli_study(tmp_path):
     cfg = ClassifierTrainConfig(steps=12, batch_size=16, log_every=4, checkpoint_every=6, device="cpu")
 
     def teacher():
-        return AdversarialTeacher(grouping, 0, 1, TeacherConfig(n_steps=3))
+        return AdversarialTeacher(grouping, 0, 1, TeacherConfig(n_steps=3, hardest="code", top_k=4, pool=24))
 
     full = TaskTrainer(cfg, [(bank, 0.5), (bank, 0.5)], tmp_path / "full", show_progress=False, sampler=teacher())
     full.train()
-    part_cfg = ClassifierTrainConfig(steps=6, batch_size=16, log_every=4, checkpoint_every=6, device="cpu")
-    TaskTrainer(part_cfg, [(bank, 0.5), (bank, 0.5)], tmp_path / "part", show_progress=False,
-                sampler=teacher()).train()
+    # stop at step 7, in the middle of the teacher's third window (N = 3): the hardest real inputs seen so
+    # far in that window must come back with the checkpoint
+    part_cfg = ClassifierTrainConfig(steps=7, batch_size=16, log_every=4, checkpoint_every=6, device="cpu")
+    part = TaskTrainer(part_cfg, [(bank, 0.5), (bank, 0.5)], tmp_path / "part", show_progress=False,
+                       sampler=teacher())
+    part.train()
+    assert part.sampler.hard_inputs and part.sampler.step % 3 == 1
+    resumed = TaskTrainer(cfg, [(bank, 0.5), (bank, 0.5)], tmp_path / "part", show_progress=False, sampler=teacher())
+    assert resumed._resume() and resumed.sampler.hard_losses == part.sampler.hard_losses
+    assert all(torch.equal(a, b) for a, b in zip(resumed.sampler.hard_inputs, part.sampler.hard_inputs, strict=True))
     resumed = TaskTrainer(cfg, [(bank, 0.5), (bank, 0.5)], tmp_path / "part", show_progress=False, sampler=teacher())
     resumed.train(resume=True)
     assert resumed.sampler.log == full.sampler.log and len(full.sampler.log) == 4
     for a, b in zip(full.model.parameters(), resumed.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    for a, b in zip(full.sampler.net.parameters(), resumed.sampler.net.parameters(), strict=True):
         assert torch.equal(a, b)
 
     shared = AdversarialTeacher(grouping, 0, 1, TeacherConfig(n_steps=3, optimizer="shared"))

@@ -129,12 +129,23 @@ class GroupSampler:
         dist.broadcast(t, src=0)
         return int(t.item())
 
+    # -- checkpoints: the complete state, so a resume at any step continues bit for bit ---------------
     def state_dict(self) -> dict[str, Any]:
+        """The JSON part of the state (see :meth:`tensor_state` and :meth:`checkpoint_modules` for the rest)."""
         return {"step": self.step, "group": self.group, "rng": self.rng.bit_generator.state, "log": self.log}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None) -> None:
         self.step, self.group, self.log = state["step"], state["group"], state["log"]
         self.rng.bit_generator.state = state["rng"]
+
+    def tensor_state(self) -> dict[str, torch.Tensor]:
+        """Tensors of the state that are not module weights (saved next to them, given back to
+        :meth:`load_state_dict`)."""
+        return {}
+
+    def checkpoint_modules(self) -> tuple[dict[str, torch.nn.Module], dict[str, torch.optim.Optimizer]]:
+        """Networks and optimizers of the sampler, by checkpoint name."""
+        return {}, {}
 
 
 class UniformSamples(GroupSampler):
@@ -197,7 +208,7 @@ class GroupDRO(GroupSampler):
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "q": self.q.tolist()}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None) -> None:
         super().load_state_dict(state)
         self.q = np.array(state["q"])
 
@@ -308,11 +319,23 @@ class AdversarialTeacher(GroupSampler):
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "history": self.history, "window": self.window_synthetic,
-                "rewards": self.rewards}
+                "rewards": self.rewards, "hard_losses": self.hard_losses}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def tensor_state(self) -> dict[str, torch.Tensor]:
+        return {"hard_inputs": torch.stack(self.hard_inputs)} if self.hard_inputs else {}
+
+    def checkpoint_modules(self) -> tuple[dict[str, torch.nn.Module], dict[str, torch.optim.Optimizer]]:
+        return {"teacher": self.net}, {"teacher": self.opt}
+
+    def load_state_dict(self, state: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None) -> None:
         super().load_state_dict(state)
         self.history, self.window_synthetic, self.rewards = state["history"], state["window"], state["rewards"]
+        self.hard_losses = list(state["hard_losses"])
+        inputs = (tensors or {}).get("hard_inputs")
+        self.hard_inputs = list(inputs.unbind(0)) if inputs is not None else []
+        if len(self.hard_inputs) != len(self.hard_losses):
+            raise ValueError(f"teacher state: {len(self.hard_losses)} hardest losses but "
+                             f"{len(self.hard_inputs)} saved inputs")
 
 
 SAMPLERS = {"teacher": AdversarialTeacher, "uniform-samples": UniformSamples, "uniform-groups": UniformGroups,

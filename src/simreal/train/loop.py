@@ -51,17 +51,22 @@ class SampledTrainer:
     def _modules(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The modules and optimizers a checkpoint holds: the student's, and the teacher's if there is one."""
         modules, optimizers = {"model": self.model}, {"model": self.opt}
-        if self.sampler is not None and hasattr(self.sampler, "net"):
-            modules["teacher"], optimizers["teacher"] = self.sampler.net, self.sampler.opt
+        if self.sampler is not None:
+            extra_modules, extra_optimizers = self.sampler.checkpoint_modules()
+            modules.update(extra_modules)
+            optimizers.update(extra_optimizers)
         return modules, optimizers
 
     def _save_checkpoint(self, **meta: Any) -> Path:
         assert self.run_dir is not None
         meta = {"step": self.step, "config": to_dict(self.cfg), "rng": rng_state(self.gens), "task": self.cfg.TASK,
                 **meta}
+        extra = {}
         if self.sampler is not None:
             meta["sampler"] = self.sampler.state_dict()
-        return save_checkpoint(self.run_dir / f"ckpt-{self.step:07d}", *self._modules(), meta=meta)
+            extra = {f"sampler/{k}": v for k, v in self.sampler.tensor_state().items()}
+        return save_checkpoint(self.run_dir / f"ckpt-{self.step:07d}", *self._modules(), extra_tensors=extra,
+                               meta=meta)
 
     def _resume(self) -> bool:
         """Loads the latest checkpoint of ``resume_dir``; False if there is none."""
@@ -71,7 +76,9 @@ class SampledTrainer:
         restore(tensors, sidecar, *self._modules())
         restore_rng(self.gens, sidecar["meta"]["rng"])
         if self.sampler is not None:
-            self.sampler.load_state_dict(sidecar["meta"]["sampler"])
+            prefix = "extra/sampler/"
+            self.sampler.load_state_dict(sidecar["meta"]["sampler"],
+                                         {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
         self.step = sidecar["meta"]["step"]
         return True
 
