@@ -20,6 +20,7 @@ from simreal.simulate.people.labels import person_records
 from simreal.simulate.people.render import SceneRenderer
 from simreal.simulate.people.scene import SceneBuilder, SceneConfig, make_camera, sample_light
 from simreal.simulate.people.shards import write_shard
+from simreal.simulate.people.skeleton import COCO_KEYPOINTS
 
 SMALL = PeopleConfig(scene=SceneConfig(width=160, height=160, people_lambda=3.0, max_people=6),
                      person_detector="none")
@@ -56,7 +57,7 @@ def test_person_behind_another_is_occluded(monkeypatch):
     with SceneRenderer(builder.model, 240, 240) as r:
         _, depth, geom = r.render(scene.data)
     owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
-    records = {p["person"]: p for p in person_records(scene, depth, owner)}
+    records = {p["person"]: p for p in person_records(scene, depth, geom)}
     front = records[0]
     assert sum(kp[2] == 2 for kp in front["keypoints"]) >= 8  # the front person faces any way: many visible
     assert 1 in records  # the back person shows somewhere (a hand or the head)
@@ -67,6 +68,36 @@ def test_person_behind_another_is_occluded(monkeypatch):
     assert sum(back["occluded_by"][j] == 0 for j in hidden) >= 10
     uv, z = camera.project(scene.sites(1))
     assert np.all(z > 0) and np.all((uv >= 0) & (uv < 240))  # the back person's joints are inside the image
+
+
+def _one_person(pitch: float, seed: int) -> tuple[dict, float]:
+    """Labels of one standing adult alone in front of a camera at ``pitch`` degrees, and their heading."""
+    cfg = SceneConfig(width=240, height=240, max_people=1, postures={"standing": 1.0})
+    builder = SceneBuilder(cfg)
+    camera = make_camera(pitch, 5.0, 1.0, 40.0, 240, 240)
+    rng = np.random.default_rng(seed)
+    ground = 5.0 * np.cos(np.radians(pitch))
+    scene, _ = builder.populate(rng, camera, sample_light(cfg, rng), 1, lambda p: (ground, 0.0, 0.0))
+    with SceneRenderer(builder.model, 240, 240) as r:
+        _, depth, geom = r.render(scene.data)
+    return person_records(scene, depth, geom)[0], scene.people[0].heading_deg
+
+
+@pytest.mark.parametrize("pitch", [30, 45, 60])
+def test_self_occlusion_follows_the_view_ray(monkeypatch, pitch):
+    """Seen from above, the ray to a knee or elbow enters the limb r / sin t before the joint: that is not
+    occlusion. A leg behind the other leg in a side view still is."""
+    monkeypatch.setattr(scene_mod, "sample_shape", _adult)
+    names = ["left_elbow", "right_elbow", "left_knee", "right_knee"]
+    facing, heading = _one_person(pitch, 0)
+    assert abs(abs(heading) - 180) < 10  # facing the camera
+    vis = dict(zip(COCO_KEYPOINTS, (kp[2] for kp in facing["keypoints"]), strict=True))
+    assert all(vis[n] == 2 for n in names), vis
+    side, heading = _one_person(pitch, 2)
+    assert abs(abs(heading) - 90) < 10  # its left side turned away
+    vis = dict(zip(COCO_KEYPOINTS, (kp[2] for kp in side["keypoints"]), strict=True))
+    assert vis["left_knee"] == 1 and vis["right_knee"] == 2 and side["occluded_by"][COCO_KEYPOINTS.index(
+        "left_knee")] == side["person"]
 
 
 def test_interpenetrating_people_are_replaced_then_rejected():
@@ -234,3 +265,19 @@ def test_import_coco_polygons_and_bad_files(tmp_path):
     (tmp_path / "bad.json").write_text('{"images": []}')
     with pytest.raises(Exception, match="no 'annotations' list"):
         import_coco(tmp_path / "bad.json", tmp_path, tmp_path / "ds2", show_progress=False)
+
+
+def test_gait_swings_the_opposite_arm_and_leg_together():
+    from simreal.simulate.people.pose import sample_pose
+
+    rng = np.random.default_rng(0)
+    swinging = 0
+    for i in range(200):
+        pose = sample_pose(rng, "walking" if i % 2 else "running")
+        (lf, _, lt), (rf, _, rt) = pose["left_shoulder"], pose["right_shoulder"]
+        if not (lt == rt == 0.0 and lf == -rf != 0.0):
+            continue  # not an arm swing (30 % carry, wave or hang their arms)
+        swinging += 1
+        left_leg_forward = pose["left_hip"][0] > pose["right_hip"][0]
+        assert (rf > lf) == left_leg_forward, pose
+    assert swinging > 100

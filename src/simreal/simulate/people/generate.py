@@ -76,7 +76,7 @@ class SceneMaker:
         owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
         background, bg_info = self.backgrounds.sample(rng, self.cfg.scene.width, self.cfg.scene.height)
         image = composite(rgb, background, owner >= 0)
-        people = person_records(scene, depth, owner)
+        people = person_records(scene, depth, geom)
         mask = (owner + 1).astype(np.uint8)
         depth_mm = np.where(np.isfinite(depth), np.clip(depth * 1000, 1, DEPTH_MAX_MM), 0).astype(np.uint16)
         factors = {**scene.factors, "rejected_scenes": attempt, "n_visible_people": len(people)}

@@ -3,12 +3,15 @@
 Visibility (COCO convention) of a keypoint whose site projects to pixel ``(u, v)`` at camera depth ``z``:
 
 - ``v = 0``: outside the image (or behind the camera);
-- ``v = 1``: inside the image but occluded. The instance buffer says who is in front at that pixel. If it
-  is another person, the keypoint is occluded by them. If it is the same person, the depth buffer decides:
-  the keypoint is self-occluded when the visible surface is nearer than ``z − tolerance``, where the
-  tolerance is 2 cm for points on the face (nose, eyes, ears) and, for joints inside the body, 2 cm plus
-  the largest radius of the geoms of the joint's body and its parent (a joint is that deep under its own
-  skin). ``occluded_by`` records the occluder's person index (the person's own index for self-occlusion);
+- ``v = 1``: inside the image but occluded. The geom buffer says which body part is in front at that
+  pixel. If it belongs to another person, the keypoint is occluded by them. If it belongs to the same
+  person: a point on the face (nose, eyes, ears) is self-occluded when the visible surface is more than
+  2 cm nearer than the point; a joint inside the body is never hidden by the two segments that meet at it
+  (its own body and its parent: the view ray enters them r / sin t before the joint, at any depth), and is
+  hidden by another segment of the same person whose surface is nearer than ``z − tolerance``, the
+  tolerance being 2 cm plus the largest radius of the two segments' geoms (the joint is that deep under its
+  own skin). ``occluded_by`` records the occluder's person index (the person's own index for
+  self-occlusion);
 - ``v = 2``: visible.
 
 Factors per person: ``visible_ratio`` (share of the 17 COCO keypoints with v = 2), ``stature_px`` (the
@@ -33,18 +36,25 @@ COCO_IDX = [SITES.index(n) for n in COCO_KEYPOINTS]
 MPII_IDX = [SITES.index(n) for n in MPII_KEYPOINTS]
 
 
+IS_FACE = np.array([name in FACE for name in SITES])
+
+
+def site_bodies(model: mujoco.MjModel, k: int) -> np.ndarray:
+    """(sites, 2): the body of each site of person ``k`` and its parent, the two segments meeting at a joint."""
+    body = np.array([model.site(f"p{k}_{name}").bodyid[0] for name in SITES])
+    return np.stack([body, model.body_parentid[body]], axis=1)
+
+
 def site_tolerances(model: mujoco.MjModel, geom_person: np.ndarray, k: int) -> np.ndarray:
     """Depth tolerance (m) of each site of person ``k`` for the self-occlusion test."""
-    prefix = f"p{k}_"
     geoms = np.flatnonzero((geom_person == k) & (model.geom_contype > 0))
     size = model.geom_size[geoms]
     ellipsoid = model.geom_type[geoms] == mujoco.mjtGeom.mjGEOM_ELLIPSOID
     radius = np.where(ellipsoid, np.maximum(size[:, 0], size[:, 1]), size[:, 0])
-    body = np.array([model.site(prefix + name).bodyid[0] for name in SITES])
-    own = np.stack([body, model.body_parentid[body]], axis=1)  # (sites, 2)
+    own = site_bodies(model, k)
     match = (model.geom_bodyid[geoms][None, None, :] == own[:, :, None]).any(axis=1)  # (sites, geoms)
     tol = 0.02 + np.where(match, radius[None, :], 0.0).max(axis=1)
-    tol[[i for i, name in enumerate(SITES) if name in FACE]] = 0.02
+    tol[IS_FACE] = 0.02
     return tol
 
 
@@ -58,11 +68,14 @@ def head_box(scene: Scene, k: int) -> list[float]:
     return [round(float(v), 2) for v in (*uv.min(axis=0), *uv.max(axis=0))]
 
 
-def visibility(uv: np.ndarray, z: np.ndarray, k: int, depth: np.ndarray, owner: np.ndarray,
-               tolerance: np.ndarray) -> tuple[np.ndarray, list[int | None]]:
+def visibility(uv: np.ndarray, z: np.ndarray, k: int, depth: np.ndarray, owner: np.ndarray, front_body: np.ndarray,
+               tolerance: np.ndarray, own_bodies: np.ndarray, surface: np.ndarray
+               ) -> tuple[np.ndarray, list[int | None]]:
     """COCO visibility and occluder of points ``uv`` (N, 2) at depths ``z`` of person ``k``.
 
-    ``owner`` is the per-pixel person index (−1 for background), ``depth`` the metric depth image.
+    ``owner`` and ``front_body`` are the person and body index per pixel (−1 for background), ``depth``
+    the metric depth image, ``own_bodies`` (N, 2) the segments meeting at each joint and ``surface`` (N,)
+    which points lie on the skin (the face); see the module docstring.
     """
     h, w = owner.shape
     vis = np.zeros(len(uv), np.int64)
@@ -74,7 +87,9 @@ def visibility(uv: np.ndarray, z: np.ndarray, k: int, depth: np.ndarray, owner: 
         front = int(owner[py, px])
         if front >= 0 and front != k:
             vis[i], occluder[i] = 1, front
-        elif front == k and depth[py, px] < zi - tolerance[i]:
+            continue
+        through_own_segment = front == k and not surface[i] and front_body[py, px] in own_bodies[i]
+        if front == k and not through_own_segment and depth[py, px] < zi - tolerance[i]:
             vis[i], occluder[i] = 1, k
         else:
             vis[i] = 2
@@ -86,8 +101,11 @@ def _keypoints(uv: np.ndarray, vis: np.ndarray) -> list[list[float]]:
             for (x, y), v in zip(uv, vis, strict=True)]
 
 
-def person_records(scene: Scene, depth: np.ndarray, owner: np.ndarray) -> list[dict[str, Any]]:
-    """Labels of every person with at least one visible pixel (hidden people are left out)."""
+def person_records(scene: Scene, depth: np.ndarray, geom: np.ndarray) -> list[dict[str, Any]]:
+    """Labels of every person with at least one visible pixel (hidden people are left out); ``geom`` is the
+    rendered geom index per pixel (−1: background)."""
+    owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
+    front_body = np.where(geom >= 0, scene.model.geom_bodyid[np.maximum(geom, 0)], -1)
     cam = scene.camera
     f = cam.focal_px
     projected = []
@@ -105,7 +123,8 @@ def person_records(scene: Scene, depth: np.ndarray, owner: np.ndarray) -> list[d
         if areas[k] == 0:
             continue
         rows, cols = boxes[k]
-        vis, occ = visibility(uv, z, k, depth, owner, site_tolerances(scene.model, scene.geom_person, k))
+        vis, occ = visibility(uv, z, k, depth, owner, front_body, site_tolerances(scene.model, scene.geom_person, k),
+                              site_bodies(scene.model, k), IS_FACE)
         others = [o[2][COCO_IDX] for o in projected if o[0].index != k]
         mine = uv[COCO_IDX]
         min_dist = min((float(np.min(np.linalg.norm(mine[:, None] - other[None], axis=-1))) for other in others),

@@ -125,7 +125,7 @@ class MixedMaker:
         rgb, depth, geom = self.renderer.render(scene.data, w, h)
         owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
         out = composite(rgb, image, owner >= 0)
-        synthetic = person_records(scene, depth, owner)
+        synthetic = person_records(scene, depth, geom)
         offset = len(real_people)
         final = {p["person"]: offset + i for i, p in enumerate(synthetic)}  # scene person → index in people
         base_id = int(max([p.get("mask_id") or 0 for p in real_people] + [0]))

@@ -96,8 +96,6 @@ def sample_pose(rng: np.random.Generator, posture: str | None = None,
         arm = _arm(rng, g) if g != "swing" else {"flex": 0.0, "abd": u(5, 15), "twist": 0.0,
                                                   "elbow": u(10, 40) if posture == "walking" else u(70, 100),
                                                   "wrist": 0.0}
-        if g == "swing":  # opposite to the leg on the same side
-            arm["flex"] = swing * (1 if side == "right" else -1)
         pose[f"{side}_shoulder"] = (arm["flex"], arm["abd"], arm["twist"])
         pose[f"{side}_elbow"], pose[f"{side}_wrist"] = arm["elbow"], arm["wrist"]
     left, right = _legs(rng, posture)
@@ -106,6 +104,11 @@ def sample_pose(rng: np.random.Generator, posture: str | None = None,
     for side, leg in (("left", left), ("right", right)):
         pose[f"{side}_hip"] = (leg["flex"], leg["abd"], leg["twist"])
         pose[f"{side}_knee"], pose[f"{side}_ankle"] = leg["knee"], leg["ankle"]
+    if gestures == ("swing", "swing"):  # gait: each arm swings opposite to the leg on its side
+        forward = "left" if left["flex"] < right["flex"] else "right"
+        for side in ("left", "right"):
+            _, abd, twist = pose[f"{side}_shoulder"]
+            pose[f"{side}_shoulder"] = (swing if side == forward else -swing, abd, twist)
     if posture == "lying":  # on the back, the front or a side
         roll = float(rng.choice([0.0, 180.0, 90.0, -90.0]))
         pose["root_tilt"] = (roll + rng.normal(0, 8), -90.0 + rng.normal(0, 5))
