@@ -73,3 +73,25 @@ def test_checkpoint_round_trip_restores_contents_and_randomness(tmp_path):
     assert len(restored) == len(buf) and torch.equal(restored.images[: len(buf)], buf.images[: len(buf)])
     assert torch.equal(restored.discriminator_batch(_batch(7)), buf.discriminator_batch(_batch(7)))
     assert torch.equal(restored.images, buf.images)
+
+
+def test_history_half_holds_distinct_images():
+    """The paper samples b/2 history images: none twice (a draw with replacement repeats one in 70 % of
+    the draws of 5 out of 10)."""
+    buf = ImageHistoryBuffer(10, torch.Generator().manual_seed(0))
+    buf.push(_batch(0, 10))
+    for _ in range(50):
+        ids = _ids(buf.sample(5))
+        assert len(set(ids)) == 5
+    assert sorted(_ids(buf.sample(10))) == list(range(10))
+
+
+def test_filling_push_never_overwrites_images_of_the_same_call():
+    """B = 10, b/2 = 4 (B not a multiple of b/2): the third push appends 2 and must put the other 2 over
+    images stored before, so all 4 new images are in the buffer."""
+    for seed in range(20):
+        buf = ImageHistoryBuffer(10, torch.Generator().manual_seed(seed))
+        buf.push(_batch(0, 4))
+        buf.push(_batch(1, 4))
+        buf.push(_batch(2, 4))
+        assert len(buf) == 10 and {200, 201, 202, 203} <= set(_ids(buf.images)), seed

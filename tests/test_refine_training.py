@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import json
 from pathlib import Path
 
@@ -174,3 +176,11 @@ def test_presets_match_the_paper():
     assert (gaze.pretrain_refiner_steps, gaze.pretrain_discriminator_steps, gaze.kg, gaze.kd) == (1000, 200, 2, 1)
     assert (gaze.optim.name, gaze.optim.lr) == ("sgd", 0.001)
     assert (hand.refiner.blocks, hand.refiner.kernel, hand.pretrain_refiner_steps) == (10, 7, 500)
+    # Eq. 4's units: both terms summed per image; λ keeps the balance of 0.5 between per-patch and
+    # per-pixel means, so it is 0.5 × patches / pixels of each discriminator on its image size
+    from simreal.refine.networks import PatchDiscriminator
+
+    for cfg, (h, w) in ((gaze, (35, 55)), (hand, (224, 224))):
+        logits = PatchDiscriminator(1, cfg.discriminator.layers)(torch.zeros(1, 1, h, w))
+        assert cfg.loss.reduction == "sum"
+        assert math.isclose(cfg.loss.reg_weight, 0.5 * logits.shape[2] * logits.shape[3] / (h * w))

@@ -12,10 +12,10 @@ from simreal.utils.checkpoint import restore_rng, rng_state
 class ImageHistoryBuffer:
     """A fixed-size buffer of past refined images.
 
-    Each discriminator step uses b/2 current refined images and b/2 drawn at random from the
-    buffer; then b/2 random buffer entries are replaced by new refined images. Until the buffer is
-    full, new images are appended instead (so it does fill — unlike the most-used public
-    implementations, whose buffer stays empty). Before anything is stored the batch is all current.
+    Each discriminator step uses b/2 current refined images and b/2 distinct images drawn at random from
+    the buffer; then b/2 random buffer entries are replaced by new refined images. Until the buffer is
+    full, new images are appended instead (so it does fill — unlike one of three public
+    ports checked, whose buffer stays empty). Before anything is stored the batch is all current.
 
     Args:
         capacity: B, the number of images kept.
@@ -33,29 +33,31 @@ class ImageHistoryBuffer:
     def __len__(self) -> int:
         return self.size
 
-    def _randint(self, high: int, n: int) -> torch.Tensor:
-        return torch.randint(high, (n,), generator=self.generator)
-
     def push(self, refined: torch.Tensor) -> None:
-        """Store ``refined`` ``(n, C, H, W)``: append while there is room, else replace random entries."""
+        """Store ``refined`` ``(n, C, H, W)``: append while there is room, then replace distinct random entries
+        among those stored before this call (so a new image never overwrites another new one; when the call
+        brings more images than that, the extra ones are not kept)."""
         refined = refined.detach()
         if self.images is None:
             self.images = torch.empty((self.capacity, *refined.shape[1:]), dtype=refined.dtype, device=refined.device)
+        before = self.size
         n_append = min(self.capacity - self.size, refined.shape[0])
         if n_append:
             self.images[self.size:self.size + n_append] = refined[:n_append]
             self.size += n_append
         rest = refined[n_append:]
-        if rest.shape[0]:
-            # Distinct random slots, so one step never overwrites the same slot twice.
-            slots = torch.randperm(self.capacity, generator=self.generator)[: rest.shape[0]]
+        if rest.shape[0] and before:
+            slots = torch.randperm(before, generator=self.generator)[: rest.shape[0]]
             self.images[slots.to(self.images.device)] = rest[: len(slots)]
 
     def sample(self, n: int) -> torch.Tensor:
-        """``n`` random stored images (with replacement); the buffer must not be empty."""
+        """``n`` distinct random stored images (the paper's b/2 history images); the buffer must not be empty.
+        Only while it holds fewer than ``n`` images are some drawn twice (each permutation of the stored ones
+        is used in turn)."""
         if self.size == 0:
             raise RuntimeError("the history buffer is empty")
-        return self.images[self._randint(self.size, n).to(self.images.device)]
+        perms = [torch.randperm(self.size, generator=self.generator) for _ in range(-(-n // self.size))]
+        return self.images[torch.cat(perms)[:n].to(self.images.device)]
 
     def discriminator_batch(self, refined: torch.Tensor) -> torch.Tensor:
         """The fake half-and-half batch for one D step, then store b/2 of the new images."""

@@ -71,13 +71,21 @@ class RefineConfig:
     checkpoint_every: int = 1000
 
 
+#: λ of the paper presets. The paper sums both terms over an image (Eq. 4: cross-entropy over the patches,
+#: L1 over the pixels) and gives no value for λ; simreal takes λ = 0.5 × patches / pixels, which keeps the
+#: balance of λ = 0.5 between per-patch and per-pixel means: eyes 35×55 → 9×14 patches, hands 224×224 → 7×7.
+PAPER_GAZE_LAMBDA = 0.5 * (9 * 14) / (35 * 55)
+PAPER_HAND_LAMBDA = 0.5 * (7 * 7) / (224 * 224)
+
 PRESETS: dict[str, dict] = {
-    # Section 3.1: 55×35 grey eyes, 4 blocks of 3×3 convs with 64 maps, batch 512.
-    "paper-gaze": {"compile": True},
+    # Section 3.1: 55×35 grey eyes, 4 blocks of 3×3 convs with 64 maps, batch 512, SGD at 0.001, the
+    # loss summed per image as Eq. 4 (and averaged over the batch).
+    "paper-gaze": {"loss": {"reduction": "sum", "reg_weight": PAPER_GAZE_LAMBDA}, "compile": True},
     # Section 3.2: 224×224 depth hands, 10 blocks of 7×7, its own D, R pre-trained 500 steps.
     "paper-hand": {
         "refiner": {"blocks": 10, "kernel": 7},
         "discriminator": {"layers": HAND_LAYERS},
+        "loss": {"reduction": "sum", "reg_weight": PAPER_HAND_LAMBDA},
         "pretrain_refiner_steps": 500,
         "batch_size": 64,
         "compile": True,

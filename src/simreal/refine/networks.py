@@ -103,7 +103,7 @@ class PatchDiscriminator(nn.Module):
     """D_φ: a fully convolutional net giving raw logits ``(B, 2, h, w)``, one pair per local patch.
 
     Channel 0 is "real", channel 1 is "refined" (the paper's label 1). There is deliberately no
-    activation after the last layer: a ReLU on logits (as in several public implementations) makes
+    activation after the last layer: a ReLU on logits (as in one of three public ports checked) makes
     the "real" logit unable to go negative and stalls training. With ``global_=True`` the logits are
     averaged over space, which gives the whole-image discriminator of the paper's ablation.
     """
