@@ -56,7 +56,6 @@ def test_person_behind_another_is_occluded(monkeypatch):
     assert scene is not None
     with SceneRenderer(builder.model, 240, 240) as r:
         _, depth, geom = r.render(scene.data)
-    owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
     records = {p["person"]: p for p in person_records(scene, depth, geom)}
     front = records[0]
     assert sum(kp[2] == 2 for kp in front["keypoints"]) >= 8  # the front person faces any way: many visible

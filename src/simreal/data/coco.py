@@ -131,8 +131,7 @@ def import_coco(coco_json: str | Path, images_dir: str | Path, out: str | Path, 
     sizes = {(im["height"], im["width"]) for im in coco["images"]}
     height, width = sizes.pop() if len(sizes) == 1 else (None, None)
     flip = meta.get("flip_pairs") or (COCO_FLIP_PAIRS if names == COCO_KEYPOINTS else None)
-    schema = {k: LabelField(**{**v, "shape": tuple(v["shape"]) if v["shape"] is not None else None})
-              for k, v in meta.get("label_schema", {}).items()} or {
+    schema = {k: LabelField.from_json(v) for k, v in meta.get("label_schema", {}).items()} or {
         "people": LabelField("object", None, "persons: keypoints [[x, y, v]] (COCO convention), bbox, area, "
                              "iscrowd, mask_id, synthetic")}
     prov = Provenance(command_line(), {"coco_json": str(coco_json.resolve()), "images": str(images_dir.resolve())},

@@ -52,17 +52,28 @@ class ImageSpec:
 
 @dataclass(frozen=True)
 class LabelField:
-    """One per-sample label: numpy dtype name, shape (None = variable, e.g. a list of people)."""
+    """One per-sample label: numpy dtype name, shape (None = variable, e.g. a list of people), and for
+    numbers the valid ``range`` [low, high] (inclusive; checked by the reader and the writer)."""
 
     dtype: str
     shape: tuple[int, ...] | None
     description: str
     units: str | None = None
+    range: tuple[float, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["shape"] = list(self.shape) if self.shape is not None else None
+        if self.range is None:
+            del d["range"]  # schemas without a range stay byte-identical to earlier versions
+        else:
+            d["range"] = list(self.range)
         return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> LabelField:
+        return cls(d["dtype"], tuple(d["shape"]) if d.get("shape") is not None else None, d.get("description", ""),
+                   d.get("units"), tuple(d["range"]) if d.get("range") is not None else None)
 
 
 @dataclass

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from simreal.data.format import FORMAT, MANIFEST, METADATA, MODES
+from simreal.data.format import FORMAT, MANIFEST, METADATA
+from simreal.data.validate import check_manifest, check_record
 from simreal.utils.errors import DatasetError
 from simreal.utils.fileio import sha256_file
 
@@ -36,13 +37,16 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DatasetError(f"manifest is not valid JSON ({exc})", path) from None
+    except OSError as exc:
+        raise DatasetError(f"cannot read the manifest ({exc.strerror})", path) from None
+    if not isinstance(manifest, dict):
+        raise DatasetError(f"manifest must be a JSON object, not {type(manifest).__name__}", path)
     if manifest.get("format") != FORMAT:
         raise DatasetError(f"unknown format version {manifest.get('format')!r} (expected {FORMAT!r})", path)
     missing = [k for k in _REQUIRED if k not in manifest]
     if missing:
         raise DatasetError(f"manifest lacks {', '.join(missing)}", path)
-    if manifest["image"].get("mode") not in MODES:
-        raise DatasetError(f"unknown image mode {manifest['image'].get('mode')!r}", path)
+    check_manifest(manifest, path)
     if manifest["count"] == 0:
         raise DatasetError("empty dataset (count is 0)", path)
     return manifest
@@ -51,20 +55,6 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
 def manifest_hash(root: str | Path) -> str:
     """SHA-256 of ``dataset.json`` (which itself holds the hash of ``metadata.jsonl``)."""
     return sha256_file(Path(root) / MANIFEST)
-
-
-def _check_value(name: str, value: Any, spec: dict[str, Any], where: Path, line: int) -> None:
-    shape = spec.get("shape")
-    if shape is None:
-        return
-    try:
-        arr = np.asarray(value, dtype=np.float64 if spec["dtype"].startswith("float") else None)
-    except (TypeError, ValueError):
-        raise DatasetError(f"label '{name}' is not numeric: {value!r}", where, line) from None
-    if arr.dtype == object or list(arr.shape) != list(shape):
-        raise DatasetError(f"label '{name}' has shape {list(arr.shape)}, schema says {list(shape)}", where, line)
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        raise DatasetError(f"label '{name}' contains NaN or infinity", where, line)
 
 
 class SimrealDataset(torch.utils.data.Dataset):
@@ -100,9 +90,12 @@ class SimrealDataset(torch.utils.data.Dataset):
         if not self.metadata_path.is_file():
             raise DatasetError(f"missing {METADATA}", self.root)
         offsets = [0]
-        with open(self.metadata_path, "rb") as f:
-            for line in f:
-                offsets.append(offsets[-1] + len(line))
+        try:
+            with open(self.metadata_path, "rb") as f:
+                for line in f:
+                    offsets.append(offsets[-1] + len(line))
+        except OSError as exc:
+            raise DatasetError(f"cannot read it ({exc.strerror})", self.metadata_path) from None
         n = len(offsets) - 1
         if n == 0:
             raise DatasetError("empty dataset (no samples)", self.metadata_path)
@@ -141,17 +134,7 @@ class SimrealDataset(torch.utils.data.Dataset):
             rec = json.loads(self.raw_line(i))
         except json.JSONDecodeError as exc:
             raise DatasetError(f"not valid JSON ({exc.msg})", self.metadata_path, line_no) from None
-        if not isinstance(rec, dict) or not isinstance(rec.get("file_name"), str):
-            raise DatasetError("record lacks a 'file_name' string", self.metadata_path, line_no)
-        name = Path(rec["file_name"])
-        if name.is_absolute() or ".." in name.parts:
-            raise DatasetError(f"file_name {rec['file_name']!r} must be a path inside the dataset",
-                               self.metadata_path, line_no)
-        if self.validate:
-            for name, spec in self.schema.items():
-                if name not in rec:
-                    raise DatasetError(f"record lacks label '{name}'", self.metadata_path, line_no)
-                _check_value(name, rec[name], spec, self.metadata_path, line_no)
+        check_record(rec, self.schema if self.validate else {}, self.metadata_path, line_no)
         return rec
 
     def image_array(self, i: int, rec: dict[str, Any] | None = None) -> np.ndarray:

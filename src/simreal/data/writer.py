@@ -32,6 +32,7 @@ from simreal.data.format import (
     Provenance,
     image_file_name,
 )
+from simreal.data.validate import check_record
 from simreal.utils.errors import DatasetError
 from simreal.utils.fileio import atomic_write_bytes, atomic_write_json, sha256_file
 
@@ -165,7 +166,9 @@ class DatasetWriter:
     def add_raw(self, image: np.ndarray, line: str, mask: np.ndarray | None = None,
                 extra: dict[str, tuple[np.ndarray, str]] | None = None) -> None:
         """Write an image with a ready-made metadata line (used to copy labels byte-for-byte)."""
-        file_name = json.loads(line)["file_name"]
+        record = json.loads(line)
+        check_record(record, self.manifest["label_schema"], self.root / PARTIAL, self.done + 1)
+        file_name = record["file_name"]
         atomic_write_bytes(self.root / file_name, encode_png(image, self.image.mode))
         if mask is not None:
             mask_name = file_name.replace("images/", "masks/", 1)

@@ -101,8 +101,7 @@ def camera_copy(src: Path, out: Path, seed: int) -> Path:
                       labels_copied_from=str(src), extra={"note": "generated data standing in for real photographs"})
     from simreal.data.format import ImageSpec, LabelField
 
-    schema = {k: LabelField(**{**v, "shape": tuple(v["shape"]) if v["shape"] is not None else None})
-              for k, v in m["label_schema"].items()}
+    schema = {k: LabelField.from_json(v) for k, v in m["label_schema"].items()}
     with DatasetWriter(out, name=m["name"] + "-camera", task="keypoints", domain="real",
                        image=ImageSpec("RGB", m["image"]["height"], m["image"]["width"]), label_schema=schema,
                        provenance=prov, keypoint_names=m["keypoint_names"], skeleton=m["skeleton"],

@@ -55,8 +55,7 @@ def refine_dataset(checkpoint: str | Path, input_dir: str | Path, out_dir: str |
     if m["image"]["mode"] != sidecar["meta"].get("image_mode", m["image"]["mode"]):
         raise DatasetError(f"image mode {m['image']['mode']} does not match the refiner's "
                            f"{sidecar['meta']['image_mode']}", input_dir)
-    schema = {k: LabelField(v["dtype"], tuple(v["shape"]) if v["shape"] is not None else None,
-                            v["description"], v.get("units")) for k, v in m["label_schema"].items()}
+    schema = {k: LabelField.from_json(v) for k, v in m["label_schema"].items()}
     ckpt_ref = {"path": str(checkpoint.resolve()), "sha256": sha256_file(checkpoint.with_suffix(".safetensors"))}
     provenance = Provenance(
         command=shlex.join(["simreal", *sys.argv[1:]]) if sys.argv else "refine_dataset",

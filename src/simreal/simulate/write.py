@@ -28,7 +28,7 @@ def generate_digits(out: str | Path, count: int = 6000, seed: int = 0, font_dir:
     fonts = usable_fonts(str(font_dir) if font_dir else None)
     config = {"count": count, "font_dir": str(font_dir) if font_dir else "matplotlib",
               "fonts": [f.stem for f in fonts], "simulator": dataclasses.asdict(cfg)}
-    schema = {"label": LabelField("int64", (), "the digit 0-9"),
+    schema = {"label": LabelField("int64", (), "the digit 0-9", range=(0, 9)),
               "synthetic": LabelField("bool", (), "true for simulator output")}
     writer = DatasetWriter(out, name="digits-synthetic", task="digits", domain="synthetic",
                            image=ImageSpec("L", 8, 8), label_schema=schema,

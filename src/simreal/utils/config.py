@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from pathlib import Path
@@ -72,14 +73,65 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return False
         raise ConfigError(f"config key '{key}' expects true/false, got {value!r}")
     if tp in (int, float):
-        try:
-            number = float(value) if tp is float else int(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"config key '{key}' expects {tp.__name__}, got {value!r}") from None
+        number = _number(value, tp, key)
+        check_range(key, number)
         return number
     if tp is str:
         return str(value)
     return value
+
+
+def _number(value: Any, tp: type, key: str) -> int | float:
+    """An int or a finite float from a number or a numeric string; booleans, non-integral values for an int
+    (YAML ``10.5``) and NaN/infinity are refused, never rounded."""
+    expects = f"config key '{key}' expects {'an integer' if tp is int else 'a number'}, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(expects)
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(expects) from None
+    if not math.isfinite(number):
+        raise ConfigError(f"config key '{key}' must be finite, got {value!r}")
+    if tp is float:
+        return number
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(expects) from None
+    if not number.is_integer():
+        raise ConfigError(expects)
+    return int(value)
+
+
+#: Valid ranges of numeric config fields, by field name (a name means the same kind of quantity in every
+#: config): ``(low, high, low_inclusive)``; ``None`` leaves a side open, ``high`` is inclusive. Checked
+#: whenever a value is set (YAML, ``--set``, presets, a run's ``config.json``), so ``--dry-run`` refuses too.
+_AT_LEAST_1 = ("steps", "batch_size", "iterations", "log_every", "checkpoint_every", "grid_every", "buffer_size",
+               "kg", "kd", "blocks", "kernel", "n_steps", "history", "top_k", "pool", "stages", "stage_width",
+               "stage_kernel", "size", "max_side", "hidden", "classes", "supersample", "examples", "samples",
+               "place_tries", "pose_tries", "renders_per_image", "per_class", "max_per_class", "max_people")
+_POSITIVE = ("lr", "scale", "sigma", "paf_width", "resolution", "max_stretch", "fovy_deg", "psi_scale", "width",
+             "height")
+_NON_NEGATIVE = ("weight_decay", "noise", "reg_weight", "label_consistency", "shift_px", "jitter_px", "rotate_deg",
+                 "noise_channels", "freeze_layers", "pretrain_refiner_steps", "pretrain_discriminator_steps", "seed",
+                 "min_people", "self_penetration_m", "alpha", "people_lambda", "eta")
+_UNIT = ("epsilon", "flip", "near_real_share", "person_fraction", "dropout", "beta1", "beta2", "momentum",
+         "min_score", "peak_threshold", "paf_threshold")
+RANGES: dict[str, tuple[float | None, float | None, bool]] = {
+    **{n: (1, None, True) for n in _AT_LEAST_1}, **{n: (0, None, False) for n in _POSITIVE},
+    **{n: (0, None, True) for n in _NON_NEGATIVE}, **{n: (0, 1, True) for n in _UNIT}}
+
+
+def check_range(key: str, number: float) -> None:
+    """Refuse a value outside :data:`RANGES` for the field that ``key`` (``a.b.name``) names."""
+    low, high, inclusive = RANGES.get(key.rsplit(".", 1)[-1], (None, None, True))
+    if low is not None and (number < low or (number == low and not inclusive)):
+        raise ConfigError(f"config key '{key}' must be {'at least' if inclusive else 'greater than'} {low:g}, "
+                          f"got {number:g}")
+    if high is not None and number > high:
+        raise ConfigError(f"config key '{key}' must be at most {high:g}, got {number:g}")
 
 
 def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:

@@ -36,7 +36,7 @@ def import_uci_digits(out: str | Path, seed: int = 0, pool: float = 0.5, train: 
     images = np.round(digits.images * 255.0 / 16.0).astype(np.uint8)
     labels = digits.target.astype(np.int64)
     splits = split_indices(labels, {"pool": pool, "train": train, "test": test}, seed)
-    schema = {"label": LabelField("int64", (), "the digit 0-9"),
+    schema = {"label": LabelField("int64", (), "the digit 0-9", range=(0, 9)),
               "synthetic": LabelField("bool", (), "false: real handwriting")}
     paths = {}
     with progress_bar(show_progress) as bar:

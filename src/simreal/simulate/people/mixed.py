@@ -166,8 +166,7 @@ class MixedJob:
         real, k = Path(self.real), self.cfg.renders_per_image
         manifest = read_manifest(real)
         ds = SimrealDataset(real)
-        schema = {**{n: LabelField(**{**v, "shape": tuple(v["shape"]) if v["shape"] is not None else None})
-                     for n, v in manifest["label_schema"].items()},
+        schema = {**{n: LabelField.from_json(v) for n, v in manifest["label_schema"].items()},
                   "people": LabelField("object", None, "real people (synthetic: false, ground truth kept; v = 2 → 1 "
                                        "where a synthetic person now covers them) then synthetic people (synthetic: "
                                        "true, full labels)")}

@@ -110,7 +110,7 @@ class OpenPose(nn.Module):
             x = m(x)
             if isinstance(m, nn.ReLU):
                 convs_seen += 1
-                if detach is not None and convs_seen == frozen_layers and bool(detach.any()):
+                if detach is not None and convs_seen == frozen_layers:
                     x = torch.where(detach[:, None, None, None], x.detach(), x)
         return self.cpm(x)
 
