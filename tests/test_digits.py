@@ -164,6 +164,6 @@ def test_cli_generate_import_train_evaluate(tmp_path: Path):
     r = runner.invoke(app, ["train", "--data", str(tmp_path / "nope"), "--runs", str(tmp_path / "runs")])
     assert r.exit_code == 2 and "dataset folder not found" in r.output
     r = runner.invoke(app, ["train", "--task", "gaze", "--data", str(tmp_path / "syn")])
-    assert r.exit_code == 2 and "no 'gaze' field for the gaze task" in r.output
+    assert r.exit_code == 2 and "a digits dataset, not gaze" in r.output
     r = runner.invoke(app, ["train", "--task", "hands", "--data", str(tmp_path / "syn")])
     assert r.exit_code == 2 and "unknown task 'hands'" in r.output

@@ -111,7 +111,7 @@ def test_cli_train_and_evaluate_gaze(eyes, tmp_path):
     assert "within 7°" in r.output and (tmp_path / "curve.png").exists()
     assert len(json.loads((tmp_path / "m.json").read_text())["curve_pct"]) == 26
     r = runner.invoke(app, ["evaluate", "--task", "digits", "--checkpoint", str(run), "--data", str(eyes)])
-    assert r.exit_code == 2 and "no 'label' field" in r.output
+    assert r.exit_code == 2 and "a gaze dataset, not digits" in r.output
 
 
 def test_cli_generate_eyes_bad_input(tmp_path):

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from simreal.cli import app
 from simreal.data.reader import SimrealDataset
 from simreal.evaluate.turing import score_answers
-from simreal.experiments.turing import TuringConfig, TuringStudy, display_png
+from simreal.experiments.turing import TuringConfig, TuringStudy, display_png, write_report
 from simreal.experiments.turing_web import create_app
 from simreal.simulate.write import generate_digits
 from simreal.utils.errors import SimrealError
@@ -153,3 +153,99 @@ def test_machine_observer_separates_what_differs_and_not_what_does_not(datasets,
     assert r.exit_code == 0, r.output
     res = json.loads((tmp_path / "o.json").read_text())["results"][str(datasets[1])]
     assert len(res["runs"]) == 2 and res["runs"][0]["test_per_class"] == 6
+
+
+def test_simultaneous_submissions_of_one_trial_land_once(datasets, tmp_path):
+    """8 threads answer trial 0 of the same subject at once: exactly one answer is stored."""
+    import threading
+
+    real, syn = datasets
+    study = TuringStudy(tmp_path / "t.sqlite", real, syn, CFG)
+    token = study.new_subject("racer")
+    landed, barrier = [], threading.Barrier(8)
+
+    def submit(answer):
+        barrier.wait()
+        try:
+            study.answer(token, 0, answer, 100)
+            landed.append(answer)
+        except SimrealError:
+            pass
+
+    threads = [threading.Thread(target=submit, args=("real" if i % 2 else "synthetic",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(landed) == 1 and [r["answer"] for r in study.answers(token)] == landed
+    assert study.status(token)["next"] == 1
+
+
+def test_hostile_submissions_and_names(datasets, tmp_path):
+    real, syn = datasets
+    study = TuringStudy(tmp_path / "t.sqlite", real, syn, CFG)
+    client = create_app(study).test_client()
+    name = "=HYPERLINK(\"x\") $\\frac{a$ <b>|"
+    token = client.post("/start", data={"name": name}).headers["Location"].rsplit("/", 1)[-1]
+    for form in ({"k": "0", "answer": "real", "ms": str(10 ** 30)}, {"k": "9" * 20, "answer": "real", "ms": "5"},
+                 {"k": "0", "answer": "real", "ms": "-5"}):
+        assert client.post(f"/s/{token}/answer", data=form).status_code == 302  # refused, never a 500
+    assert study.answers(token) == []
+    assert client.post("/start", data={"name": "x" * 20000}).status_code == 413  # request too large
+    for k in range(2 * CFG.per_class):
+        study.answer(token, k, "real", 1000)
+    half = study.new_subject("half")
+    study.answer(half, 0, "synthetic", 900)
+    res = write_report(study, tmp_path / "rep")
+    assert res["subjects"][f"{name} (#1)"]["complete"] and not res["subjects"]["half (#2)"]["complete"]
+    assert res["complete"]["trials"] == 2 * CFG.per_class and res["trials"] == 2 * CFG.per_class + 1
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert "\\$\\\\frac\\{a\\$" in report and "&lt;b&gt;" in report and "<b>" not in report
+    csv_text = (tmp_path / "rep" / "answers.csv").read_text()
+    import csv
+
+    cells = [row["subject"] for row in csv.DictReader(io.StringIO(csv_text))]
+    assert cells[0] == "'" + name and cells[-1] == "half"  # shown as text by a spreadsheet, not run
+    from simreal.experiments.turing import csv_cell
+
+    assert csv_cell("=1+1") == "'=1+1" and csv_cell("@SUM(A1)") == "'@SUM(A1)" and csv_cell("ok") == "ok"
+    small = TuringStudy(tmp_path / "s.sqlite", real, syn, TuringConfig(per_class=5, examples=3, max_subjects=1))
+    small.new_subject("one")
+    with pytest.raises(SimrealError, match="full"):
+        small.new_subject("two")
+
+
+def test_default_scale_and_wording_come_from_the_data(datasets, tmp_path):
+    real, syn = datasets
+    study = TuringStudy(tmp_path / "t.sqlite", real, syn, TuringConfig(per_class=5, examples=3))
+    assert study.cfg.scale == 25  # 8×8 digits shown at 200 px
+    page = create_app(study).test_client().get("/").data.decode()
+    assert "images of handwritten digits" in page and "photograph" not in page
+
+
+def test_grey_level_tell_is_found_and_removed_by_match_levels(datasets, tmp_path, monkeypatch):
+    """Real UCI-style digits have few grey levels (multiples of 16 here); smooth synthetic ones have many."""
+    from simreal.data.format import ImageSpec, LabelField, Provenance
+    from simreal.data.writer import DatasetWriter
+
+    rng = np.random.default_rng(0)
+    coarse, syn = tmp_path / "coarse", tmp_path / "smooth"
+    for root, step in ((coarse, 16), (syn, 1)):  # ≤ 16 grey levels vs ~60 (as UCI vs refined digits)
+        with DatasetWriter(root, name=root.name, task="digits", domain="real", image=ImageSpec("L", 8, 8),
+                           label_schema={"label": LabelField("int64", (), "digit", range=(0, 9))},
+                           provenance=Provenance("t", {}, step)) as w:
+            for i in range(12):
+                w.add((rng.integers(0, 256, (8, 8)) // step * step).astype(np.uint8), {"label": i % 10})
+    study = TuringStudy(tmp_path / "t.sqlite", coarse, syn, TuringConfig(per_class=5, examples=3))
+    assert any(t.startswith("grey levels") for t in study.tells())
+    matched = TuringStudy(tmp_path / "m.sqlite", coarse, syn, TuringConfig(per_class=5, examples=3,
+                                                                           match_levels=True))
+    assert not any(t.startswith("grey levels") for t in matched.tells())
+    shown = np.asarray(Image.open(io.BytesIO(matched.example_image("synthetic", 0))))
+    assert set(np.unique(shown)) <= set(matched.levels.tolist())
+    import flask
+
+    monkeypatch.setattr(flask.Flask, "run", lambda *a, **k: None)  # print the warnings, serve nothing
+    r = CliRunner().invoke(app, ["turing", "serve", "--db", str(tmp_path / "c.sqlite"), "--real", str(coarse),
+                                 "--synthetic", str(syn), "--per-class", "5", "--examples", "3"])
+    assert "warning: this alone separates" in r.output and "grey levels" in r.output

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape as rich_escape
 
 from simreal.utils.errors import SimrealError
 
@@ -47,7 +48,12 @@ def cli_errors(fn):
         try:
             return fn(*args, **kwargs)
         except SimrealError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {rich_escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except OSError as exc:  # a path the user gave: a file where a folder is needed, no permission, a loop...
+            where = f"{exc.filename}: " if exc.filename else ""
+            err.print(f"[bold red]error:[/] {rich_escape(where + (exc.strerror or str(exc)))}", highlight=False,
+                      soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("interrupted; rerun the same command to resume")

@@ -171,7 +171,9 @@ def import_coco(
                                               "MPII in COCO style).")],
     images: Annotated[Path, typer.Argument(help="Folder the JSON's file_name entries are relative to.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Output dataset folder.")],
-    domain: Annotated[str, typer.Option(help="Domain to record: real (default), synthetic, mixed ...")] = "real",
+    domain: Annotated[str | None, typer.Option(
+        help="Domain to record: real, synthetic, mixed, ... (default: the domain of a file exported by simreal, "
+             "else real).")] = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Write COCO keypoint annotations and their images as a simreal dataset (masks from segmentations)."""

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from simreal.cli import Device, Seed, app, cli_errors, out
+from simreal.cli import Device, Seed, app, cli_errors, err, out
 
 turing_app = typer.Typer(help="Visual Turing test: can people tell your synthetic images from real ones?",
                          no_args_is_help=True)
@@ -28,8 +28,12 @@ def serve(
                                            "refined). Set when the study is created, like the next three.")] = 50,
     examples: Annotated[int, typer.Option(min=0, help="Labelled examples of each kind kept on screen (paper: 20 "
                                           "in all); never used as trials.")] = 10,
-    scale: Annotated[int, typer.Option(min=1, help="Show images enlarged by this factor (nearest "
-                                  "neighbour).")] = 4,
+    scale: Annotated[int, typer.Option(min=0, help="Show images enlarged by this factor (nearest neighbour); 0: "
+                                       "the smallest that shows the shorter side at 200 px or more.")] = 0,
+    match_levels: Annotated[bool, typer.Option(
+        help="Show synthetic images quantised to the grey levels found in the real ones, so the number of grey "
+             "levels cannot give them away (see the warning serve prints).")] = False,
+    max_subjects: Annotated[int, typer.Option(min=1, help="Refuse new subjects beyond this many.")] = 1000,
     seed: Seed = 0,
     host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 for other machines on the network.")]
     = "127.0.0.1",
@@ -42,11 +46,17 @@ def serve(
     from simreal.experiments.turing import TuringConfig, TuringStudy
     from simreal.experiments.turing_web import create_app
 
-    cfg = TuringConfig(per_class=per_class, examples=examples, scale=scale, seed=seed)
+    cfg = TuringConfig(per_class=per_class, examples=examples, scale=scale, seed=seed, match_levels=match_levels,
+                       max_subjects=max_subjects)
     study = TuringStudy(db, real, synthetic, cfg if real is not None else None)
     n = study.score()["trials"]
     out.print(f"study {db}: {len(study.datasets['real'])} real / {len(study.datasets['synthetic'])} synthetic "
-              f"images, {2 * study.cfg.per_class} trials per subject, {n} answers so far")
+              f"images, {2 * study.cfg.per_class} trials per subject, shown at {study.cfg.scale}×, {n} answers so far")
+    for tell in study.tells():
+        err.print(f"warning: this alone separates the real from the synthetic images, so subjects can answer "
+                  f"without judging realism: {tell}" + ("" if study.cfg.match_levels else
+                                                        " (--match-levels removes a grey-level tell)"),
+                  highlight=False, soft_wrap=True, markup=False)
     out.print(f"open http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}/ "
               "(one browser tab per subject); Ctrl-C stops")
     create_app(study).run(host=host, port=port, threaded=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from simreal.data.format import MANIFEST, ImageSpec, LabelField, Provenance, command_line
 from simreal.data.keypoints import COCO_FLIP_PAIRS, COCO_KEYPOINTS, COCO_SKELETON
@@ -100,29 +100,93 @@ def _person_category(coco: dict[str, Any], path: Path) -> dict[str, Any]:
     raise DatasetError("no 'person' category", path)
 
 
-def _mask(ann: dict[str, Any], h: int, w: int) -> np.ndarray | None:
+def _mask(ann: dict[str, Any], h: int, w: int, path: Path) -> np.ndarray | None:
     from pycocotools import mask as mask_utils
 
     seg = ann.get("segmentation")
     if not seg:
         return None
-    if isinstance(seg, list):  # polygons
-        rles = mask_utils.frPyObjects(seg, h, w)
-        rle = mask_utils.merge(rles)
-    elif isinstance(seg.get("counts"), list):  # uncompressed RLE
-        rle = mask_utils.frPyObjects(seg, h, w)
-    else:
-        rle = {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
-    return mask_utils.decode(rle).astype(bool)
+    try:
+        if isinstance(seg, list):  # polygons
+            rles = mask_utils.frPyObjects(seg, h, w)
+            rle = mask_utils.merge(rles)
+        elif isinstance(seg.get("counts"), list):  # uncompressed RLE
+            rle = mask_utils.frPyObjects(seg, h, w)
+        else:
+            rle = {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
+        mask = mask_utils.decode(rle).astype(bool)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        raise DatasetError(f"annotation {ann.get('id')}: invalid segmentation ({exc.__class__.__name__})",
+                           path) from None
+    if mask.shape != (h, w):
+        raise DatasetError(f"annotation {ann.get('id')}: segmentation is {mask.shape[1]}x{mask.shape[0]}, its image "
+                           f"{w}x{h}", path)
+    return mask
 
 
-def import_coco(coco_json: str | Path, images_dir: str | Path, out: str | Path, domain: str = "real",
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def check_coco(coco: dict[str, Any], cat: dict[str, Any], n_keypoints: int, path: Path) -> None:
+    """What the importer relies on, before anything is written: unique integer image ids, positive sizes,
+    file names inside the images folder, annotations of existing images with numeric keypoints and
+    visibilities 0, 1 or 2."""
+    ids = set()
+    for im in coco["images"]:
+        if not isinstance(im, dict) or not _is_int(im.get("id")):
+            raise DatasetError(f"an image entry without an integer 'id': {str(im)[:80]}", path)
+        if im["id"] in ids:
+            raise DatasetError(f"image id {im['id']} appears twice", path)
+        ids.add(im["id"])
+        for side in ("height", "width"):
+            if not (_is_int(im.get(side)) and im[side] > 0):
+                raise DatasetError(f"image {im['id']}: '{side}' must be a positive integer, got {im.get(side)!r}",
+                                   path)
+        name = im.get("file_name")
+        if not isinstance(name, str) or not name:
+            raise DatasetError(f"image {im['id']}: no 'file_name'", path)
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise DatasetError(f"image {im['id']}: file_name {name!r} leaves the images folder", path)
+    for ann in coco["annotations"]:
+        if not isinstance(ann, dict) or ann.get("category_id") != cat["id"]:
+            continue
+        if ann.get("image_id") not in ids:
+            raise DatasetError(f"annotation {ann.get('id')}: image_id {ann.get('image_id')!r} is not an image of the "
+                               "file", path)
+        flat = ann.get("keypoints") or [0] * (3 * n_keypoints)
+        if not isinstance(flat, list) or len(flat) != 3 * n_keypoints:
+            raise DatasetError(f"annotation {ann.get('id')}: {len(flat) if isinstance(flat, list) else flat!r} "
+                               f"keypoint values, expected {3 * n_keypoints}", path)
+        for j in range(n_keypoints):
+            x, y, v = flat[3 * j: 3 * j + 3]
+            numeric = all(isinstance(c, (int, float)) and not isinstance(c, bool) and np.isfinite(c) for c in (x, y))
+            if not numeric or v not in (0, 1, 2) or isinstance(v, bool):
+                raise DatasetError(f"annotation {ann.get('id')}: keypoint {j} is {[x, y, v]!r} (x, y numbers, "
+                                   "v 0, 1 or 2)", path)
+
+
+def _open_image(path: Path, im: dict[str, Any], coco_json: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as img:
+            image = np.asarray(img.convert("RGB"))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DatasetError(f"corrupt image ({exc.__class__.__name__})", path) from None
+    if image.shape[:2] != (im["height"], im["width"]):
+        raise DatasetError(f"image is {image.shape[1]}x{image.shape[0]}, {coco_json.name} says "
+                           f"{im['width']}x{im['height']}", path)
+    return image
+
+
+def import_coco(coco_json: str | Path, images_dir: str | Path, out: str | Path, domain: str | None = None,
                 overwrite: bool = False, show_progress: bool | None = None) -> Path:
-    """Write a COCO keypoints file and its images as a simreal keypoint dataset."""
+    """Write a COCO keypoints file and its images as a simreal keypoint dataset. ``domain``: what to record
+    (default: the one in simreal's own info of an exported file, else ``real``)."""
     coco_json, images_dir = Path(coco_json), Path(images_dir)
     coco = _load_coco(coco_json)
     cat = _person_category(coco, coco_json)
     names = cat.get("keypoints") or COCO_KEYPOINTS
+    check_coco(coco, cat, len(names), coco_json)
     by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for ann in coco["annotations"]:
         if ann.get("category_id") == cat["id"]:
@@ -137,7 +201,7 @@ def import_coco(coco_json: str | Path, images_dir: str | Path, out: str | Path, 
     prov = Provenance(command_line(), {"coco_json": str(coco_json.resolve()), "images": str(images_dir.resolve())},
                       extra={"imported_from": "COCO keypoints"})
     writer = DatasetWriter(out, name=meta.get("name", coco_json.stem), task="keypoints",
-                           domain=meta.get("domain", domain), image=ImageSpec("RGB", height, width),
+                           domain=domain or meta.get("domain", "real"), image=ImageSpec("RGB", height, width),
                            label_schema=schema, provenance=prov, keypoint_names=list(names),
                            skeleton=cat.get("skeleton") or COCO_SKELETON, flip_pairs=flip, overwrite=overwrite)
     with writer, progress_bar(show_progress) as bar:
@@ -146,20 +210,17 @@ def import_coco(coco_json: str | Path, images_dir: str | Path, out: str | Path, 
             path = images_dir / im["file_name"]
             if not path.is_file():
                 raise DatasetError(f"image {im['file_name']} listed in {coco_json.name} not found", images_dir)
-            image = np.asarray(Image.open(path).convert("RGB"))
+            image = _open_image(path, im, coco_json)
             mask = np.zeros(image.shape[:2], np.uint8)
             people = []
             for k, ann in enumerate(by_image.get(im["id"], [])):
                 flat = ann.get("keypoints") or [0] * (3 * len(names))
-                if len(flat) != 3 * len(names):
-                    raise DatasetError(f"annotation {ann.get('id')}: {len(flat)} keypoint values, expected "
-                                       f"{3 * len(names)}", coco_json)
                 extra = ann.get("simreal", {})
                 kps = [[flat[3 * j], flat[3 * j + 1], int(flat[3 * j + 2])] for j in range(len(names))]
                 person = {"keypoints": kps, "bbox": ann.get("bbox"), "area": ann.get("area", 0), **extra}
                 if "iscrowd" not in extra and "synthetic" not in extra:
                     person.update(iscrowd=ann.get("iscrowd", 0), synthetic=False)
-                seg = _mask(ann, image.shape[0], image.shape[1])
+                seg = _mask(ann, image.shape[0], image.shape[1], coco_json)
                 if seg is not None:
                     mask_id = extra.get("mask_id", k + 1)
                     mask[seg] = mask_id

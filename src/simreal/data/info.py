@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from simreal.data.reader import SimrealDataset, is_finite_number, read_manifest
+from simreal.utils.errors import DatasetError
+from simreal.utils.fileio import sha256_file
 
 
 def factor_summary(ds: SimrealDataset, on_step: Callable[[], None] | None = None,
@@ -53,10 +55,22 @@ def provenance_chain(root: str | Path, max_depth: int = 16) -> list[dict[str, An
     return chain
 
 
+def check_metadata_hash(ds: SimrealDataset) -> None:
+    """``metadata.jsonl`` must be the file the manifest's ``metadata_sha256`` was computed from."""
+    expected = ds.manifest.get("metadata_sha256")
+    if expected is not None and sha256_file(ds.metadata_path) != expected:
+        raise DatasetError("does not match the manifest's metadata_sha256 (edited or damaged after it was "
+                           "written)", ds.metadata_path)
+
+
 def dataset_info(root: str | Path, on_step: Callable[[], None] | None = None,
                  check_images: bool = True) -> dict[str, Any]:
+    """The summary of ``simreal info``; reading it validates every record (and image), then the metadata's
+    hash (after the records, so a damaged line is named by its own error first)."""
     ds = SimrealDataset(root)
     m = ds.manifest
+    factors = factor_summary(ds, on_step, check_images)
+    check_metadata_hash(ds)
     return {
         "path": str(Path(root)),
         "name": m["name"],
@@ -65,7 +79,7 @@ def dataset_info(root: str | Path, on_step: Callable[[], None] | None = None,
         "domain": m["domain"],
         "image": m["image"],
         "labels": m["label_schema"],
-        "factors": factor_summary(ds, on_step, check_images),
+        "factors": factors,
         "provenance": provenance_chain(root),
         "seed": m.get("provenance", {}).get("seed"),
     }

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import colorsys
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from simreal.data.format import MANIFEST, METADATA
+from simreal.data.reader import SimrealDataset
 from simreal.utils.errors import DatasetError
 
 PANEL_W = 330
@@ -38,24 +37,21 @@ def draw_people(image: Image.Image, people: list[dict[str, Any]], limbs, width: 
     return out
 
 
-def _record(root: Path, index: int) -> dict[str, Any]:
-    if not (root / MANIFEST).is_file():
-        raise DatasetError("not a finished simreal dataset (no dataset.json)", root)
-    with open(root / METADATA, encoding="utf-8") as f:
-        for i, line in enumerate(f):
-            if i == index:
-                return json.loads(line)
-    raise DatasetError(f"--index {index} is out of range", root / METADATA)
+def _record(ds: SimrealDataset, index: int) -> dict[str, Any]:
+    if not 0 <= index < len(ds):
+        raise DatasetError(f"--index {index} is out of range (0-{len(ds) - 1})", ds.metadata_path)
+    return ds.record(index)  # validated: a broken record is named, not drawn
 
 
 def draw_sample(root: str | Path, index: int = 0) -> Image.Image:
     """The image with each person's mask tinted, skeleton, keypoints (filled: visible, hollow: occluded;
     keypoints outside the image are counted in the panel) and a panel listing the factors."""
     root = Path(root)
-    manifest = json.loads((root / MANIFEST).read_text())
-    if manifest.get("task") != "keypoints":
-        raise DatasetError(f"simreal show draws keypoint datasets; this one is task {manifest.get('task')!r}", root)
-    rec = _record(root, index)
+    ds = SimrealDataset(root)
+    if ds.manifest["task"] != "keypoints":
+        raise DatasetError(f"simreal show draws keypoint datasets; this one is task {ds.manifest['task']!r}", root)
+    manifest = ds.manifest
+    rec = _record(ds, index)
     image = Image.open(root / rec["file_name"]).convert("RGB")
     base = np.asarray(image).astype(np.float32)
     mask_path = root / rec["file_name"].replace("images/", "masks/", 1)

@@ -35,6 +35,7 @@ from simreal.data.format import (
 from simreal.data.validate import check_record
 from simreal.utils.errors import DatasetError
 from simreal.utils.fileio import atomic_write_bytes, atomic_write_json, sha256_file
+from simreal.utils.locking import FolderLock
 
 PARTIAL = METADATA + ".partial"
 STATE = ".simreal-partial.json"
@@ -53,6 +54,37 @@ def encode_png(image: np.ndarray, mode: str) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="PNG", compress_level=3)
     return buf.getvalue()
+
+
+def estimated_bytes(count: int, image: ImageSpec) -> int:
+    """A low estimate of the disk space of ``count`` samples: a third of the raw pixels (PNG of rendered
+    images) and 300 bytes of metadata each; 640×480 when the size is variable."""
+    dtype, channels = MODES[image.mode]
+    pixels = (image.height or 480) * (image.width or 640) * channels * np.dtype(dtype).itemsize
+    return count * (pixels // 3 + 300)
+
+
+def check_disk_space(root: Path, count: int, image: ImageSpec) -> None:
+    """Refuse, before anything is written, a dataset that cannot fit on the disk holding ``root``."""
+    if count < 1:
+        raise DatasetError(f"the sample count must be at least 1, got {count}", root)
+    existing = next((p for p in (root, *root.parents) if p.exists()), Path("."))
+    free = shutil.disk_usage(existing).free
+    need = estimated_bytes(count, image)
+    if need > free:
+        raise DatasetError(f"{count:,} samples need about {need / 1e9:,.1f} GB, only {free / 1e9:,.1f} GB are free",
+                           root)
+
+
+def _check_out_path(root: Path) -> None:
+    """One clear line for an output path that cannot be a dataset folder."""
+    if root.is_symlink() and not root.exists():
+        raise DatasetError("a broken symbolic link (or a link loop) is here; choose another --out", root)
+    if root.exists() and not root.is_dir():
+        raise DatasetError("a file is here; --out must be a folder", root)
+    blocker = next((p for p in root.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise DatasetError(f"{blocker} is a file, so no folder can be made under it", root)
 
 
 def fingerprint(obj: Any) -> str:
@@ -92,10 +124,15 @@ class DatasetWriter:
         overwrite: bool = False,
         resume_key: Any = None,
         first_index: int = 0,
+        expected_count: int | None = None,
     ):
         if task not in TASKS or domain not in DOMAINS:
-            raise ValueError(f"task must be in {TASKS} and domain in {DOMAINS}")
+            raise DatasetError(f"task must be one of {', '.join(TASKS)} and domain one of {', '.join(DOMAINS)} "
+                               f"(got {task!r}, {domain!r})", root)
         self.root = Path(root)
+        _check_out_path(self.root)
+        if expected_count is not None:
+            check_disk_space(self.root, expected_count, image)
         self.image = image
         self.first_index = first_index  # a shard of a larger dataset names its files by global index
         self.manifest: dict[str, Any] = {
@@ -111,8 +148,13 @@ class DatasetWriter:
         self.provenance = provenance
         key = resume_key if resume_key is not None else {"config": provenance.config, "seed": provenance.seed}
         self._fingerprint = fingerprint({"manifest": self.manifest, "key": key})
-        self.done = self._prepare(overwrite)
-        self._meta = open(self.root / PARTIAL, "a", encoding="utf-8")
+        self._lock = FolderLock(self.root, "another simreal writer").acquire()  # held until close()
+        try:
+            self.done = self._prepare(overwrite)
+            self._meta = open(self.root / PARTIAL, "a", encoding="utf-8")
+        except BaseException:
+            self._lock.release()
+            raise
         self._finished = False
 
     # -- setup ----------------------------------------------------------------------------------
@@ -142,7 +184,10 @@ class DatasetWriter:
         return 0
 
     def _recover_partial(self) -> int:
-        """Keep complete lines of the partial metadata; cut a line torn by a kill."""
+        """Keep complete lines of the partial metadata; cut a line torn by a kill; delete the temporary files
+        of writes a kill interrupted (no other writer can be here: this one holds the folder's lock)."""
+        for tmp in self.root.rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
         path = self.root / PARTIAL
         data = path.read_bytes() if path.exists() else b""
         end = data.rfind(b"\n") + 1
@@ -198,6 +243,7 @@ class DatasetWriter:
     def close(self) -> None:
         if not self._meta.closed:
             self._meta.close()
+        self._lock.release()
 
     def __enter__(self) -> DatasetWriter:
         return self

@@ -31,18 +31,32 @@ def _resumed_config(cls, run_dir: Path):
     path = run_dir / "config.json"
     if not path.is_file():
         raise SimrealError(f"{run_dir}: not a run directory (no config.json)")
-    return from_dict(cls, json.loads(path.read_text()))
+    try:
+        return from_dict(cls, json.loads(path.read_text()))
+    except (ConfigError, json.JSONDecodeError) as exc:
+        raise SimrealError(f"{path}: not the config of this kind of run ({exc})") from None
 
 
 def _inputs_path(run_dir: Path) -> Path:
     return run_dir / "inputs.json"
 
 
-def _read_inputs(run_dir: Path) -> dict[str, Any]:
+def _read_inputs(run_dir: Path, kind: str) -> dict[str, Any]:
+    """The run's ``inputs.json``; ``kind`` ("train" or "refine") is the command resuming it, and a run made by
+    the other one is refused by name."""
     path = _inputs_path(run_dir)
     if not path.is_file():
         raise SimrealError(f"{run_dir}: not a run directory (no inputs.json)")
-    return json.loads(path.read_text())
+    try:
+        inputs = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise SimrealError(f"{path}: not valid JSON ({exc.msg})") from None
+    found = "refine" if isinstance(inputs, dict) and "synthetic" in inputs else "train"
+    if found != kind:
+        what = "a refiner run (resume it with simreal refine train --resume)" if found == "refine" else \
+            "a task training run (resume it with simreal train --resume)"
+        raise SimrealError(f"{run_dir}: {what}")
+    return inputs
 
 
 def refine_train_stage(synthetic: Path | None, real: Path | None, preset_name: str, runs: Path,
@@ -51,8 +65,8 @@ def refine_train_stage(synthetic: Path | None, real: Path | None, preset_name: s
                        echo: Callable[[str], Any] = print) -> Path | None:
     """``simreal refine train``: returns the run directory (None for a dry run)."""
     if resume is not None:
+        inputs = _read_inputs(resume, "refine")
         cfg = _resumed_config(RefineConfig, resume)
-        inputs = _read_inputs(resume)
         synthetic, real = Path(inputs["synthetic"]), Path(inputs["real"])
         consistency_classifier = Path(inputs["consistency_classifier"]) if inputs["consistency_classifier"] else None
     else:
@@ -96,6 +110,8 @@ def labeled_subset(ds: SimrealDataset, task: str, n: int, seed: int) -> SimrealD
 
 def open_labeled(path: Path, task: str) -> SimrealDataset:
     ds = SimrealDataset(path)
+    if ds.manifest["task"] != task:
+        raise SimrealError(f"{path}: a {ds.manifest['task']} dataset, not {task}")
     label = task_spec(task).label
     if label not in ds.schema:
         raise SimrealError(f"{path}: dataset has no '{label}' field for the {task} task")
@@ -110,6 +126,11 @@ def _shares_and_limits(data: list[Path], share: list[float], limit: list[int]) -
     limit = limit or [0] * len(data)
     if len(share) != len(data) or len(limit) != len(data):
         raise ConfigError("give one --share and one --limit per --data (or none)")
+    bad = [s for s in share if not (np.isfinite(s) and s > 0)]
+    if bad:
+        raise ConfigError(f"--share must be positive, got {bad[0]:g}")
+    if any(n < 0 for n in limit):
+        raise ConfigError("--limit must be 0 (all) or a positive number of samples")
     return share, limit
 
 
@@ -128,7 +149,7 @@ def train_stage(task: str, data: list[Path], share: list[float], limit: list[int
     """``simreal train``: returns the run directory (None for a dry run). ``sampling`` (``sampler``,
     ``group_by``, ``groups``, ``rule``) puts a :mod:`simreal.teach` sampler on the last ``--data``."""
     if resume is not None:
-        inputs = _read_inputs(resume)
+        inputs = _read_inputs(resume, "train")
         task = inputs.get("task", "digits")  # the run knows its task; --task is not needed to resume
         cfg = _resumed_config(train_config(task), resume)
         data, share, limit = [Path(p) for p in inputs["data"]], inputs["share"], inputs["limit"]

@@ -14,6 +14,7 @@ must use the same ones), the subjects, and every trial with its answer and respo
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import secrets
@@ -48,8 +49,31 @@ CREATE TABLE IF NOT EXISTS trials (subject INTEGER NOT NULL REFERENCES subjects(
 class TuringConfig:
     per_class: int = 50  # trials per subject of each kind (paper: 50 real + 50 refined)
     examples: int = 10  # labelled examples of each kind on screen (paper: 20 in all)
-    scale: int = 4  # images are shown enlarged by this integer factor (nearest neighbour: no smoothing)
+    scale: int = 0  # images are shown enlarged by this integer factor (nearest neighbour); 0: shorter side ≥ 200 px
     seed: int = 0
+    match_levels: bool = False  # show synthetic images quantised to the grey levels of the real ones
+    max_subjects: int = 1000  # refuse new subjects beyond this (an open page cannot fill the disk)
+
+
+MIN_DISPLAY_PX = 200
+MAX_MS = 24 * 3600 * 1000  # a response time beyond a day is not a response time
+#: What the images show, for the page's instructions, by dataset task.
+SUBJECTS = {"digits": "images of handwritten digits", "gaze": "images of eyes", "keypoints": "images of people",
+            "hand": "depth images of hands"}
+
+
+def auto_scale(height: int | None, width: int | None) -> int:
+    """The integer enlargement that shows an image's shorter side at ≥ 200 px (1 for large or variable sizes)."""
+    if not height or not width:
+        return 1
+    return max(1, -(-MIN_DISPLAY_PX // min(height, width)))
+
+
+def quantise_to(arr: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Every pixel of ``arr`` replaced by the nearest of the sorted grey ``levels``."""
+    idx = np.clip(np.searchsorted(levels, arr), 1, len(levels) - 1)
+    lower, upper = levels[idx - 1], levels[idx]
+    return np.where(np.abs(arr.astype(int) - lower) <= np.abs(upper.astype(int) - arr), lower, upper).astype(arr.dtype)
 
 
 def display_png(arr: np.ndarray, scale: int) -> bytes:
@@ -81,7 +105,11 @@ class TuringStudy:
                 raise SimrealError("give both --real and --synthetic")
             for path in (real, synthetic):
                 read_manifest(path)  # a clear error for a folder that is not a dataset
-            given = {"config": to_dict(cfg or TuringConfig()),
+            cfg = cfg or TuringConfig()
+            if cfg.scale == 0:
+                image = read_manifest(real)["image"]
+                cfg = dataclasses.replace(cfg, scale=auto_scale(image.get("height"), image.get("width")))
+            given = {"config": to_dict(cfg),
                      "datasets": {c: {"path": str(Path(p).resolve()), "hash": manifest_hash(p)}
                                   for c, p in zip(CLASSES, (real, synthetic), strict=True)}}
         elif not self.db.exists():
@@ -91,6 +119,8 @@ class TuringStudy:
             with closing(self._connect()) as con, con:
                 con.executescript(SCHEMA)
                 stored = {k: json.loads(v) for k, v in con.execute("SELECT key, value FROM meta")}
+                if stored:  # a study made before a setting existed has that setting's default
+                    stored["config"] = to_dict(TuringConfig(**stored["config"]))
                 if not stored and given is None:
                     raise SimrealError(f"{self.db}: no study here yet; give --real and --synthetic to create one")
                 if stored and given is not None and json.loads(json.dumps(given)) != stored:
@@ -114,6 +144,7 @@ class TuringStudy:
                 raise SimrealError(f"the {c} dataset {d['path']} is missing or has changed since the study began")
         self.datasets = {c: SimrealDataset(meta["datasets"][c]["path"]) for c in CLASSES}
         self._check_datasets()
+        self._levels: np.ndarray | None = None
         self.examples, self.pools = {}, {}
         for stream, c in enumerate(CLASSES):
             order = numpy_rng(self.cfg.seed, stream).permutation(len(self.datasets[c]))
@@ -140,10 +171,12 @@ class TuringStudy:
     def new_subject(self, name: str) -> str:
         """Registers a subject and draws their trials; returns their secret token."""
         name = name.strip()
-        if not name or len(name) > 100:
-            raise SimrealError("a subject name has 1 to 100 characters")
+        if not name or len(name) > 100 or not name.isprintable():
+            raise SimrealError("a subject name has 1 to 100 printable characters")
         token = secrets.token_urlsafe(16)
         with closing(self._connect()) as con, con:
+            if con.execute("SELECT COUNT(*) FROM subjects").fetchone()[0] >= self.cfg.max_subjects:
+                raise SimrealError(f"this study is full ({self.cfg.max_subjects} subjects)")
             sid = con.execute("INSERT INTO subjects (token, name, started) VALUES (?, ?, ?)",
                               (token, name, time.time())).lastrowid
             rng = numpy_rng(self.cfg.seed, 100, sid)
@@ -173,13 +206,19 @@ class TuringStudy:
         """Records the answer to trial ``k``; each trial is answered once, in order."""
         if answer not in CLASSES:
             raise SimrealError(f"an answer is 'real' or 'synthetic', not {answer!r}")
+        if not 0 <= k < 2 * self.cfg.per_class:
+            raise SimrealError(f"there is no trial {k}")
+        if ms is not None and not 0 <= ms <= MAX_MS:
+            raise SimrealError(f"a response time is 0 to {MAX_MS} ms, not {ms}")
         with closing(self._connect()) as con, con:
             sid, _ = self._subject(con, token)
-            nxt = con.execute("SELECT MIN(k) FROM trials WHERE subject = ? AND answer IS NULL", (sid,)).fetchone()[0]
-            if nxt != k:
+            # "is k the next unanswered trial" and the write in one statement: simultaneous submissions of the
+            # same trial cannot both land
+            cur = con.execute("UPDATE trials SET answer = ?, ms = ?, answered = ? WHERE subject = ? AND k = ? "
+                              "AND answer IS NULL AND k = (SELECT MIN(k) FROM trials WHERE subject = ? AND "
+                              "answer IS NULL)", (answer, ms, time.time(), sid, k, sid))
+            if cur.rowcount != 1:
                 raise SimrealError(f"trial {k} is not the next one to answer")
-            con.execute("UPDATE trials SET answer = ?, ms = ?, answered = ? WHERE subject = ? AND k = ?",
-                        (answer, ms, time.time(), sid, k))
 
     def trial_image(self, token: str, k: int) -> bytes:
         with closing(self._connect()) as con:
@@ -194,10 +233,47 @@ class TuringStudy:
             raise KeyError((cls, i))
         return self._png(cls, int(self.examples[cls][i]))
 
+    @property
+    def levels(self) -> np.ndarray:
+        """The grey values that occur in the real images (read once, when first needed)."""
+        if self._levels is None:
+            real = self.datasets["real"]
+            with self._lock:
+                self._levels = np.unique(np.concatenate([np.unique(real.image_array(i)) for i in range(len(real))]))
+        return self._levels
+
     def _png(self, cls: str, idx: int) -> bytes:
         with self._lock:
             arr = self.datasets[cls].image_array(idx)
+        if cls == "synthetic" and self.cfg.match_levels:
+            arr = quantise_to(arr, self.levels)
         return display_png(arr, self.cfg.scale)
+
+    def description(self) -> str:
+        """What the images show, for the instructions ("images of handwritten digits")."""
+        return SUBJECTS.get(self.datasets["real"].manifest["task"], "images")
+
+    def tells(self) -> list[str]:
+        """Simple statistics that alone separate the real from the synthetic images as shown (number of grey
+        levels, PNG size, mean brightness): a subject could answer from them without judging realism."""
+        stats: dict[str, dict[str, list[float]]] = {c: {"grey levels": [], "file size": [], "mean brightness": []}
+                                                    for c in CLASSES}
+        for c in CLASSES:
+            ds = self.datasets[c]
+            for i in self.pools[c][:200]:
+                with self._lock:
+                    arr = ds.image_array(int(i))
+                if c == "synthetic" and self.cfg.match_levels:
+                    arr = quantise_to(arr, self.levels)
+                stats[c]["grey levels"].append(len(np.unique(arr)))
+                stats[c]["file size"].append(len(display_png(arr, 1)))
+                stats[c]["mean brightness"].append(float(arr.mean()))
+        found = []
+        for name in stats["real"]:
+            r, s_ = np.array(stats["real"][name]), np.array(stats["synthetic"][name])
+            if r.max() < s_.min() or s_.max() < r.min():
+                found.append(f"{name}: real {r.min():g}–{r.max():g}, synthetic {s_.min():g}–{s_.max():g}")
+        return found
 
     # -- results ---------------------------------------------------------------------------------------------
     def answers(self, token: str | None = None) -> list[dict[str, Any]]:
@@ -215,20 +291,51 @@ class TuringStudy:
         return score_answers([r["truth"] for r in rows], [r["answer"] for r in rows])
 
     def score(self) -> dict[str, Any]:
-        """Pooled and per-subject scores of every answered trial (subjects as "name (#id)")."""
+        """Pooled and per-subject scores of every answered trial (subjects as "name (#id)"), and the same over
+        the subjects who answered all their trials (``complete``); each subject says whether it is complete."""
         rows = self.answers()
         res = score_answers([r["truth"] for r in rows], [r["answer"] for r in rows],
                             [f"{r['subject']} (#{r['subject_id']})" for r in rows])
+        per_subject = 2 * self.cfg.per_class
+        counts: dict[str, int] = {}
+        for r in rows:
+            key = f"{r['subject']} (#{r['subject_id']})"
+            counts[key] = counts.get(key, 0) + 1
+        for key, v in res["subjects"].items():
+            v["complete"] = counts[key] == per_subject
+        full = [r for r in rows if counts[f"{r['subject']} (#{r['subject_id']})"] == per_subject]
+        res["complete"] = score_answers([r["truth"] for r in full], [r["answer"] for r in full]) if full else None
+        if res["complete"] is not None:
+            res["complete"].pop("subjects", None)
+            res["complete"]["n_subjects"] = sum(v["complete"] for v in res["subjects"].values())
         ms = [r["ms"] for r in rows if r["ms"] is not None]
         res["median_ms"] = float(np.median(ms)) if ms else None
         res["study"] = self.meta
         return res
 
 
+def plain_text(name: str) -> str:
+    """``name`` as matplotlib shows it literally (no mathtext: ``$`` escaped)."""
+    return name.replace("$", r"\$")
+
+
+def markdown_text(name: str) -> str:
+    """``name`` as literal text in Markdown (and the HTML it may become)."""
+    out = "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|$~" else ch for ch in name)
+    return out.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as text, never runs as a formula (OWASP: a leading ' on = + - @ tab CR)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def write_report(study: TuringStudy, out: str | Path) -> dict[str, Any]:
     """``results.json`` (pooled and per-subject scores, confusion matrix, the study's settings),
     ``answers.csv`` (every answered trial), ``subjects.png`` (accuracy per subject with 95 % intervals) and
-    ``report.md`` in ``out``."""
+    ``report.md`` in ``out``. Subject names are written as plain text everywhere."""
     import csv
 
     import matplotlib
@@ -243,17 +350,14 @@ def write_report(study: TuringStudy, out: str | Path) -> dict[str, Any]:
     res = study.score()
     if not res["trials"]:
         raise SimrealError(f"{study.db}: no answers yet")
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "results.json", res)
     rows = study.answers()
 
     def write_csv(path: Path) -> None:
         with open(path, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
             w.writeheader()
-            w.writerows(rows)
+            w.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
 
-    atomic_write(out / "answers.csv", write_csv)
     subjects = res["subjects"]
     fig, ax = plt.subplots(figsize=(max(5.5, 0.6 * len(subjects) + 2), 3.4))
     names = list(subjects)
@@ -262,20 +366,26 @@ def write_report(study: TuringStudy, out: str | Path) -> dict[str, Any]:
            [100 * subjects[s]["ci95"][1] - a for a, s in zip(acc, names, strict=True)]]
     ax.bar(range(len(names)), acc, yerr=err, capsize=3, color="#4c72b0")
     ax.axhline(50, color="k", ls="--", lw=1, label="chance")
-    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_xticks(range(len(names)), [plain_text(n) for n in names], rotation=30, ha="right")
     ax.set_ylim(0, 100)
     ax.set_ylabel("correct (%)")
     ax.set_title(f"visual Turing test: {100 * res['accuracy']:.1f} % pooled, p = {res['p_value']:.3g}", fontsize=10)
     ax.legend(loc="lower right")
     fig.tight_layout()
-    atomic_write(out / "subjects.png", lambda p: fig.savefig(p, format="png", dpi=120))
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=120)  # rendered before any file is written: a failure leaves none
     plt.close(fig)
 
     c = res["confusion"]
     verdict = ("better than chance (p < 0.05): people can tell the synthetic images from real ones"
                if res["p_value"] < 0.05 else
                "not better than chance (p ≥ 0.05): people could not reliably tell the synthetic images from real ones")
-    per = [[s, str(v["trials"]), f"{100 * v['accuracy']:.1f}", f"{v['p_value']:.3g}"] for s, v in subjects.items()]
+    per = [[markdown_text(s), str(v["trials"]), "yes" if v["complete"] else "no", f"{100 * v['accuracy']:.1f}",
+            f"{v['p_value']:.3g}"] for s, v in subjects.items()]
+    full = res["complete"]
+    complete_line = (f"Subjects who answered all their trials ({full['n_subjects']}): {full['correct']} of "
+                     f"{full['trials']} correct ({100 * full['accuracy']:.1f} %), p = {full['p_value']:.3g}."
+                     if full else "No subject has answered all their trials yet.")
     ds = res["study"]["datasets"]
     text = "\n".join([
         "# Visual Turing test", "",
@@ -289,8 +399,13 @@ def write_report(study: TuringStudy, out: str | Path) -> dict[str, Any]:
         markdown_table(["", "selected as real", "selected as synthetic"],
                        [["ground truth real", str(c["real"]["real"]), str(c["real"]["synthetic"])],
                         ["ground truth synthetic", str(c["synthetic"]["real"]), str(c["synthetic"]["synthetic"])]]),
-        "", markdown_table(["subject", "trials", "correct (%)", "p"], per), "",
+        "", complete_line, "",
+        markdown_table(["subject", "trials", "complete", "correct (%)", "p"], per), "",
         f"Median response time: {res['median_ms'] / 1000:.1f} s." if res["median_ms"] is not None else "", "",
         "![accuracy per subject](subjects.png)", ""])
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "results.json", res)
+    atomic_write(out / "answers.csv", write_csv)
+    atomic_write(out / "subjects.png", lambda p: p.write_bytes(png.getvalue()))
     atomic_write(out / "report.md", lambda p: p.write_text(text, encoding="utf-8"))
     return res

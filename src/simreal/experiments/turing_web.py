@@ -27,7 +27,7 @@ button { font-size: 1.3em; padding: .4em 1.4em; margin: .6em .6em 0 0; cursor: p
 INTRO = """<!doctype html><html><head><meta charset="utf-8"><title>Real or synthetic?</title>
 <style>{{ style }}</style></head><body>
 <h1>Real or synthetic?</h1>
-<p>You will see {{ total }} images, one at a time. Some are real photographs, some were made by a computer.
+<p>You will see {{ total }} {{ what }}, one at a time. Some are real, some were made by a computer.
 For each, choose <b>Real</b> or <b>Synthetic</b> (keys R and S). Labelled examples of both stay on screen.
 There is no time limit; each image is answered once.</p>
 {% if error %}<p style="color: #b00">{{ error }}</p>{% endif %}
@@ -72,8 +72,10 @@ def create_app(study: TuringStudy) -> Any:
     from flask import Flask, Response, abort, redirect, render_template_string, request, url_for
 
     app = Flask("simreal-turing")
+    app.config["MAX_CONTENT_LENGTH"] = 16 * 1024  # a name and an answer; anything larger is refused (413)
     per_subject = 2 * study.cfg.per_class
     examples = [(c, len(study.examples[c])) for c in ("real", "synthetic")]
+    what = study.description()
 
     def status_or_404(token: str) -> dict[str, Any]:
         try:
@@ -83,14 +85,15 @@ def create_app(study: TuringStudy) -> Any:
 
     @app.get("/")
     def intro():
-        return render_template_string(INTRO, style=STYLE, total=per_subject, error=None)
+        return render_template_string(INTRO, style=STYLE, total=per_subject, what=what, error=None)
 
     @app.post("/start")
     def start():
         try:
             token = study.new_subject(request.form.get("name", ""))
         except SimrealError as exc:
-            return render_template_string(INTRO, style=STYLE, total=per_subject, error=str(exc)), 400
+            return render_template_string(INTRO, style=STYLE, total=per_subject, what=what,
+                                          error=str(exc)), 400
         return redirect(url_for("subject", token=token))
 
     @app.get("/s/<token>")

@@ -52,9 +52,16 @@ def refine_dataset(checkpoint: str | Path, input_dir: str | Path, out_dir: str |
     refiner, sidecar = load_refiner(checkpoint, device)
     source = SimrealDataset(input_dir)
     m = source.manifest
-    if m["image"]["mode"] != sidecar["meta"].get("image_mode", m["image"]["mode"]):
+    meta = sidecar["meta"]
+    if m["image"]["mode"] != meta.get("image_mode", m["image"]["mode"]):
         raise DatasetError(f"image mode {m['image']['mode']} does not match the refiner's "
-                           f"{sidecar['meta']['image_mode']}", input_dir)
+                           f"{meta['image_mode']}", input_dir)
+    if meta.get("task") and meta["task"] != m["task"]:
+        raise DatasetError(f"a {m['task']} dataset, but the refiner was trained on {meta['task']} images", input_dir)
+    size = [m["image"].get("height"), m["image"].get("width")]
+    if meta.get("image_size") and None not in size and size != meta["image_size"]:
+        raise DatasetError(f"images are {size[1]}x{size[0]}, the refiner was trained on "
+                           f"{meta['image_size'][1]}x{meta['image_size'][0]}", input_dir)
     schema = {k: LabelField.from_json(v) for k, v in m["label_schema"].items()}
     ckpt_ref = {"path": str(checkpoint.resolve()), "sha256": sha256_file(checkpoint.with_suffix(".safetensors"))}
     provenance = Provenance(

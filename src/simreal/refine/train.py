@@ -203,6 +203,8 @@ class SimGANTrainer:
             "step": self.step,
             "config": to_dict(self.cfg),
             "image_mode": self.synthetic.mode,
+            "image_size": list(self.synthetic.images(torch.zeros(1, dtype=torch.long)).shape[-2:]),
+            "task": self.synthetic.dataset.manifest["task"] if self.synthetic.dataset is not None else None,
             "rng": rng_state(self.gens),
             "buffer": self.buffer.state_meta(),
         }
@@ -277,6 +279,10 @@ def load_refiner(path: str | Path, device: str = "auto") -> tuple[Refiner, dict[
             raise CheckpointError(f"{path}: no checkpoint in this run directory")
         path = found
     tensors, sidecar = load_checkpoint(path)
+    if "refiner" not in sidecar.get("modules", []):
+        task = sidecar.get("meta", {}).get("task")
+        raise CheckpointError(f"{path}: not a refiner checkpoint (it holds {', '.join(sidecar.get('modules', []))}"
+                              + (f": a {task} network from simreal train" if task else "") + ")")
     cfg = from_dict(RefineConfig, sidecar["meta"]["config"])
     channels = {"RGB": 3}.get(sidecar["meta"].get("image_mode"), 1)
     refiner = build_refiner(cfg, channels)

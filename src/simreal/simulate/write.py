@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,8 @@ def generate_digits(out: str | Path, count: int = 6000, seed: int = 0, font_dir:
               "synthetic": LabelField("bool", (), "true for simulator output")}
     writer = DatasetWriter(out, name="digits-synthetic", task="digits", domain="synthetic",
                            image=ImageSpec("L", 8, 8), label_schema=schema,
-                           provenance=Provenance(command_line(), config, seed), overwrite=overwrite)
+                           provenance=Provenance(command_line(), config, seed), overwrite=overwrite,
+                           expected_count=count)
     with writer, progress_bar(show_progress) as bar:
         task = bar.add_task("generate digits", total=count, completed=writer.done, status="")
         for i in range(writer.done, count):
@@ -45,9 +47,9 @@ def generate_digits(out: str | Path, count: int = 6000, seed: int = 0, font_dir:
 EYE_CHUNK = 256  # images rendered per batch; chunks start at multiples of this, so resumed runs match
 
 
-def _eye_chunks(count: int, done: int, size: int = EYE_CHUNK) -> list[range]:
+def _eye_chunks(count: int, done: int, size: int = EYE_CHUNK) -> Iterator[range]:
     start = done // size * size
-    return [range(s, s + size) for s in range(start, count, size)]
+    return (range(s, s + size) for s in range(start, count, size))
 
 
 def _eye_renderer(cfg: EyeSimConfig, device: str, compile_: bool) -> tuple[EyeRenderer, str]:
@@ -71,7 +73,7 @@ def generate_eyes(out: str | Path, count: int = 10000, seed: int = 0, preset: st
                            image=ImageSpec("RGB" if cfg.rgb else "L", cfg.height, cfg.width),
                            label_schema=gaze_schema(landmarks=True),
                            provenance=Provenance(command_line(), config, seed, extra={"appearance": domain_note}),
-                           overwrite=overwrite)
+                           overwrite=overwrite, expected_count=count)
     with writer, progress_bar(show_progress) as bar:
         task = bar.add_task(f"generate eyes ({preset})", total=count, completed=writer.done, status="")
         for chunk in _eye_chunks(count, writer.done):

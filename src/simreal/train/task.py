@@ -188,6 +188,9 @@ def load_task_model(path: str | Path, device: str = "auto", task: str | None = N
         path = latest_checkpoint(path) or path
     tensors, sidecar = load_checkpoint(path)
     meta = sidecar["meta"]
+    if "model" not in sidecar.get("modules", []):
+        raise CheckpointError(f"{path}: not a task network checkpoint (it holds "
+                              f"{', '.join(sidecar.get('modules', []))}: a refiner from simreal refine train?)")
     found = meta.get("task", "digits")
     if task is not None and found != task:
         raise CheckpointError(f"{path}: a {found} checkpoint, not {task}")

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from simreal.utils.errors import SimrealError
 from simreal.utils.fileio import atomic_write_json
 
 _RUN_RE = re.compile(r"^(\d{5})-")
@@ -16,6 +17,8 @@ _RUN_RE = re.compile(r"^(\d{5})-")
 def next_run_dir(runs: str | Path, name: str) -> Path:
     """Create and return ``runs/NNNNN-name`` with NNNNN one more than the largest existing id."""
     runs = Path(runs)
+    if runs.exists() and not runs.is_dir():
+        raise SimrealError(f"{runs}: --runs must be a folder, this is a file")
     runs.mkdir(parents=True, exist_ok=True)
     ids = [int(m.group(1)) for p in runs.iterdir() if (m := _RUN_RE.match(p.name))]
     run_id = max(ids, default=-1) + 1

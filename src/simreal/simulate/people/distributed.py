@@ -4,12 +4,14 @@ tasks."""
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from simreal.simulate.people.shards import ShardJob, write_shard
 from simreal.utils.errors import SimrealError
+from simreal.utils.locking import die_with_parent
 
 POLL_S = 0.5
 
@@ -18,20 +20,43 @@ def _shard_job(out: str, job: ShardJob, k: int, n: int) -> str:
     return str(write_shard(out, job, k, n))
 
 
+def _shard_process(out: str, job: ShardJob, k: int, n: int, parent: int, errors: mp.Queue) -> None:
+    die_with_parent(parent)
+    try:
+        write_shard(out, job, k, n)
+    except BaseException as exc:  # reported to the parent, which raises it
+        errors.put((k, exc if isinstance(exc, SimrealError) else SimrealError(f"shard {k}: {exc!r}")))
+        raise SystemExit(1) from None
+
+
 def run_processes(out: Path, job: ShardJob, n: int, poll: Callable[[], object]) -> None:
-    """One spawned process per shard (each has its own GL context); ``poll`` refreshes the progress bar."""
-    with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(_shard_job, str(out), job, k, n) for k in range(n)]
-        while True:
-            done, pending = wait(futures, timeout=POLL_S, return_when=FIRST_EXCEPTION)
+    """One spawned process per shard (each has its own GL context); ``poll`` refreshes the progress bar. The
+    workers die with this process (a kill or Ctrl-C), and are stopped when one of them fails."""
+    ctx = mp.get_context("spawn")
+    errors = ctx.Queue()
+    procs = [ctx.Process(target=_shard_process, args=(str(out), job, k, n, os.getpid(), errors), daemon=True)
+             for k in range(n)]
+    try:
+        for p in procs:
+            p.start()
+        while any(p.is_alive() for p in procs):
+            time.sleep(POLL_S)
             poll()
-            for f in done:
-                if f.exception() is not None:
-                    for p in pending:
-                        p.cancel()
-                    raise f.exception()
-            if not pending:
-                return
+            if not errors.empty() or any(p.exitcode not in (None, 0) for p in procs):
+                break
+        poll()
+        if not errors.empty():
+            raise errors.get()[1]
+        failed = [k for k, p in enumerate(procs) if p.exitcode not in (None, 0)]
+        if failed:
+            raise SimrealError(f"shard {failed[0]} of {n} stopped (exit code {procs[failed[0]].exitcode}); rerun to "
+                               "resume")
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(timeout=5)
 
 
 def run_ray(out: Path, job: ShardJob, n: int, address: str, poll: Callable[[], object]) -> None:

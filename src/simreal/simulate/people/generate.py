@@ -124,7 +124,7 @@ class PeopleJob:
         writer = DatasetWriter(root, name="people-synthetic", task="keypoints", domain="synthetic",
                                image=ImageSpec("RGB", cfg.scene.height, cfg.scene.width), label_schema=PEOPLE_SCHEMA,
                                provenance=provenance, keypoint_names=COCO_KEYPOINTS, skeleton=COCO_SKELETON,
-                               flip_pairs=COCO_FLIP_PAIRS, first_index=rows.start)
+                               flip_pairs=COCO_FLIP_PAIRS, first_index=rows.start, expected_count=len(rows))
         maker = SceneMaker(cfg, backgrounds)
         return writer, lambda i: maker.make(self.seed, i), maker.close
 

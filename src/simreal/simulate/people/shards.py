@@ -27,6 +27,7 @@ from simreal.data.format import MANIFEST, METADATA, command_line
 from simreal.data.writer import PARTIAL, DatasetWriter
 from simreal.utils.errors import DatasetError, SimrealError
 from simreal.utils.fileio import atomic_write_json, sha256_file
+from simreal.utils.locking import FolderLock
 from simreal.utils.progress import progress_bar
 
 Row = tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]
@@ -73,15 +74,23 @@ def merge_shards(out: str | Path, n: int) -> Path | None:
     roots = [shard_dir(out, k, n) for k in range(n)]
     if not all((r / MANIFEST).exists() for r in roots):
         return None
-    lock = out / "shards" / ".merging"
+    # a flock, not a marker: a merge killed half-way leaves no stale lock, and merging again is safe (files
+    # already moved are skipped, the metadata is rebuilt from the shards')
+    lock = FolderLock(out / "shards" / "merging", "another process merging the shards")
     try:
-        lock.mkdir()
-    except FileExistsError:
+        lock.acquire()
+    except SimrealError:
         return None
+    try:
+        return _merge(out, roots, n)
+    finally:
+        lock.release()
+
+
+def _merge(out: Path, roots: list[Path], n: int) -> Path:
     manifests = [json.loads((r / MANIFEST).read_text()) for r in roots]
     configs = {json.dumps([m["provenance"]["config"], m["provenance"]["seed"]], sort_keys=True) for m in manifests}
     if len(configs) != 1:
-        lock.rmdir()
         raise DatasetError("shards were made with different settings; cannot merge", out / "shards")
     with open(out / PARTIAL, "wb") as meta:
         for r in roots:
@@ -129,7 +138,7 @@ def _shard_progress(out: Path, n: int) -> int:
 
 
 def _check_shard_count(out: Path, n: int) -> None:
-    other = sorted({d.name.split("-of-")[1] for d in (out / "shards").glob("*-of-*")} - {str(n)}) \
+    other = sorted({d.name.split("-of-")[1] for d in (out / "shards").glob("*-of-*") if d.is_dir()} - {str(n)}) \
         if (out / "shards").exists() else []
     if other:
         raise DatasetError(f"an unfinished run split into {other[0]} shards is here; rerun it with that many "
@@ -144,6 +153,14 @@ def generate_sharded(out: str | Path, job: ShardJob, workers: int = 1, shard: tu
     out = Path(out)
     if shard is not None and overwrite:
         raise SimrealError("--overwrite cannot be combined with --shard (other shards may be running)")
+    if shard is None:  # the whole job is ours: refuse a second one on the same --out (shards lock themselves)
+        with FolderLock(out, "another simreal generate"):
+            return _generate(out, job, workers, None, ray_address, overwrite, show_progress, log)
+    return _generate(out, job, workers, shard, ray_address, overwrite, show_progress, log)
+
+
+def _generate(out: Path, job: ShardJob, workers: int, shard: tuple[int, int] | None, ray_address: str | None,
+              overwrite: bool, show_progress: bool | None, log: Callable[[str], object]) -> Path | None:
     _check_out(out, overwrite)
     if overwrite and (out / "shards").exists():
         shutil.rmtree(out / "shards")
