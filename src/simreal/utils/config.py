@@ -116,7 +116,8 @@ _POSITIVE = ("lr", "sigma", "paf_width", "resolution", "max_stretch", "fovy_deg"
              "height")
 _NON_NEGATIVE = ("weight_decay", "scale", "noise", "reg_weight", "label_consistency", "shift_px", "jitter_px",
                  "rotate_deg", "noise_channels", "freeze_layers", "pretrain_refiner_steps",
-                 "pretrain_discriminator_steps", "seed", "min_people", "self_penetration_m", "alpha", "people_lambda", "eta")
+                 "pretrain_discriminator_steps", "seed", "min_people", "self_penetration_m", "alpha",
+                 "people_lambda", "eta")
 _UNIT = ("epsilon", "flip", "near_real_share", "person_fraction", "dropout", "beta1", "beta2", "momentum",
          "min_score", "peak_threshold", "paf_threshold")
 RANGES: dict[str, tuple[float | None, float | None, bool]] = {
