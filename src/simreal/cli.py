@@ -1,7 +1,7 @@
 """The ``simreal`` command. It parses and validates options and calls the library; no logic of its own.
 
-Every error a user can cause is a :class:`~simreal.utils.errors.SimrealError`; it is printed as one
-line on stderr and the command exits with status 2.
+Every error a user can cause is a :class:`~simreal.utils.errors.SimrealError` (or an ``OSError`` on a path
+they gave); it is printed as one line on stderr and the command exits with status 2.
 """
 
 from __future__ import annotations

@@ -66,8 +66,6 @@ def estimated_bytes(count: int, image: ImageSpec) -> int:
 
 def check_disk_space(root: Path, count: int, image: ImageSpec) -> None:
     """Refuse, before anything is written, a dataset that cannot fit on the disk holding ``root``."""
-    if count < 1:
-        raise DatasetError(f"the sample count must be at least 1, got {count}", root)
     existing = next((p for p in (root, *root.parents) if p.exists()), Path("."))
     free = shutil.disk_usage(existing).free
     need = estimated_bytes(count, image)
