@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from simreal.experiments.pose_study import PoseStudyConfig
-from simreal.experiments.stages import open_keypoint_sources
 from simreal.train.keypoints import KeypointTrainer, stage_loss
+from simreal.train.sources import open_keypoint_sources
 
 
 def main() -> None:

@@ -12,10 +12,11 @@ from typer.testing import CliRunner
 from simreal.cli import app
 from simreal.data.bank import ImageBank
 from simreal.data.reader import SimrealDataset
-from simreal.evaluate.gaze import gaze_metrics, locate_pupil, plot_cumulative, pupil_shift, within
+from simreal.evaluate.gaze import angular_error_deg, gaze_metrics, locate_pupil, plot_cumulative, pupil_shift, within
 from simreal.simulate.write import generate_eyes
-from simreal.tasks.gaze import GazeNet, GazeNetConfig, angular_error_deg, gaze_loss
-from simreal.train.task import GazeTrainConfig, TaskTrainer, load_task_model
+from simreal.tasks.gaze import GazeNet, GazeNetConfig, gaze_loss
+from simreal.train.registry import load_model
+from simreal.train.task import GazeTrainConfig, TaskTrainer
 from simreal.utils.config import merge
 
 SMALL = GazeNetConfig(widths=(4, 4, 8, 8, 8), hidden=(16,))
@@ -32,13 +33,13 @@ def test_every_parameter_gets_a_gradient_and_one_batch_overfits():
     torch.manual_seed(0)
     net = GazeNet(SMALL)
     x, y = torch.randn(8, 1, 35, 55), torch.nn.functional.normalize(torch.randn(8, 3), dim=1)
-    gaze_loss(net(x), y).backward()
+    gaze_loss(net(x), y).mean().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
     opt = torch.optim.Adam(net.parameters(), 3e-3)
-    first = gaze_loss(net(x), y).item()
+    first = gaze_loss(net(x), y).mean().item()
     for _ in range(150):
         opt.zero_grad()
-        loss = gaze_loss(net(x), y)
+        loss = gaze_loss(net(x), y).mean()
         loss.backward()
         opt.step()
     assert loss.item() < 0.05 * first
@@ -86,7 +87,7 @@ def test_gaze_training_runs_and_learns(eyes, tmp_path):
     cfg = merge(GazeTrainConfig(), {"net": {"widths": [8, 8, 16, 16, 16], "hidden": [32]}, "steps": 60,
                                     "batch_size": 16, "device": "cpu", "log_every": 20, "checkpoint_every": 30})
     model = TaskTrainer(cfg, [(bank, 1.0)], tmp_path / "run", show_progress=False).train()
-    loaded = load_task_model(tmp_path / "run", "cpu", task="gaze")
+    loaded, _ = load_model(tmp_path / "run", "cpu", "gaze")
     x = bank.images(torch.arange(4))
     assert torch.allclose(model(x), loaded(x))
     stats = [json.loads(line) for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
@@ -94,14 +95,20 @@ def test_gaze_training_runs_and_learns(eyes, tmp_path):
 
 
 def test_cli_train_and_evaluate_gaze(eyes, tmp_path):
+    from simreal.utils.checkpoint import latest_checkpoint
+
     runner = CliRunner()
     r = runner.invoke(app, ["train", "--task", "gaze", "--data", str(eyes), "--runs", str(tmp_path / "runs"),
                             "--set", "steps=4", "--set", "batch_size=8", "--set", "net.widths=[4,4,8,8,8]",
                             "--set", "net.hidden=[8]", "--device", "cpu"])
     assert r.exit_code == 0, r.output
     run = next((tmp_path / "runs").iterdir())
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "steps": 6}))  # two steps left
     r = runner.invoke(app, ["train", "--resume", str(run)])  # the run knows it is a gaze run
     assert r.exit_code == 0, r.output
+    stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert stats[-1]["step"] == 6 and latest_checkpoint(run).name == "ckpt-0000006.json"
     r = runner.invoke(app, ["train", "--resume", str(tmp_path)])
     assert r.exit_code == 2 and "not a run directory" in r.output
     r = runner.invoke(app, ["evaluate", "--task", "gaze", "--checkpoint", str(run), "--data", str(eyes),
@@ -111,7 +118,7 @@ def test_cli_train_and_evaluate_gaze(eyes, tmp_path):
     assert "within 7°" in r.output and (tmp_path / "curve.png").exists()
     assert len(json.loads((tmp_path / "m.json").read_text())["curve_pct"]) == 26
     r = runner.invoke(app, ["evaluate", "--task", "digits", "--checkpoint", str(run), "--data", str(eyes)])
-    assert r.exit_code == 2 and "a gaze dataset, not digits" in r.output
+    assert r.exit_code == 2 and "a gaze checkpoint, not digits" in r.output
 
 
 def test_cli_generate_eyes_bad_input(tmp_path):

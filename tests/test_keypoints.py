@@ -16,12 +16,13 @@ import torch
 from typer.testing import CliRunner
 
 from simreal.cli import app
+from simreal.data.keypoints import keypoint_set
 from simreal.evaluate.keypoints import Person, head_size, mpii_ap, pckh, voc_ap
 from simreal.simulate.people.generate import PeopleConfig, generate_people
 from simreal.simulate.people.scene import SceneConfig
 from simreal.tasks.keypoints.decode import decode
 from simreal.tasks.keypoints.network import OpenPose, OpenPoseConfig
-from simreal.tasks.keypoints.targets import encode, keypoint_set, loss_weights
+from simreal.tasks.keypoints.targets import encode, loss_weights
 from simreal.train.keypoints import stage_loss
 
 runner = CliRunner()
@@ -145,7 +146,7 @@ def test_mpii_ap_official_rules_that_separate_the_variants():
 
 
 def test_keypoint_ground_truth_reindexes_groups_after_dropping_people():
-    from simreal.experiments.keypoints_eval import ground_truth
+    from simreal.evaluate.keypoints import ground_truth
     from simreal.utils.errors import DatasetError
 
     def person(x):
@@ -270,8 +271,9 @@ DDP_SCRIPT = """
 import sys, torch, torch.distributed as dist
 from simreal.tasks.keypoints.data import CropConfig, KeypointSource
 from simreal.tasks.keypoints.network import OpenPoseConfig
-from simreal.tasks.keypoints.targets import keypoint_set
-from simreal.train.keypoints import KeypointTrainConfig, KeypointTrainer, init_distributed
+from simreal.data.keypoints import keypoint_set
+from simreal.train.keypoints import KeypointTrainConfig, KeypointTrainer
+from simreal.utils.distributed import init_distributed
 assert init_distributed()
 cfg = KeypointTrainConfig(net=OpenPoseConfig(width=0.125, stages=1, stage_kernel=3), crop=CropConfig(size=64),
                           steps=2, batch_size=2, device="cpu")
@@ -285,8 +287,11 @@ dist.all_gather(gathered, after)
 assert torch.equal(gathered[0], gathered[1]), "ranks diverged"
 assert not torch.equal(before, after)
 print("rank", dist.get_rank(), "ok", flush=True)
-from simreal.train.keypoints import finish_distributed
-finish_distributed()  # torch 2.13 + gloo can abort at interpreter exit otherwise
+import os, sys
+from simreal.utils.distributed import leave_process_group
+if leave_process_group():
+    sys.stdout.flush()
+    os._exit(0)  # torch 2.13 + gloo can abort at interpreter exit otherwise
 """
 
 

@@ -152,8 +152,11 @@ all_groups = [torch.zeros_like(groups) for _ in range(2)]
 dist.all_gather(all_groups, groups)
 assert torch.equal(all_groups[0], all_groups[1]), all_groups
 print("rank", rank, "ok", flush=True)
-from simreal.train.keypoints import finish_distributed
-finish_distributed()  # torch 2.13 + gloo can abort at interpreter exit otherwise
+import os, sys
+from simreal.utils.distributed import leave_process_group
+if leave_process_group():
+    sys.stdout.flush()
+    os._exit(0)  # torch 2.13 + gloo can abort at interpreter exit otherwise
 """
 
 
@@ -173,15 +176,15 @@ def test_trainer_with_teacher_resumes_and_cli_study(tmp_path):
     from simreal.cli import app
     from simreal.data.bank import ImageBank
     from simreal.data.reader import SimrealDataset
-    from simreal.experiments.teacher_study import make_grouping
     from simreal.simulate.write import generate_digits
+    from simreal.teach.factory import SamplerConfig, make_grouping
     from simreal.train.task import ClassifierTrainConfig, TaskTrainer
 
     syn = generate_digits(tmp_path / "syn", 200, 0, show_progress=False)
     ds = SimrealDataset(syn)
-    grouping = make_grouping(ds, "rotation_deg", 4, 0, 8)
-    assert grouping.n_groups == 4 and grouping.sizes().sum() == 200
     bank = ImageBank(ds, "label")
+    grouping = make_grouping(bank, SamplerConfig(group_by="rotation_deg", groups=4), 8, 0)
+    assert grouping.n_groups == 4 and grouping.sizes().sum() == 200
     cfg = ClassifierTrainConfig(steps=12, batch_size=16, log_every=4, checkpoint_every=6, device="cpu")
 
     def teacher():

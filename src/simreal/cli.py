@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -239,10 +240,11 @@ def refine_train(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
 ) -> None:
     """Train a SimGAN refiner (Algorithm 1) into RUNS/NNNNN-refine-PRESET/."""
-    from simreal.experiments.stages import refine_train_stage
+    from simreal.experiments.stages import RefineRequest, refine_train_stage
 
-    run_dir = refine_train_stage(synthetic, real, preset_name, runs, config, sets or [], consistency_classifier,
-                                 resume, compile_, device, dry_run, echo=out.print)
+    req = RefineRequest(synthetic, real, preset_name, runs, config, tuple(sets or ()), consistency_classifier, resume,
+                        compile_, device, dry_run)
+    run_dir = refine_train_stage(req, echo=out.print)
     if run_dir is not None:
         out.print(f"run directory: {run_dir}")
 
@@ -280,33 +282,39 @@ def train(
     runs: Annotated[Path, typer.Option(help="Parent folder of numbered run directories.")] = Path("runs"),
     config: ConfigFile = None,
     sets: Sets = None,
-    seed: Seed = 0,
-    resume: Annotated[Path | None, typer.Option(help="A run directory to continue.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of every random choice (sets `seed`; default 0).")] = None,
+    resume: Annotated[Path | None, typer.Option(help="A run directory to continue with its own config and "
+                                                "datasets.")] = None,
     sampler: Annotated[str | None, typer.Option(help="Group sampler for the last --data (the synthetic one; the "
                                                 "first is the real one): teacher (adversarial teacher), "
-                                                "uniform-groups, group-dro or uniform-samples.")] = None,
-    group_by: Annotated[str, typer.Option(help="Factor that groups the synthetic samples for --sampler (e.g. "
-                                          "rotation_deg, camera_pitch_deg, min_distance_px).")] = "rotation_deg",
-    groups: Annotated[int, typer.Option(min=2, help="Number of groups for --sampler.")] = 10,
-    group_rule: Annotated[str, typer.Option(help="linear (bins over the range), quantile, or paper-pitch.")]
-    = "linear",
+                                                "uniform-groups, group-dro or uniform-samples (sets "
+                                                "`sampler.name`; its settings: --set sampler.alpha=...).")] = None,
+    group_by: Annotated[str | None, typer.Option(help="Factor that groups the synthetic samples for --sampler (e.g. "
+                                                 "rotation_deg, eye_pitch_deg, camera_pitch_deg, min_distance_px, "
+                                                 "kmeans:f1,f2; sets `sampler.group_by`).")] = None,
+    groups: Annotated[int | None, typer.Option(min=2, help="Number of groups for --sampler (sets "
+                                               "`sampler.groups`; default 10).")] = None,
+    group_rule: Annotated[str | None, typer.Option(help="linear (bins over the range), quantile, paper-pitch or "
+                                                   "auto (sets `sampler.rule`; default linear).")] = None,
     device: Device = "auto",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
 ) -> None:
     """Train a task network on one or more datasets mixed per batch (e.g. 50 % real / 50 % synthetic)."""
-    from simreal.experiments.stages import train_stage
+    from simreal.experiments.stages import TrainRequest, train_stage
+    from simreal.utils.distributed import is_rank0, leave_process_group
 
-    sampling = {"sampler": sampler, "group_by": group_by, "groups": groups, "rule": group_rule} if sampler else None
-    run_dir = train_stage(task, data or [], share or [], limit or [], runs, config, sets or [], seed, resume,
-                          device, dry_run, echo=out.print, sampling=sampling)
-    import torch.distributed as dist
-
-    if run_dir is not None and not (dist.is_available() and dist.is_initialized() and dist.get_rank() > 0):
+    given = {"seed": seed, "sampler.name": sampler, "sampler.group_by": group_by, "sampler.groups": groups,
+             "sampler.rule": group_rule}
+    extra = [f"{k}={v}" for k, v in given.items() if v is not None]
+    req = TrainRequest(task, tuple(data or ()), tuple(share or ()), tuple(limit or ()), runs, config,
+                       (*(sets or []), *extra), resume, device, dry_run)
+    run_dir = train_stage(req, echo=out.print)
+    if run_dir is not None and is_rank0():
         out.print(f"run directory: {run_dir}")
-    if task == "keypoints":
-        from simreal.train.keypoints import finish_distributed
-
-        finish_distributed()  # under torchrun: exits here
+    if leave_process_group():  # under torchrun: torch 2.13 + gloo can abort at interpreter exit otherwise
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 @app.command()
@@ -314,7 +322,8 @@ def train(
 def evaluate(
     checkpoint: Annotated[Path, typer.Option(help="Task checkpoint or run directory.")],
     data: Annotated[Path, typer.Option(help="Labeled dataset to evaluate on.")],
-    task: Annotated[str, typer.Option(help="Task: digits, gaze or keypoints.")] = "digits",
+    task: Annotated[str | None, typer.Option(help="Refuse a checkpoint of another task: digits, gaze or "
+                                             "keypoints (default: the checkpoint's task).")] = None,
     out_json: Annotated[Path | None, typer.Option("--out", help="Also write the metrics to this JSON file.")]
     = None,
     plot: Annotated[Path | None, typer.Option(help="gaze: write the cumulative error curve (% of images "
@@ -332,26 +341,13 @@ def evaluate(
     device: Device = "auto",
 ) -> None:
     """Evaluate a trained task network on a labeled dataset (accuracy; gaze angular error; keypoint MPII AP
-    as the official evalMPII, PCKh and OKS AP)."""
-    from simreal.experiments.stages import evaluate_stage
+    as the official evalMPII, PCKh and OKS AP). The result is also appended to the run's metrics.jsonl."""
+    from simreal.experiments.stages import evaluate_stage, metric_summary
+    from simreal.train.registry import EvalOptions
 
-    if task == "keypoints":
-        from simreal.experiments.keypoints_eval import evaluate_keypoints, table_markdown
-        from simreal.utils.fileio import atomic_write_json
-
-        metrics = evaluate_keypoints(checkpoint, data, device, size, limit, report,
-                                     count_unpredicted=count_unpredicted, skip_unannotated=skip_unannotated)
-        if out_json is not None:
-            atomic_write_json(out_json, metrics)
-        out.print(table_markdown({checkpoint.name: metrics}), highlight=False, soft_wrap=True)
-        return
-    metrics = evaluate_stage(task, checkpoint, data, device, out_json, plot)
-    if task == "gaze":
-        out.print(f"mean error {metrics['mean_error_deg']:.2f}°, median {metrics['median_error_deg']:.2f}°, "
-                  f"{metrics['within_7_deg_pct']:.1f} % within 7° on {metrics['count']} images of {data}")
-        return
-    out.print(f"accuracy {metrics['accuracy']:.4f} on {metrics['count']} images of {data}")
-    out.print("per class: " + " ".join(f"{i}:{a:.2f}" for i, a in enumerate(metrics["per_class_accuracy"])))
+    options = EvalOptions(plot, report, size, limit, count_unpredicted, skip_unannotated)
+    metrics = evaluate_stage(task, checkpoint, data, device, out_json, options)
+    out.print(metric_summary(metrics), highlight=False, soft_wrap=True)
 
 
 # -- the main job ----------------------------------------------------------------------------------

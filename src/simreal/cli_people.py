@@ -202,7 +202,7 @@ def experiment_pose(
     device: Device = "auto",
 ) -> None:
     """Train and evaluate M_R, M_S, M_R+S, M_R+M and M_R+M+masks on the same test set (MPII AP table)."""
-    from simreal.experiments.keypoints_eval import table_markdown
+    from simreal.evaluate.keypoints import table_markdown
     from simreal.experiments.pose_study import PoseStudyConfig, run_pose_study
     from simreal.utils.config import resolve
 

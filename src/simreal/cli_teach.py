@@ -43,23 +43,11 @@ def experiment_teacher(
     digits; gaze: % within 7° on simulated webcam eyes; keypoints: MPII mAP on the pose study's generated
     data)."""
     from simreal.experiments.report import markdown_table
-    from simreal.experiments.teacher_study import TeacherStudyConfig, run_teacher_study
-    from simreal.utils.config import resolve
+    from simreal.experiments.teacher_study import run_teacher_study, teacher_study_config
 
-    group_by = group_by or {"keypoints": "camera_pitch_deg", "gaze": "eye_pitch_deg"}.get(task, "rotation_deg")
-    seeds = seeds or {"keypoints": 2, "gaze": 2}.get(task, 5)
-    extra = [f"task={task}", f"seeds={seeds}", f"group_by={group_by}", f"groups={groups}"]
-    if steps:
-        extra.append(f"{'classifier' if task == 'digits' else task}.steps={steps}")
-    if sampler:
-        extra.append("samplers=[" + ",".join(sampler) + "]")
-    cfg = resolve(TeacherStudyConfig(), config, [*(sets or []), *extra])
+    cfg = teacher_study_config(task, config, sets, seeds, group_by, groups, steps, sampler)
     given = {"real": real, "synthetic": synthetic, "test": test}
-    if any(given.values()) and (task == "digits" or not all(given.values())):
-        from simreal.utils.errors import SimrealError
-
-        raise SimrealError("--real, --synthetic and --test go together, with --task keypoints or gaze")
-    s = run_teacher_study(out_dir, cfg, device, log=out.print, data=given if all(given.values()) else None)
+    s = run_teacher_study(out_dir, cfg, device, log=out.print, data=given)
     rows = [[k, f"{100 * a['mean']:.2f} ± {100 * a['std']:.2f}"] for k, a in s["scores"].items()]
     out.print(markdown_table(["sampler", s["metric"]], rows), highlight=False)
     out.print(f"report: {out_dir / 'report.md'}  ({s['runtime_s'] / 60:.1f} min)")

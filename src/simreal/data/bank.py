@@ -11,7 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
+from simreal.data.format import MODES
 from simreal.data.reader import SimrealDataset, image_to_tensor
+from simreal.utils.errors import DatasetError
 
 
 class ImageBank:
@@ -56,6 +58,19 @@ class ImageBank:
 
     def __len__(self) -> int:
         return len(self.cache) if self.dataset is None else len(self.dataset)
+
+    @property
+    def channels(self) -> int:
+        return MODES[self.mode][1]
+
+    def factor(self, name: str) -> np.ndarray:
+        """The simulator factor ``name`` of every image, from the records (for grouping samples)."""
+        if self.dataset is None:
+            raise DatasetError(f"factor {name!r}: this bank has no dataset records")
+        values = [(rec.get("factors") or {}).get(name) for rec in self.dataset.records()]
+        if any(v is None for v in values):
+            raise DatasetError(f"factor {name!r} is missing in some records", self.dataset.root)
+        return np.asarray(values)
 
     def images(self, idx: torch.Tensor) -> torch.Tensor:
         """Float ``(n, C, H, W)`` images in [-1, 1] for the given indices."""

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+
+from simreal.utils.errors import SimrealError
+
 COCO_KEYPOINTS = [
     "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
     "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
@@ -21,3 +27,36 @@ MPII_KEYPOINTS = [
 MPII_SKELETON = [[0, 1], [1, 2], [2, 6], [3, 6], [3, 4], [4, 5], [6, 7], [7, 8], [8, 9], [10, 11], [11, 12],
                  [12, 7], [13, 7], [13, 14], [14, 15]]  # 0-based
 MPII_FLIP_PAIRS = [[0, 5], [1, 4], [2, 3], [10, 15], [11, 14], [12, 13]]
+
+
+@dataclass(frozen=True)
+class KeypointSet:
+    name: str
+    names: tuple[str, ...]
+    limbs: tuple[tuple[int, int], ...]  # 0-based joint pairs
+    flip_pairs: tuple[tuple[int, int], ...]
+    field: str  # the person field holding these keypoints
+
+    @property
+    def channels(self) -> int:
+        return len(self.names) + 1 + 2 * len(self.limbs)
+
+    def flip_permutation(self) -> np.ndarray:
+        perm = np.arange(len(self.names))
+        for a, b in self.flip_pairs:
+            perm[a], perm[b] = b, a
+        return perm
+
+
+KEYPOINT_SETS = {
+    "coco": KeypointSet("coco", tuple(COCO_KEYPOINTS), tuple((a - 1, b - 1) for a, b in COCO_SKELETON),
+                        tuple(map(tuple, COCO_FLIP_PAIRS)), "keypoints"),
+    "mpii": KeypointSet("mpii", tuple(MPII_KEYPOINTS), tuple(map(tuple, MPII_SKELETON)),
+                        tuple(map(tuple, MPII_FLIP_PAIRS)), "keypoints_mpii"),
+}
+
+
+def keypoint_set(name: str) -> KeypointSet:
+    if name not in KEYPOINT_SETS:
+        raise SimrealError(f"unknown keypoint set {name!r}; available: {', '.join(KEYPOINT_SETS)}")
+    return KEYPOINT_SETS[name]

@@ -189,6 +189,16 @@ class SimrealDataset(torch.utils.data.Dataset):
             self._fh.close()
 
 
+def open_labeled(path: str | Path, task: str, label: str) -> SimrealDataset:
+    """The dataset at ``path``, refused in one line unless it is a ``task`` dataset with a ``label`` field."""
+    ds = SimrealDataset(path)
+    if ds.manifest["task"] != task:
+        raise DatasetError(f"a {ds.manifest['task']} dataset, not {task}", path)
+    if label not in ds.schema:
+        raise DatasetError(f"dataset has no '{label}' field for the {task} task", path)
+    return ds
+
+
 def image_to_tensor(arr: np.ndarray, mode: str) -> torch.Tensor:
     """uint8/uint16 ``(H, W[, C])`` -> float32 ``(C, H, W)`` in [-1, 1]."""
     scale = 65535.0 if mode == "I;16" else 255.0

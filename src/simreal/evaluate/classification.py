@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from simreal.data.bank import ImageBank
+from simreal.evaluate.predict import predict_outputs
 
 
 def accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
@@ -25,16 +26,9 @@ def confusion_matrix(predictions: np.ndarray, labels: np.ndarray, classes: int) 
     return m
 
 
-@torch.no_grad()
 def predict(model: torch.nn.Module, bank: ImageBank, batch_size: int = 512) -> np.ndarray:
     """Predicted class of every image in ``bank``, in dataset order."""
-    device = next(model.parameters()).device
-    model.eval()
-    out = []
-    for start in range(0, len(bank), batch_size):
-        idx = torch.arange(start, min(start + batch_size, len(bank)))
-        out.append(model(bank.images(idx).to(device)).argmax(1).cpu().numpy())
-    return np.concatenate(out)
+    return predict_outputs(model, bank, batch_size).argmax(1)
 
 
 def evaluate_classifier(model: torch.nn.Module, bank: ImageBank, classes: int = 10) -> dict[str, Any]:

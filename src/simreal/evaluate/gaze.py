@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from simreal.data.bank import ImageBank
-from simreal.tasks.gaze import angular_error_deg
+from simreal.evaluate.predict import predict_outputs
 from simreal.utils.fileio import atomic_write
 
 CURVE_DEGREES = tuple(range(26))
@@ -27,6 +27,13 @@ def within(errors: np.ndarray, degrees: float) -> float:
     if errors.size == 0:
         raise ValueError("no errors to summarise")
     return float(100.0 * (errors <= degrees).mean())
+
+
+def angular_error_deg(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Angle in degrees between predicted and true gaze vectors ``(N, 3)`` (cosine clipped to [−1, 1])."""
+    p, t = np.asarray(pred, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    cos = (p * t).sum(1) / np.maximum(np.linalg.norm(p, axis=1) * np.linalg.norm(t, axis=1), 1e-12)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
 def gaze_metrics(errors: np.ndarray) -> dict[str, Any]:
@@ -42,21 +49,9 @@ def gaze_metrics(errors: np.ndarray) -> dict[str, Any]:
     }
 
 
-@torch.no_grad()
-def predict_gaze(model: torch.nn.Module, bank: ImageBank, batch_size: int = 512) -> np.ndarray:
-    """Predicted gaze vectors ``(N, 3)`` for every image of ``bank``, in dataset order."""
-    device = next(model.parameters()).device
-    model.eval()
-    out = []
-    for start in range(0, len(bank), batch_size):
-        idx = torch.arange(start, min(start + batch_size, len(bank)))
-        out.append(model(bank.images(idx).to(device)).float().cpu().numpy())
-    return np.concatenate(out)
-
-
 def evaluate_gaze(model: torch.nn.Module, bank: ImageBank) -> tuple[dict[str, Any], np.ndarray]:
     """Metrics of ``model`` on a bank whose label is ``gaze``, and the per-image errors."""
-    errors = angular_error_deg(predict_gaze(model, bank), bank.labels.numpy())
+    errors = angular_error_deg(predict_outputs(model, bank), bank.labels.numpy())
     return gaze_metrics(errors), errors
 
 

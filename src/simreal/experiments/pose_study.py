@@ -32,17 +32,20 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from simreal.data.format import Provenance, command_line
+from simreal.data.keypoints import keypoint_set
 from simreal.data.reader import SimrealDataset, manifest_hash, read_manifest
 from simreal.data.writer import DatasetWriter
+from simreal.evaluate.keypoints import plot_visibility, table_markdown
 from simreal.experiments.digits_demo import machine
-from simreal.experiments.keypoints_eval import evaluate_keypoints, plot_visibility, table_markdown
-from simreal.experiments.stages import open_keypoint_sources
 from simreal.simulate.people.generate import PeopleConfig, generate_people
 from simreal.simulate.people.mixed import MixedConfig, generate_mixed
 from simreal.simulate.people.scene import SceneConfig
 from simreal.tasks.keypoints.data import CropConfig
 from simreal.tasks.keypoints.network import PRESETS
+from simreal.tasks.keypoints.predict import evaluate_keypoint_model
 from simreal.train.keypoints import KeypointTrainConfig, KeypointTrainer
+from simreal.train.registry import load_model
+from simreal.train.sources import open_keypoint_sources
 from simreal.utils.config import merge, to_dict
 from simreal.utils.errors import SimrealError
 from simreal.utils.fileio import atomic_write_json
@@ -175,8 +178,9 @@ def run_pose_study(out: str | Path, cfg: PoseStudyConfig = PoseStudyConfig(), re
         t = time.time()
         run = train_variant(name, data, cfg, out / "runs" / name)
         train_s = json.loads((run / "summary.json").read_text())["train_time_s"]
-        metrics = evaluate_keypoints(run, data["test"], cfg.train.device, cfg.eval_size,
-                                     report_dir=out / "eval" / name)
+        model, tcfg = load_model(run, cfg.train.device, "keypoints")
+        metrics = evaluate_keypoint_model(model, keypoint_set(tcfg.keypoint_set), data["test"], cfg.eval_size,
+                                          report_dir=out / "eval" / name, name=str(run))
         metrics["train_time_s"] = train_s
         metrics["wall_s"] = round(time.time() - t, 1)
         results[name] = metrics

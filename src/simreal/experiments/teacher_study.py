@@ -35,16 +35,17 @@ import numpy as np
 from simreal.data.bank import ImageBank
 from simreal.data.importers.uci_digits import import_uci_digits
 from simreal.data.reader import SimrealDataset
-from simreal.data.subsets import stratified_subset
 from simreal.evaluate.classification import evaluate_classifier
 from simreal.experiments.digits_demo import machine
 from simreal.experiments.report import markdown_table
 from simreal.simulate.write import generate_digits
-from simreal.teach.grouping import Grouping, check_groups, group_values, kmeans_groups
+from simreal.teach.factory import SamplerConfig, make_grouping, make_sampler
+from simreal.teach.grouping import Grouping
 from simreal.teach.plots import plot_decisions
-from simreal.teach.teacher import SAMPLERS, AdversarialTeacher, GroupDRO, TeacherConfig
+from simreal.teach.teacher import SAMPLERS, TeacherConfig
+from simreal.train.sources import labeled_subset
 from simreal.train.task import ClassifierTrainConfig, TaskTrainer
-from simreal.utils.config import to_dict
+from simreal.utils.config import resolve, to_dict
 from simreal.utils.errors import SimrealError
 from simreal.utils.fileio import atomic_write_json
 from simreal.utils.progress import progress_bar
@@ -82,54 +83,79 @@ class TeacherStudyConfig:
     group_rule: str = "auto"  # keypoints: paper-pitch for camera_pitch_deg, linear [0, 640) for min_distance_px
 
 
-def factor_values(ds: SimrealDataset, name: str) -> np.ndarray:
-    vals = [rec.get("factors", {}).get(name) for rec in ds.records()]
-    if any(v is None for v in vals):
-        raise SimrealError(f"factor {name!r} is missing in some records of {ds.root}")
-    return np.asarray(vals)
+def sampler_config(cfg: TeacherStudyConfig, name: str = "none") -> SamplerConfig:
+    """The study's sampler settings as the :class:`~simreal.teach.factory.SamplerConfig` every trainer takes."""
+    return SamplerConfig(**{**to_dict(cfg.teacher), "name": name, "group_by": cfg.group_by, "groups": cfg.groups,
+                            "rule": cfg.group_rule, "dro_eta": cfg.dro_eta})
 
 
-def make_grouping(ds: SimrealDataset, group_by: str, n: int, seed: int, min_size: int) -> Grouping:
-    """Groups of synthetic samples by one factor (linear bins over its range; one group per category for
-    a text factor) or ``kmeans:a,b`` over several; groups too small for a batch are merged."""
-    if group_by.startswith("kmeans:"):
-        cols = [factor_values(ds, f).astype(float) for f in group_by.removeprefix("kmeans:").split(",")]
-        g = kmeans_groups(np.stack(cols, axis=1), n, seed)
-    else:
-        g = group_values(factor_values(ds, group_by), n)
-    return check_groups(g, min_size, merge_small=True)
+@dataclass(frozen=True)
+class _Setup:
+    """What differs between the study's tasks: how it runs, its defaults, and the report's first sentence."""
+
+    run: Callable[..., dict[str, Any]]  # (out, cfg, device, log, data) -> summary
+    group_by: str  # default factor
+    seeds: int  # default seeds per sampler
+    recipe: str  # the field of TeacherStudyConfig holding the student's training config
+    takes_data: bool  # accepts --real/--synthetic/--test
+    describe: Callable[[dict[str, Any], dict[str, Any]], str]  # (config, summary) -> the report's setup text
+
+
+def teacher_study_config(task: str = "digits", config: str | Path | None = None, sets: list[str] | None = None,
+                         seeds: int | None = None, group_by: str | None = None, groups: int = 10,
+                         steps: int | None = None, samplers: list[str] | None = None) -> TeacherStudyConfig:
+    """The study's config for ``task`` from its defaults, ``config`` (YAML), ``sets`` and the command's options
+    (None: the task's default)."""
+    setup = _setup(task)
+    extra = [f"task={task}", f"seeds={seeds or setup.seeds}", f"group_by={group_by or setup.group_by}",
+             f"groups={groups}"]
+    if steps:
+        extra.append(f"{setup.recipe}.steps={steps}")
+    if samplers:
+        extra.append("samplers=[" + ",".join(samplers) + "]")
+    return resolve(TeacherStudyConfig(), config, [*(sets or []), *extra])
+
+
+def _setup(task: str) -> _Setup:
+    if task not in SETUPS:
+        raise SimrealError(f"experiment teacher runs on {', '.join(SETUPS)}, not {task!r}")
+    return SETUPS[task]
 
 
 def run_teacher_study(out: str | Path, cfg: TeacherStudyConfig = TeacherStudyConfig(), device: str = "auto",
                       log=print, data: dict[str, Path] | None = None) -> dict[str, Any]:
+    """Runs (or resumes) the study in ``out``; ``data``: the task's ``real``/``synthetic``/``test`` datasets
+    (all three, for tasks that take them; None: built-in data)."""
     out = Path(out)
+    setup = _setup(cfg.task)
     for s in cfg.samplers:
         if s not in SAMPLERS:
             raise SimrealError(f"unknown sampler {s!r}; available: {', '.join(SAMPLERS)}")
+    given = {k: v for k, v in (data or {}).items() if v is not None}
+    if given and (not setup.takes_data or set(given) != {"real", "synthetic", "test"}):
+        takes = [k for k, v in SETUPS.items() if v.takes_data]
+        raise SimrealError(f"--real, --synthetic and --test go together, with --task {' or '.join(takes)}")
     # finished conditions are reused only by the same study; more seeds or samplers may be added later
     claim_study_dir(out, to_dict(dataclasses.replace(cfg, seeds=0, samplers=())),
-                    [(data or {}).get(k) for k in ("real", "synthetic", "test")])
-    if cfg.task == "keypoints":
-        return _run_keypoints(out, cfg, device, log, data)
-    if cfg.task == "gaze":
-        return _run_gaze(out, cfg, device, log, data)
-    if cfg.task != "digits":
-        raise SimrealError(f"experiment teacher runs on digits, gaze or keypoints, not {cfg.task!r}")
+                    [given.get(k) for k in ("real", "synthetic", "test")])
+    return setup.run(out, cfg, device, log, given or None)
+
+
+def _run_digits(out: Path, cfg: TeacherStudyConfig, device: str, log, data: dict[str, Path] | None
+                ) -> dict[str, Any]:
     t0 = time.time()
     syn_path, uci = out / "data" / "digits-synthetic", out / "data" / "uci"
     if not (syn_path / "dataset.json").exists():
         generate_digits(syn_path, cfg.synthetic_count, cfg.data_seed)
     if not (uci / "test" / "dataset.json").exists():
         import_uci_digits(uci, cfg.data_seed)
-    syn_ds = SimrealDataset(syn_path)
-    synthetic = ImageBank(syn_ds, "label")
+    synthetic = ImageBank(SimrealDataset(syn_path), "label")
     real_train, test = SimrealDataset(uci / "train"), ImageBank(SimrealDataset(uci / "test"), "label")
-    grouping = make_grouping(syn_ds, cfg.group_by, cfg.groups, cfg.data_seed, cfg.classifier.batch_size // 2)
+    grouping = make_grouping(synthetic, sampler_config(cfg), cfg.classifier.batch_size // 2, cfg.data_seed)
     ccfg = dataclasses.replace(cfg.classifier, device=device)
 
     def train_eval(seed: int, sampler: Any) -> tuple[float, str]:
-        real = ImageBank(real_train.subset(stratified_subset(real_train.labels("label"), cfg.real_labelled, seed)),
-                         "label")
+        real = ImageBank(labeled_subset(real_train, cfg.real_labelled, seed, stratify_by="label"), "label")
         model = TaskTrainer(dataclasses.replace(ccfg, seed=seed), [(real, 0.5), (synthetic, 0.5)], None,
                             show_progress=False, sampler=sampler).train()
         acc = evaluate_classifier(model, test)["accuracy"]
@@ -179,11 +205,10 @@ def _finish(out: Path, summary: dict[str, Any], logs: dict[str, Any], grouping: 
 
 def _run_keypoints(out: Path, cfg: TeacherStudyConfig, device: str, log, data: dict[str, Path] | None
                    ) -> dict[str, Any]:
-    from simreal.experiments.keypoints_eval import evaluate_keypoint_model
     from simreal.experiments.pose_study import PoseStudyConfig, builtin_data
-    from simreal.experiments.stages import open_keypoint_sources
-    from simreal.teach.grouping import group_values
+    from simreal.tasks.keypoints.predict import evaluate_keypoint_model
     from simreal.train.keypoints import KeypointTrainer
+    from simreal.train.sources import open_keypoint_sources
     from simreal.train.task import batch_counts
 
     t0 = time.time()
@@ -191,14 +216,8 @@ def _run_keypoints(out: Path, cfg: TeacherStudyConfig, device: str, log, data: d
     data = data or builtin_data(out, pcfg, log)
     kcfg = dataclasses.replace(cfg.keypoints, device=device)
     probe = open_keypoint_sources([data["real"], data["synthetic"]], [0.5, 0.5], [], kcfg)
-    values = probe[1][0].factor(cfg.group_by)
-    if cfg.group_by == "min_distance_px":
-        values = np.where(np.isnan(values), 640.0, values)  # alone in the image: as far as it gets
-    rule = cfg.group_rule if cfg.group_rule != "auto" else (
-        "paper-pitch" if cfg.group_by == "camera_pitch_deg" else "linear")
-    lo_hi = (0.0, 640.0) if cfg.group_by == "min_distance_px" and rule == "linear" else (None, None)
     need = batch_counts([0.5, 0.5], kcfg.batch_size)[1]
-    grouping = check_groups(group_values(values, cfg.groups, rule, *lo_hi), need, merge_small=True)
+    grouping = make_grouping(probe[1][0], sampler_config(cfg), need, cfg.data_seed)
 
     def train_eval(seed: int, sampler: Any) -> tuple[float, str]:
         run_cfg = dataclasses.replace(kcfg, seed=seed)
@@ -230,12 +249,11 @@ def _run_gaze(out: Path, cfg: TeacherStudyConfig, device: str, log, data: dict[s
                 log(f"generating {name} eyes ({count}, preset {preset})")
                 generate_eyes(path, count, seed, preset, device=device, overwrite=True)
             data[name] = path
-    syn_ds = SimrealDataset(data["synthetic"])
-    synthetic, real = ImageBank(syn_ds, "gaze"), ImageBank(SimrealDataset(data["real"]), "gaze")
-    test = ImageBank(SimrealDataset(data["test"]), "gaze")
+    synthetic = ImageBank(SimrealDataset(data["synthetic"]), "gaze")
+    real, test = ImageBank(SimrealDataset(data["real"]), "gaze"), ImageBank(SimrealDataset(data["test"]), "gaze")
     gcfg = dataclasses.replace(cfg.gaze, device=device)
     need = gcfg.batch_size // 2
-    grouping = make_grouping(syn_ds, cfg.group_by, cfg.groups, cfg.data_seed, need)
+    grouping = make_grouping(synthetic, sampler_config(cfg), need, cfg.data_seed)
 
     def train_eval(seed: int, sampler: Any) -> tuple[float, str]:
         model = TaskTrainer(dataclasses.replace(gcfg, seed=seed), [(real, 0.5), (synthetic, 0.5)], None,
@@ -252,11 +270,7 @@ def read_count(path: Path) -> int:
 
 
 def _sampler(name: str, grouping: Grouping, seed: int, cfg: TeacherStudyConfig, channels: int, need: int):
-    if name == "teacher":
-        return AdversarialTeacher(grouping, seed, channels, cfg.teacher, min_group_size=need)
-    if name == "group-dro":
-        return GroupDRO(grouping, seed, cfg.dro_eta, cfg.teacher.n_steps)
-    return SAMPLERS[name](grouping, seed, cfg.teacher.n_steps)
+    return make_sampler(sampler_config(cfg, name), grouping, seed, channels, need)
 
 
 def _stats(results: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
@@ -291,20 +305,7 @@ def write_report(out: Path, s: dict[str, Any]) -> None:
                f"{', '.join(significant)}." if significant else
                "No sampler differs from uniform sampling by more than the seed noise (all Welch p ≥ 0.05).")
     c = s["config"]
-    if c["task"] == "gaze":
-        setup = (f"GazeNet trained with 50 % labelled target eyes ({c['real_labelled']}) / 50 % synthetic eyes "
-                 f"grouped by `{c['group_by']}` into {len(s['groups'])} groups; {c['seeds']} seeds; % of "
-                 f"{s['test_count']} test images within 7°. With built-in data the target domain is the "
-                 "simulator's SIMULATED webcam, not real eyes.")
-    elif c["task"] == "digits":
-        setup = (f"Classifier trained with 50 % real ({c['real_labelled']} labelled UCI digits) / 50 % synthetic "
-                 f"batches; synthetic digits grouped by `{c['group_by']}` into {len(s['groups'])} groups; "
-                 f"{c['seeds']} seeds; accuracy on {s['test_count']} real UCI test digits.")
-    else:
-        setup = (f"OpenPose trained with 50 % 'real' / 50 % D_S batches, synthetic people grouped by "
-                 f"`{c['group_by']}` into {len(s['groups'])} groups; {c['seeds']} seeds; MPII mAP on "
-                 f"{s['test_count']} test images. The built-in 'real' and test data are GENERATED (D_S through "
-                 "a simulated camera; see the pose study).")
+    setup = SETUPS[c["task"]].describe(c, s)
     lines = [f"# Teacher study ({c['task']})", "", setup + f" Runtime {s['runtime_s'] / 60:.1f} min "
              f"({s['machine']['cpu_count']} CPUs).", "",
              markdown_table(["sampler", s["metric"], "vs uniform samples", "Welch p"], rows), "", verdict, "",
@@ -312,3 +313,30 @@ def write_report(out: Path, s: dict[str, Any]) -> None:
              "![teacher group probabilities and reward rate](teacher_groups.png)", ""]
     (out / "report.md").write_text("\n".join(lines))
     (out / "summary.json").write_text(json.dumps({k: v["mean"] for k, v in acc.items()}, indent=2) + "\n")
+
+
+def _describe_digits(c: dict[str, Any], s: dict[str, Any]) -> str:
+    return (f"Classifier trained with 50 % real ({c['real_labelled']} labelled UCI digits) / 50 % synthetic "
+            f"batches; synthetic digits grouped by `{c['group_by']}` into {len(s['groups'])} groups; "
+            f"{c['seeds']} seeds; accuracy on {s['test_count']} real UCI test digits.")
+
+
+def _describe_gaze(c: dict[str, Any], s: dict[str, Any]) -> str:
+    return (f"GazeNet trained with 50 % labelled target eyes ({c['real_labelled']}) / 50 % synthetic eyes "
+            f"grouped by `{c['group_by']}` into {len(s['groups'])} groups; {c['seeds']} seeds; % of "
+            f"{s['test_count']} test images within 7°. With built-in data the target domain is the "
+            "simulator's SIMULATED webcam, not real eyes.")
+
+
+def _describe_keypoints(c: dict[str, Any], s: dict[str, Any]) -> str:
+    return (f"OpenPose trained with 50 % 'real' / 50 % D_S batches, synthetic people grouped by "
+            f"`{c['group_by']}` into {len(s['groups'])} groups; {c['seeds']} seeds; MPII mAP on "
+            f"{s['test_count']} test images. The built-in 'real' and test data are GENERATED (D_S through "
+            "a simulated camera; see the pose study).")
+
+
+SETUPS: dict[str, _Setup] = {
+    "digits": _Setup(_run_digits, "rotation_deg", 5, "classifier", False, _describe_digits),
+    "gaze": _Setup(_run_gaze, "eye_pitch_deg", 2, "gaze", True, _describe_gaze),
+    "keypoints": _Setup(_run_keypoints, "camera_pitch_deg", 2, "keypoints", True, _describe_keypoints),
+}

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from simreal.tasks.spec import ImageNetwork
 from simreal.utils.shapes import assert_shape
 
 
@@ -47,7 +48,11 @@ class DigitNet(nn.Module):
 
 
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(logits, labels)
+    """Cross-entropy of ``(B, classes)`` logits against ``(B,)`` class indices, per sample ``(B,)``."""
+    return F.cross_entropy(logits, labels, reduction="none")
+
+
+NETWORK = ImageNetwork(lambda cfg, channels, hw: DigitNet(cfg, channels), classification_loss, torch.long)
 
 
 class LabelConsistency:

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from simreal.tasks.spec import ImageNetwork
 from simreal.utils.shapes import assert_shape
 
 
@@ -67,12 +67,9 @@ class GazeNet(nn.Module):
 
 
 def gaze_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The paper's Euclidean (L2) loss: mean over the batch of ``‖pred − target‖²``."""
-    return ((pred - target.to(pred.dtype)) ** 2).sum(1).mean()
+    """The paper's Euclidean (L2) loss per sample: ``‖pred − target‖²``, shape ``(B,)``; training minimises its
+    mean over the batch."""
+    return ((pred - target.to(pred.dtype)) ** 2).sum(1)
 
 
-def angular_error_deg(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Angle in degrees between predicted and true gaze vectors ``(N, 3)`` (cosine clipped to [−1, 1])."""
-    p, t = np.asarray(pred, dtype=np.float64), np.asarray(target, dtype=np.float64)
-    cos = (p * t).sum(1) / np.maximum(np.linalg.norm(p, axis=1) * np.linalg.norm(t, axis=1), 1e-12)
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+NETWORK = ImageNetwork(lambda cfg, channels, hw: GazeNet(cfg, channels, hw), gaze_loss, torch.float32)

@@ -16,24 +16,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
-import torch.distributed as dist
 
+from simreal.data.keypoints import keypoint_set
 from simreal.tasks.keypoints.data import MEAN, STD, CropConfig, KeypointSource
 from simreal.tasks.keypoints.network import PRESETS, OpenPose, OpenPoseConfig, load_vgg_weights
-from simreal.tasks.keypoints.targets import keypoint_set
+from simreal.teach.factory import SamplerConfig
 from simreal.train.loop import SampledTrainer
-from simreal.utils.checkpoint import (
-    latest_checkpoint,
-    load_checkpoint,
-    restore,
-)
+from simreal.utils.distributed import rank_world
 from simreal.utils.seeding import numpy_rng, pick_device, seeded_init
 
 
@@ -54,6 +49,8 @@ class KeypointTrainConfig:
     log_every: int = 50
     checkpoint_every: int = 500
     channels_last: bool = True  # 1.17× faster steps on a 2-core CPU (benchmarks/bench_keypoints.py)
+    sampler: SamplerConfig = field(default_factory=lambda: SamplerConfig(group_by="camera_pitch_deg"))  # of the
+    # last --data (off by default)
 
 
 def stage_loss(outputs: list[torch.Tensor], target: torch.Tensor, weights: torch.Tensor,
@@ -64,48 +61,10 @@ def stage_loss(outputs: list[torch.Tensor], target: torch.Tensor, weights: torch
     return total if per_sample else total.mean()
 
 
-def init_distributed() -> bool:
-    """Join the process group that ``torchrun`` describes in the environment (gloo on CPU, NCCL on GPUs);
-    False when not launched by torchrun with more than one process."""
-    import os
-
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return False
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return True
-
-
-def finish_distributed() -> None:
-    """End a torchrun process cleanly: barrier, destroy the process group, then leave without running
-    static destructors. With torch 2.13 + gloo, ~1 in 4 processes otherwise abort at interpreter exit
-    ("terminate called without an active exception", exit −6) after all work is done."""
-    import os
-    import sys
-
-    if not (dist.is_available() and dist.is_initialized()):
-        return
-    dist.barrier()
-    dist.destroy_process_group()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
-
-
-def shared_run_dir(make: Callable[[], Path]) -> Path:
-    """The run directory made by rank 0 (``make()``) and broadcast to the other processes."""
-    rank, world = _rank_world()
-    if world == 1:
-        return make()
-    box = [str(make()) if rank == 0 else None]
-    dist.broadcast_object_list(box, src=0)
-    return Path(box[0])
-
-
-def _rank_world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+def build_openpose(cfg: KeypointTrainConfig) -> OpenPose:
+    """The untrained network of ``cfg``: K + 1 confidence maps and 2L PAF channels of its keypoint set."""
+    kset = keypoint_set(cfg.keypoint_set)
+    return OpenPose(cfg.net, len(kset.names) + 1, 2 * len(kset.limbs))
 
 
 class KeypointTrainer(SampledTrainer):
@@ -118,14 +77,14 @@ class KeypointTrainer(SampledTrainer):
 
         self.cfg, self.sources = cfg, sources
         self.kset = keypoint_set(cfg.keypoint_set)
-        self.rank, self.world = _rank_world()
+        self.rank, self.world = rank_world()
         if self.world > 1 and torch.cuda.is_available():
             self.device = torch.device("cuda", self.rank % torch.cuda.device_count())
         else:
             self.device = pick_device(cfg.device)
         self.counts = batch_counts([s for _, s in sources], cfg.batch_size)
         with seeded_init(cfg.seed):
-            self.model = OpenPose(cfg.net, len(self.kset.names) + 1, 2 * len(self.kset.limbs))
+            self.model = build_openpose(cfg)
         if cfg.net.vgg_weights:
             load_vgg_weights(self.model, cfg.net.vgg_weights)
         if cfg.freeze_mode == "all":
@@ -202,20 +161,3 @@ class KeypointTrainer(SampledTrainer):
             people = decode(up[: k + 1], up[k + 1:], self.kset)
             tiles.append(np.asarray(draw_people(Image.fromarray(img), people, self.kset.limbs)))
         Image.fromarray(np.concatenate(tiles, axis=1)).save(self.run_dir / f"grid-{self.step:07d}.png")
-
-def load_keypoint_model(path: str | Path, device: str = "auto") -> tuple[OpenPose, KeypointTrainConfig]:
-    from simreal.utils.config import from_dict
-    from simreal.utils.errors import CheckpointError
-
-    path = Path(path)
-    if path.is_dir():
-        path = latest_checkpoint(path) or path
-    tensors, sidecar = load_checkpoint(path)
-    meta = sidecar["meta"]
-    if meta.get("task") != "keypoints":
-        raise CheckpointError(f"{path}: a {meta.get('task')} checkpoint, not keypoints")
-    cfg = from_dict(KeypointTrainConfig, meta["config"])
-    kset = keypoint_set(cfg.keypoint_set)
-    model = OpenPose(cfg.net, len(kset.names) + 1, 2 * len(kset.limbs))
-    restore(tensors, sidecar, {"model": model})
-    return model.to(pick_device(device)).eval(), cfg

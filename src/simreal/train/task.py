@@ -14,17 +14,13 @@ import numpy as np
 import torch
 
 from simreal.data.bank import ImageBank
+from simreal.tasks import digits, gaze
 from simreal.tasks.digits import DigitNetConfig
 from simreal.tasks.gaze import GazeNetConfig
-from simreal.tasks.registry import task_spec
+from simreal.tasks.spec import ImageNetwork
+from simreal.teach.factory import SamplerConfig
 from simreal.train.loop import SampledTrainer
-from simreal.utils.checkpoint import (
-    latest_checkpoint,
-    load_checkpoint,
-    restore,
-)
-from simreal.utils.config import from_dict
-from simreal.utils.errors import CheckpointError, SimrealError
+from simreal.utils.errors import ConfigError, SimrealError
 from simreal.utils.seeding import pick_device, seeded_init, torch_generator
 
 
@@ -40,6 +36,7 @@ class ClassifierTrainConfig:
     """Digit classifier training (the built-in demo)."""
 
     TASK: ClassVar[str] = "digits"
+    NETWORK: ClassVar[ImageNetwork] = digits.NETWORK
     net: DigitNetConfig = field(default_factory=DigitNetConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     steps: int = 1500
@@ -50,6 +47,7 @@ class ClassifierTrainConfig:
     device: str = "auto"
     log_every: int = 100
     checkpoint_every: int = 500
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)  # of the last --data (off by default)
 
 
 @dataclass(frozen=True)
@@ -58,6 +56,7 @@ class GazeTrainConfig:
     converges (optimizer not given; we use AdamW)."""
 
     TASK: ClassVar[str] = "gaze"
+    NETWORK: ClassVar[ImageNetwork] = gaze.NETWORK
     net: GazeNetConfig = field(default_factory=GazeNetConfig)
     augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(shift_px=2, pad="replicate"))
     steps: int = 3000
@@ -68,24 +67,10 @@ class GazeTrainConfig:
     device: str = "auto"
     log_every: int = 100
     checkpoint_every: int = 500
+    sampler: SamplerConfig = field(default_factory=lambda: SamplerConfig(group_by="eye_pitch_deg"))  # last --data
 
 
-def _keypoint_config() -> type:
-    from simreal.train.keypoints import KeypointTrainConfig
-
-    return KeypointTrainConfig
-
-
-TRAIN_CONFIGS = {c.TASK: c for c in (ClassifierTrainConfig, GazeTrainConfig)}
 TrainConfig = ClassifierTrainConfig | GazeTrainConfig
-
-
-def train_config(task: str) -> type:
-    if task == "keypoints":
-        return _keypoint_config()
-    if task not in TRAIN_CONFIGS:
-        raise SimrealError(f"unknown task {task!r}; available: {', '.join([*TRAIN_CONFIGS, 'keypoints'])}")
-    return TRAIN_CONFIGS[task]
 
 
 def augment(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
@@ -122,8 +107,8 @@ class TaskTrainer(SampledTrainer):
         """``sampler`` (a :mod:`simreal.teach` group sampler) picks the samples of source ``sampler_source``
         and observes the per-sample losses of source ``real_source`` (the teacher's inputs)."""
         if not sources:
-            raise ValueError("need at least one training source")
-        self.cfg, self.sources, self.spec = cfg, sources, task_spec(cfg.TASK)
+            raise ConfigError("need at least one training source")
+        self.cfg, self.sources, self.network = cfg, sources, cfg.NETWORK
         shapes = {tuple(bank.images(torch.zeros(1, dtype=torch.long)).shape[1:]) for bank, _ in sources}
         if len(shapes) != 1:
             raise SimrealError(f"training datasets differ in image shape: {sorted(shapes)}")
@@ -133,7 +118,7 @@ class TaskTrainer(SampledTrainer):
         self.run_dir = self.resume_dir = Path(run_dir) if run_dir is not None else None
         self.image_shape = (channels, *hw)
         with seeded_init(cfg.seed):
-            self.model = self.spec.build(cfg.net, channels, tuple(hw)).to(self.device)
+            self.model = self.network.build(cfg.net, channels, tuple(hw)).to(self.device)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.gens = {f"source{i}": torch_generator(cfg.seed, 10 + i) for i in range(len(sources))}
         self.gens["augment"] = torch_generator(cfg.seed, 99)
@@ -157,14 +142,14 @@ class TaskTrainer(SampledTrainer):
                 xs.append(x)
                 ys.append(y)
         x = augment(torch.cat(xs), self.cfg.augment, self.gens["augment"])
-        return x.to(self.device), torch.cat(ys).to(self.spec.target_dtype).to(self.device)
+        return x.to(self.device), torch.cat(ys).to(self.network.target_dtype).to(self.device)
 
     def train_step(self) -> float:
         self.model.train()
         x, y = self.batch()
         with torch.random.fork_rng(devices=[]):
             torch.set_rng_state(self.gens["dropout"].get_state())
-            losses = self.spec.per_sample_loss(self.model(x), y)
+            losses = self.network.per_sample_loss(self.model(x), y)
             loss = losses.mean()
             self.gens["dropout"].set_state(torch.get_rng_state())
         self.opt.zero_grad(set_to_none=True)
@@ -176,26 +161,3 @@ class TaskTrainer(SampledTrainer):
 
     def save(self) -> Path:
         return self._save_checkpoint(image_shape=list(self.image_shape))
-
-
-def load_task_model(path: str | Path, device: str = "auto", task: str | None = None) -> torch.nn.Module:
-    """A trained task network in eval mode from a checkpoint file or run directory.
-
-    ``task``, when given, must match the checkpoint's task.
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = latest_checkpoint(path) or path
-    tensors, sidecar = load_checkpoint(path)
-    meta = sidecar["meta"]
-    if "model" not in sidecar.get("modules", []):
-        raise CheckpointError(f"{path}: not a task network checkpoint (it holds "
-                              f"{', '.join(sidecar.get('modules', []))}: a refiner from simreal refine train?)")
-    found = meta.get("task", "digits")
-    if task is not None and found != task:
-        raise CheckpointError(f"{path}: a {found} checkpoint, not {task}")
-    cfg = from_dict(train_config(found), meta["config"])
-    channels, *hw = meta.get("image_shape", [1, 8, 8])
-    model = task_spec(found).build(cfg.net, channels, tuple(hw))
-    restore(tensors, sidecar, {"model": model})
-    return model.to(pick_device(device)).eval()

@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from simreal.data.keypoints import KeypointSet
 from simreal.data.reader import SimrealDataset
-from simreal.tasks.keypoints.targets import KeypointSet, encode, loss_weights
+from simreal.tasks.keypoints.targets import encode, loss_weights
 from simreal.utils.errors import DatasetError
 
 cv2.setNumThreads(0)  # OpenCV's own thread pool fights torch's (and crashed gloo workers at exit)
@@ -147,6 +148,8 @@ class KeypointSource:
                 synth_mask = np.isin(warped, ids)
         weights = loss_weights(out_hw, kset, 8, synth_people, synth_mask, None, cfg.sigma, cfg.paf_width)
         return normalise(crop), target, weights
+
+    channels = 3  # crops are RGB
 
     def factor(self, name: str) -> np.ndarray:
         """A factor of every sample (person): the person's own factor if it has one (``min_distance_px``,

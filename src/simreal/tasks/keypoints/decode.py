@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import maximum_filter
 
-from simreal.tasks.keypoints.targets import KeypointSet
+from simreal.data.keypoints import KeypointSet
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from simreal.data.keypoints import KeypointSet
+from simreal.evaluate.keypoints import evaluate_keypoint_predictions
 from simreal.tasks.keypoints.data import normalise
 from simreal.tasks.keypoints.decode import DecodeConfig, decode
 from simreal.tasks.keypoints.network import OpenPose
-from simreal.tasks.keypoints.targets import KeypointSet
 
 
 @torch.no_grad()
@@ -36,3 +40,12 @@ def predict_people(model: OpenPose, image: np.ndarray, kset: KeypointSet, size: 
         p["keypoints"] = [[x * sx + (sx - 1) / 2, y * sy + (sy - 1) / 2, s] if s > 0 else [0.0, 0.0, 0.0]
                           for x, y, s in p["keypoints"]]
     return people
+
+
+def evaluate_keypoint_model(model: OpenPose, kset: KeypointSet, data: str | Path, size: int = 368, limit: int = 0,
+                            report_dir: str | Path | None = None, show_progress: bool | None = None,
+                            name: str = "(in memory)", **mpii_options: bool) -> dict[str, Any]:
+    """:func:`~simreal.evaluate.keypoints.evaluate_keypoint_predictions` of ``model`` at input size ``size``."""
+    model.eval()
+    return evaluate_keypoint_predictions(lambda image: predict_people(model, image, kset, size), kset, data, size,
+                                         limit, report_dir, show_progress, name, **mpii_options)

@@ -16,52 +16,9 @@ of synthetic people: their instance-mask pixels and the support of their confide
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from simreal.data.keypoints import (
-    COCO_FLIP_PAIRS,
-    COCO_KEYPOINTS,
-    COCO_SKELETON,
-    MPII_FLIP_PAIRS,
-    MPII_KEYPOINTS,
-    MPII_SKELETON,
-)
-from simreal.utils.errors import SimrealError
-
-
-@dataclass(frozen=True)
-class KeypointSet:
-    name: str
-    names: tuple[str, ...]
-    limbs: tuple[tuple[int, int], ...]  # 0-based joint pairs
-    flip_pairs: tuple[tuple[int, int], ...]
-    field: str  # the person field holding these keypoints
-
-    @property
-    def channels(self) -> int:
-        return len(self.names) + 1 + 2 * len(self.limbs)
-
-    def flip_permutation(self) -> np.ndarray:
-        perm = np.arange(len(self.names))
-        for a, b in self.flip_pairs:
-            perm[a], perm[b] = b, a
-        return perm
-
-
-KEYPOINT_SETS = {
-    "coco": KeypointSet("coco", tuple(COCO_KEYPOINTS), tuple((a - 1, b - 1) for a, b in COCO_SKELETON),
-                        tuple(map(tuple, COCO_FLIP_PAIRS)), "keypoints"),
-    "mpii": KeypointSet("mpii", tuple(MPII_KEYPOINTS), tuple(map(tuple, MPII_SKELETON)),
-                        tuple(map(tuple, MPII_FLIP_PAIRS)), "keypoints_mpii"),
-}
-
-
-def keypoint_set(name: str) -> KeypointSet:
-    if name not in KEYPOINT_SETS:
-        raise SimrealError(f"unknown keypoint set {name!r}; available: {', '.join(KEYPOINT_SETS)}")
-    return KEYPOINT_SETS[name]
+from simreal.data.keypoints import KeypointSet
 
 
 def grid(height: int, width: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
