@@ -8,21 +8,39 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
-from simreal.cli import app
+from simreal.cli import COMMANDS, app
 
 runner = CliRunner()
 
-COMMANDS = [[], ["info"], ["generate", "digits"], ["import", "uci-digits"], ["refine", "train"],
-            ["refine", "apply"], ["train"], ["evaluate"], ["demo"], ["experiment", "refine-digits"]]
+def _walk(group, path: tuple[str, ...] = ()):
+    """Every command and group under ``group`` (typer's click commands; a group has ``commands``)."""
+    yield path, group
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):
+            yield from _walk(cmd, (*path, name))
+        else:
+            yield (*path, name), cmd
 
 
-@pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "simreal")
-def test_help_documents_every_option(cmd):
-    result = runner.invoke(app, [*cmd, "--help"], terminal_width=200)
+CLICK = typer.main.get_command(app)
+ALL = list(_walk(CLICK))
+
+
+def test_every_registered_command_is_reachable():
+    leaves = {" ".join(p) for p, c in ALL if not hasattr(c, "commands")}
+    assert leaves == {" ".join(filter(None, (g, n))) for g, n, _ in COMMANDS}
+
+
+@pytest.mark.parametrize("path,cmd", ALL, ids=[" ".join(p) or "simreal" for p, _ in ALL])
+def test_help_documents_every_option(path, cmd):
+    result = runner.invoke(app, [*path, "--help"], terminal_width=200)
     assert result.exit_code == 0, result.output
-    assert "Usage" in result.output
+    assert "Usage" in result.output and (cmd.help or "").strip()
+    undocumented = [p.name for p in cmd.params if not (getattr(p, "help", None) or "").strip()]
+    assert not undocumented, undocumented
 
 
 def test_console_script_exit_code_and_one_line_error(tmp_path: Path):

@@ -17,10 +17,10 @@ from simreal.simulate.people import scene as scene_mod
 from simreal.simulate.people.body import sample_shape
 from simreal.simulate.people.generate import PeopleConfig, PeopleJob, generate_people
 from simreal.simulate.people.labels import person_records
-from simreal.simulate.people.render import SceneRenderer
 from simreal.simulate.people.scene import SceneBuilder, SceneConfig, make_camera, sample_light
-from simreal.simulate.people.shards import write_shard
 from simreal.simulate.people.skeleton import COCO_KEYPOINTS
+from simreal.simulate.render import SceneRenderer
+from simreal.simulate.shards import write_shard
 
 SMALL = PeopleConfig(scene=SceneConfig(width=160, height=160, people_lambda=3.0, max_people=6),
                      person_detector="none")

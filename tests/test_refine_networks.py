@@ -13,6 +13,7 @@ from simreal.refine.losses import (
     self_regularization_loss,
 )
 from simreal.refine.networks import EYE_LAYERS, HAND_LAYERS, PatchDiscriminator, Refiner
+from simreal.utils.errors import ConfigError, InputError
 
 
 def _gen(seed: int = 0) -> torch.Generator:
@@ -42,7 +43,7 @@ def test_refiner_has_no_striding_or_pooling_and_reports_receptive_field():
 
 
 def test_refiner_rejects_wrong_channels():
-    with pytest.raises(ValueError, match=r"expects \(B, 1, H, W\)"):
+    with pytest.raises(InputError, match=r"expects \(B, 1, H, W\)"):
         Refiner(1, width=4, blocks=1)(torch.zeros(1, 3, 8, 8))
 
 
@@ -108,5 +109,5 @@ def test_self_regularization_identity_and_psi_variants():
     assert self_regularization_loss(textured, x, "downsample", 2) < 1e-6
     assert self_regularization_loss(textured, x, "blur", 1.0) < 0.02
     assert self_regularization_loss(textured, x, "identity") > 0.09
-    with pytest.raises(ValueError, match="unknown ψ"):
+    with pytest.raises(ConfigError, match="unknown ψ"):
         feature_transform(x, "sobel")

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 import simreal
+from simreal.utils.errors import InputError
 
 FORMAT = "simreal-dataset/1"
 MANIFEST = "dataset.json"
@@ -43,7 +44,7 @@ class ImageSpec:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ValueError(f"image mode must be one of {list(MODES)}, got {self.mode!r}")
+            raise InputError(f"image mode must be one of {list(MODES)}, got {self.mode!r}")
 
     @property
     def channels(self) -> int:

@@ -33,7 +33,7 @@ from simreal.data.format import (
     image_file_name,
 )
 from simreal.data.validate import check_record
-from simreal.utils.errors import DatasetError
+from simreal.utils.errors import DatasetError, InputError
 from simreal.utils.fileio import atomic_write_bytes, atomic_write_json, sha256_file
 from simreal.utils.locking import FolderLock
 
@@ -46,11 +46,11 @@ def encode_png(image: np.ndarray, mode: str) -> bytes:
     dtype, channels = MODES[mode]
     arr = np.asarray(image)
     if arr.dtype != dtype:
-        raise ValueError(f"mode {mode} needs {np.dtype(dtype).name} pixels, got {arr.dtype}")
+        raise InputError(f"mode {mode} needs {np.dtype(dtype).name} pixels, got {arr.dtype}")
     if channels == 1 and arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
     if (channels == 1 and arr.ndim != 2) or (channels == 3 and (arr.ndim != 3 or arr.shape[2] != 3)):
-        raise ValueError(f"mode {mode} needs {'(H, W)' if channels == 1 else '(H, W, 3)'} pixels, got {arr.shape}")
+        raise InputError(f"mode {mode} needs {'(H, W)' if channels == 1 else '(H, W, 3)'} pixels, got {arr.shape}")
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="PNG", compress_level=3)
     return buf.getvalue()

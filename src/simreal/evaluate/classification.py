@@ -9,13 +9,14 @@ import torch
 
 from simreal.data.bank import ImageBank
 from simreal.evaluate.predict import predict_outputs
+from simreal.utils.errors import InputError
 
 
 def accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of ``predictions == labels`` (both integer arrays of shape ``(N,)``)."""
     predictions, labels = np.asarray(predictions), np.asarray(labels)
     if predictions.shape != labels.shape or predictions.size == 0:
-        raise ValueError(f"need equal non-empty shapes, got {predictions.shape} and {labels.shape}")
+        raise InputError(f"need equal non-empty shapes, got {predictions.shape} and {labels.shape}")
     return float((predictions == labels).mean())
 
 

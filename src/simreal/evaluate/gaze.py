@@ -15,6 +15,7 @@ import torch
 
 from simreal.data.bank import ImageBank
 from simreal.evaluate.predict import predict_outputs
+from simreal.utils.errors import InputError
 from simreal.utils.fileio import atomic_write
 
 CURVE_DEGREES = tuple(range(26))
@@ -25,7 +26,7 @@ def within(errors: np.ndarray, degrees: float) -> float:
     """Percentage of ``errors`` (degrees) that are ≤ ``degrees``."""
     errors = np.asarray(errors, dtype=np.float64)
     if errors.size == 0:
-        raise ValueError("no errors to summarise")
+        raise InputError("no errors to summarise")
     return float(100.0 * (errors <= degrees).mean())
 
 

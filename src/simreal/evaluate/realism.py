@@ -27,6 +27,7 @@ from torch import nn
 
 from simreal.data.bank import ImageBank
 from simreal.evaluate.turing import chance_test
+from simreal.utils.errors import InputError, SimrealError
 from simreal.utils.seeding import numpy_rng, pick_device, seeded_init, torch_generator
 
 
@@ -79,13 +80,13 @@ def observer_test(real: ImageBank, synthetic: ImageBank, cfg: ObserverConfig = O
 
     n = min(len(real), len(synthetic), cfg.max_per_class)
     if n < 4:
-        raise ValueError(f"need at least 4 images of each kind, got {n}")
+        raise InputError(f"need at least 4 images of each kind, got {n}")
     rng = numpy_rng(cfg.seed, 0)
     ri, si = rng.choice(len(real), n, replace=False), rng.choice(len(synthetic), n, replace=False)
     n_test = n // 2
     xr, xs = _load(real, ri, cfg.max_side), _load(synthetic, si, cfg.max_side)
     if xr.shape[1:] != xs.shape[1:]:
-        raise ValueError(f"real images are {tuple(xr.shape[1:])} but synthetic ones {tuple(xs.shape[1:])} "
+        raise InputError(f"real images are {tuple(xr.shape[1:])} but synthetic ones {tuple(xs.shape[1:])} "
                          "(channels, height, width); the observer would tell them apart by that alone")
     dev = pick_device(cfg.device)
     x_train = torch.cat([xr[n_test:], xs[n_test:]]).to(dev)
@@ -122,7 +123,6 @@ def observer_study(real: str | Path, synthetic: list[str | Path], cfg: ObserverC
     """:func:`observer_test` of every ``synthetic`` dataset against ``real``, with ``seeds`` independent
     splits and observers each: ``{path: {accuracy_pct_mean, accuracy_pct_std, runs}}``."""
     from simreal.data.reader import SimrealDataset
-    from simreal.utils.errors import SimrealError
     from simreal.utils.progress import progress_bar
 
     real_bank = ImageBank(SimrealDataset(real))

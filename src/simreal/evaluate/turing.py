@@ -14,6 +14,8 @@ from typing import Any
 
 from scipy.stats import binomtest
 
+from simreal.utils.errors import InputError
+
 CLASSES = ("real", "synthetic")
 
 
@@ -34,10 +36,10 @@ def score_answers(truth: Sequence[str], answers: Sequence[str], subjects: Sequen
     ``p_value`` is the one-sided binomial test of "better than chance"; ``confusion[t][a]`` counts trials
     with ground truth ``t`` answered ``a``."""
     if len(truth) != len(answers) or (subjects is not None and len(subjects) != len(truth)):
-        raise ValueError("truth, answers and subjects need one entry per trial")
+        raise InputError("truth, answers and subjects need one entry per trial")
     bad = sorted({v for v in (*truth, *answers) if v not in CLASSES})
     if bad:
-        raise ValueError(f"labels must be 'real' or 'synthetic', got {bad}")
+        raise InputError(f"labels must be 'real' or 'synthetic', got {bad}")
     confusion = {t: dict.fromkeys(CLASSES, 0) for t in CLASSES}
     for t, a in zip(truth, answers, strict=True):
         confusion[t][a] += 1

@@ -32,7 +32,7 @@ from PIL import Image
 from simreal.data.reader import SimrealDataset, manifest_hash, read_manifest
 from simreal.evaluate.turing import CLASSES, score_answers
 from simreal.utils.config import to_dict
-from simreal.utils.errors import SimrealError
+from simreal.utils.errors import NotFoundError, SimrealError
 from simreal.utils.seeding import numpy_rng
 
 SCHEMA = """
@@ -190,7 +190,7 @@ class TuringStudy:
     def _subject(self, con: sqlite3.Connection, token: str) -> tuple[int, str]:
         row = con.execute("SELECT id, name FROM subjects WHERE token = ?", (token,)).fetchone()
         if row is None:
-            raise KeyError(token)
+            raise NotFoundError(token)
         return row
 
     def status(self, token: str) -> dict[str, Any]:
@@ -225,12 +225,12 @@ class TuringStudy:
             sid, _ = self._subject(con, token)
             row = con.execute("SELECT truth, idx FROM trials WHERE subject = ? AND k = ?", (sid, k)).fetchone()
         if row is None:
-            raise KeyError(k)
+            raise NotFoundError(k)
         return self._png(*row)
 
     def example_image(self, cls: str, i: int) -> bytes:
         if cls not in CLASSES or not 0 <= i < len(self.examples[cls]):
-            raise KeyError((cls, i))
+            raise NotFoundError((cls, i))
         return self._png(cls, int(self.examples[cls][i]))
 
     @property

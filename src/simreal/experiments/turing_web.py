@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from simreal.experiments.turing import TuringStudy
-from simreal.utils.errors import SimrealError
+from simreal.utils.errors import NotFoundError, SimrealError
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -80,7 +80,7 @@ def create_app(study: TuringStudy) -> Any:
     def status_or_404(token: str) -> dict[str, Any]:
         try:
             return study.status(token)
-        except KeyError:
+        except NotFoundError:
             abort(404)
 
     @app.get("/")
@@ -122,14 +122,14 @@ def create_app(study: TuringStudy) -> Any:
         try:
             return Response(study.trial_image(token, k), mimetype="image/png",
                             headers={"Cache-Control": "no-store"})
-        except KeyError:
+        except NotFoundError:
             abort(404)
 
     @app.get("/example/<cls>/<int:i>.png")
     def example_image(cls: str, i: int):
         try:
             return Response(study.example_image(cls, i), mimetype="image/png")
-        except KeyError:
+        except NotFoundError:
             abort(404)
 
     return app

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from simreal.utils.checkpoint import restore_rng, rng_state
+from simreal.utils.errors import CheckpointError, ConfigError, InputError
 
 
 class ImageHistoryBuffer:
@@ -24,7 +25,7 @@ class ImageHistoryBuffer:
 
     def __init__(self, capacity: int, generator: torch.Generator | None = None):
         if capacity < 1:
-            raise ValueError("buffer capacity must be at least 1")
+            raise ConfigError("buffer capacity must be at least 1")
         self.capacity = capacity
         self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
         self.images: torch.Tensor | None = None  # (capacity, C, H, W), allocated on first push
@@ -55,7 +56,7 @@ class ImageHistoryBuffer:
         Only while it holds fewer than ``n`` images are some drawn twice (each permutation of the stored ones
         is used in turn)."""
         if self.size == 0:
-            raise RuntimeError("the history buffer is empty")
+            raise InputError("the history buffer is empty: push refined images before sampling")
         perms = [torch.randperm(self.size, generator=self.generator) for _ in range(-(-n // self.size))]
         return self.images[torch.cat(perms)[:n].to(self.images.device)]
 
@@ -79,7 +80,7 @@ class ImageHistoryBuffer:
 
     def load_state(self, meta: dict[str, Any], tensors: dict[str, torch.Tensor], device: torch.device) -> None:
         if meta["capacity"] != self.capacity:
-            raise ValueError(f"checkpoint buffer holds {meta['capacity']} images, this one {self.capacity}")
+            raise CheckpointError(f"checkpoint buffer holds {meta['capacity']} images, this one {self.capacity}")
         restore_rng({"g": self.generator}, {"g": meta["rng"]})
         self.size = int(meta["size"])
         stored = tensors.get("history_buffer")

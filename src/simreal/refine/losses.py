@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from simreal.utils.errors import ConfigError
+
 REAL, REFINED = 0, 1
 
 
@@ -20,7 +22,7 @@ def local_adversarial_loss(logits: torch.Tensor, target: int, reduction: str = "
         return per_patch.flatten(1).sum(1).mean()
     if reduction == "mean":
         return per_patch.mean()
-    raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    raise ConfigError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
 
 
 def gaussian_kernel1d(sigma: float, device: torch.device | None = None) -> torch.Tensor:
@@ -59,7 +61,7 @@ def feature_transform(x: torch.Tensor, psi: str, scale: float = 2.0) -> torch.Te
         return F.avg_pool2d(x, f, ceil_mode=True) if f > 1 else x
     if psi == "blur":
         return gaussian_blur(x, float(scale))
-    raise ValueError(f"unknown ψ {psi!r} (identity, mean_channels, downsample, blur)")
+    raise ConfigError(f"unknown ψ {psi!r} (identity, mean_channels, downsample, blur)")
 
 
 def self_regularization_loss(refined: torch.Tensor, synthetic: torch.Tensor, psi: str = "identity",

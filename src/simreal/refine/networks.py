@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from simreal.utils.errors import ConfigError, InputError
 from simreal.utils.shapes import assert_shape
 
 
@@ -15,7 +16,7 @@ def _norm(kind: str, width: int) -> nn.Module:
         return nn.BatchNorm2d(width)
     if kind == "instance":
         return nn.InstanceNorm2d(width, affine=True)
-    raise ValueError(f"unknown norm {kind!r} (none, batch, instance)")
+    raise ConfigError(f"unknown norm {kind!r} (none, batch, instance)")
 
 
 class ResnetBlock(nn.Module):
@@ -55,7 +56,7 @@ class Refiner(nn.Module):
                  noise_channels: int = 0):
         super().__init__()
         if kernel % 2 != 1:
-            raise ValueError(f"kernel must be odd to keep the image size, got {kernel}")
+            raise ConfigError(f"kernel must be odd to keep the image size, got {kernel}")
         self.in_channels, self.noise_channels = in_channels, noise_channels
         self.head = nn.Sequential(nn.Conv2d(in_channels + noise_channels, width, kernel, padding=kernel // 2),
                                   nn.ReLU(inplace=True))
@@ -72,7 +73,7 @@ class Refiner(nn.Module):
         assert_shape(x, 4, self.in_channels, "Refiner")
         if self.noise_channels:
             if noise is None or noise.shape[1] != self.noise_channels:
-                raise ValueError(f"this refiner takes {self.noise_channels} noise channel(s): pass noise=")
+                raise InputError(f"this refiner takes {self.noise_channels} noise channel(s): pass noise=")
             x = torch.cat([x, noise.to(device=x.device, dtype=x.dtype)], 1)
         return torch.tanh(self.tail(self.blocks(self.head(x))))
 
@@ -88,9 +89,9 @@ def parse_layers(spec: tuple[str, ...]) -> list[tuple[str, int, int, int]]:
             elif parts[0] == "maxpool" and len(parts) == 3:
                 layers.append(("maxpool", 0, int(parts[1]), int(parts[2])))
             else:
-                raise ValueError
-        except ValueError:
-            raise ValueError(f"bad discriminator layer {item!r}: use conv:C:K:S or maxpool:K:S") from None
+                raise ConfigError
+        except (ValueError, ConfigError):
+            raise ConfigError(f"bad discriminator layer {item!r}: use conv:C:K:S or maxpool:K:S") from None
     return layers
 
 
@@ -112,7 +113,7 @@ class PatchDiscriminator(nn.Module):
         super().__init__()
         parsed = parse_layers(layers)
         if not parsed or parsed[-1][0] != "conv" or parsed[-1][1] != 2:
-            raise ValueError("the last discriminator layer must be a conv with 2 output maps (real, refined)")
+            raise ConfigError("the last discriminator layer must be a conv with 2 output maps (real, refined)")
         mods: list[nn.Module] = []
         ch = in_channels
         for i, (kind, out, k, s) in enumerate(parsed):

@@ -30,7 +30,7 @@ from simreal.utils.checkpoint import (
     save_checkpoint,
 )
 from simreal.utils.config import from_dict, to_dict
-from simreal.utils.errors import CheckpointError
+from simreal.utils.errors import CheckpointError, ConfigError
 from simreal.utils.images import save_grid
 from simreal.utils.progress import progress_bar
 from simreal.utils.runs import StatsLogger, write_config
@@ -75,7 +75,7 @@ class SimGANTrainer:
         self.device = pick_device(cfg.device)
         self.consistency = consistency if cfg.loss.label_consistency > 0 else None
         if cfg.loss.label_consistency > 0 and consistency is None:
-            raise ValueError("loss.label_consistency > 0 needs a consistency model (a trained task network)")
+            raise ConfigError("loss.label_consistency > 0 needs a consistency model (a trained task network)")
         channels = synthetic.images(torch.zeros(1, dtype=torch.long)).shape[1]
         with seeded_init(cfg.seed):
             self.R = build_refiner(cfg, channels).to(self.device)

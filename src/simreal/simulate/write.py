@@ -17,6 +17,7 @@ from simreal.data.importers.unityeyes import head_pose_to_unity
 from simreal.data.writer import DatasetWriter
 from simreal.simulate.digits import DigitSimConfig, render_digit, usable_fonts
 from simreal.simulate.eyes import EyeRenderer, EyeSimConfig, preset_config, render_eyes
+from simreal.utils.errors import ConfigError
 from simreal.utils.fileio import atomic_write_bytes, atomic_write_json
 from simreal.utils.progress import progress_bar
 from simreal.utils.seeding import pick_device
@@ -102,6 +103,26 @@ def unityeyes_json(record: dict[str, Any], height: int) -> dict[str, Any]:
         "head_pose": "({:.4f}, {:.4f}, {:.4f})".format(*head_pose_to_unity(record["head_pose"])),
         "simreal": {"pupil_center": record["pupil_center"], "factors": record["factors"]},
     }
+
+
+EYE_LAYOUTS = ("simreal", "unityeyes")
+
+
+def eye_layout_config(preset: str = "clean", layout: str = "simreal", size: tuple[int, int] | None = None,
+                      rgb: bool | None = None, supersample: int = 2) -> EyeSimConfig:
+    """The eye simulator's config for ``preset`` written as ``layout``: ``simreal`` (a dataset, 35×55 grey by
+    default) or ``unityeyes`` (UnityEyes' files: a wider 240×320 colour view with more jitter, for
+    ``simreal import unityeyes`` to crop); ``size`` (height, width) and ``rgb`` override either."""
+    if layout not in EYE_LAYOUTS:
+        raise ConfigError(f"--layout must be {' or '.join(EYE_LAYOUTS)}, got {layout!r}")
+    cfg = preset_config(preset, supersample=supersample)
+    if layout == "unityeyes":
+        cfg = dataclasses.replace(cfg, height=240, width=320, rgb=True, field_of_view=3.0, jitter_px=12.0)
+    if size is not None:
+        cfg = dataclasses.replace(cfg, height=size[0], width=size[1])
+    if rgb is not None:
+        cfg = dataclasses.replace(cfg, rgb=rgb)
+    return cfg
 
 
 def generate_unityeyes_layout(out: str | Path, count: int, seed: int = 0, preset: str = "clean",

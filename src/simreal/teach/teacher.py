@@ -46,6 +46,7 @@ import torch.distributed as dist
 from torch import nn
 
 from simreal.teach.grouping import Grouping
+from simreal.utils.errors import CheckpointError
 from simreal.utils.seeding import numpy_rng
 
 
@@ -334,7 +335,7 @@ class AdversarialTeacher(GroupSampler):
         inputs = (tensors or {}).get("hard_inputs")
         self.hard_inputs = list(inputs.unbind(0)) if inputs is not None else []
         if len(self.hard_inputs) != len(self.hard_losses):
-            raise ValueError(f"teacher state: {len(self.hard_losses)} hardest losses but "
+            raise CheckpointError(f"teacher state: {len(self.hard_losses)} hardest losses but "
                              f"{len(self.hard_inputs)} saved inputs")
 
 

@@ -1,4 +1,5 @@
-"""Typed exceptions. Library code raises these; only ``cli.py`` turns them into exit codes."""
+"""Typed exceptions. Library code raises these (never a bare ``ValueError``/``RuntimeError``); only the
+command line (``simreal.cli.common.cli_errors``) turns them into exit codes."""
 
 from __future__ import annotations
 
@@ -31,3 +32,15 @@ class DatasetError(SimrealError):
 
 class CheckpointError(SimrealError):
     """A checkpoint that is missing, incomplete, or does not match the model it is loaded into."""
+
+
+class InputError(SimrealError, ValueError):
+    """An argument a function cannot use: a tensor of the wrong shape, an image of the wrong mode, an empty
+    input. Also a ``ValueError``, so callers that catch that keep working."""
+
+
+class NotFoundError(SimrealError, KeyError):
+    """A lookup of something that does not exist (a Turing-test subject token, a trial image)."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; the message reads better plain
+        return str(self.args[0]) if self.args else ""

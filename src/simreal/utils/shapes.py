@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from simreal.utils.errors import InputError
+
 
 def assert_shape(x: torch.Tensor, ndim: int, channels: int, name: str) -> None:
-    """Raise ``ValueError`` unless ``x`` is ``(B, channels, ...)`` with ``ndim`` dimensions."""
+    """Raise :class:`InputError` (a ``ValueError``) unless ``x`` is ``(B, channels, ...)`` with ``ndim`` dimensions."""
     if x.ndim != ndim or x.shape[1] != channels:
-        raise ValueError(f"{name} expects (B, {channels}, H, W) input, got {tuple(x.shape)}")
+        raise InputError(f"{name} expects (B, {channels}, H, W) input, got {tuple(x.shape)}")

@@ -32,7 +32,7 @@ from PIL import Image, UnidentifiedImageError
 from simreal.data.format import ImageSpec, Provenance, command_line
 from simreal.data.gaze import LANDMARK_FIELDS, gaze_schema, rounded, vector_to_pitchyaw
 from simreal.data.writer import DatasetWriter
-from simreal.utils.errors import DatasetError
+from simreal.utils.errors import DatasetError, InputError
 from simreal.utils.progress import progress_bar
 
 CROP_SCALE = 1.5  # crop width / eye-corner distance
@@ -72,7 +72,7 @@ def unity_gaze(look_vec: np.ndarray) -> np.ndarray:
     g = np.array([look_vec[0], -look_vec[1], look_vec[2]], dtype=np.float64)
     n = np.linalg.norm(g)
     if not np.isfinite(n) or n == 0:
-        raise ValueError("zero look_vec")
+        raise InputError("zero look_vec")
     return g / n
 
 

@@ -2,7 +2,7 @@
 
 Sample ``i`` depends only on ``(seed, i)``: its generator draws scenes until one can be placed, then the
 background crop; the renderer is deterministic. So any split of ``[0, count)`` into shards gives the same
-samples (:mod:`simreal.simulate.people.shards`).
+samples (:mod:`simreal.simulate.shards`).
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from simreal.data.format import ImageSpec, LabelField, Provenance, command_line
 from simreal.data.writer import DatasetWriter
 from simreal.simulate.people.backgrounds import Backgrounds, load_backgrounds, load_detector
 from simreal.simulate.people.labels import person_records
-from simreal.simulate.people.render import SceneRenderer
 from simreal.simulate.people.scene import SceneBuilder, SceneConfig
-from simreal.simulate.people.shards import Row, generate_sharded
 from simreal.simulate.people.skeleton import COCO_FLIP_PAIRS, COCO_KEYPOINTS, COCO_SKELETON
+from simreal.simulate.render import SceneRenderer
+from simreal.simulate.shards import Row
+from simreal.simulate.workers import generate_sharded
 from simreal.utils.errors import SimrealError
 from simreal.utils.seeding import numpy_rng
 
@@ -106,7 +107,7 @@ def _config_json(cfg: PeopleConfig, count: int) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class PeopleJob:
-    """D_S as a :class:`~simreal.simulate.people.shards.ShardJob`: row ``i`` is scene ``(seed, i)``."""
+    """D_S as a :class:`~simreal.simulate.shards.ShardJob`: row ``i`` is scene ``(seed, i)``."""
 
     count: int
     seed: int

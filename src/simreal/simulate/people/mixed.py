@@ -31,9 +31,10 @@ from simreal.data.reader import SimrealDataset, manifest_hash, read_manifest
 from simreal.data.writer import DatasetWriter
 from simreal.simulate.people.generate import DEPTH_MAX_MM, composite
 from simreal.simulate.people.labels import person_records
-from simreal.simulate.people.render import SceneRenderer
 from simreal.simulate.people.scene import Camera, SceneBuilder, SceneConfig, make_camera, sample_light
-from simreal.simulate.people.shards import Row, generate_sharded
+from simreal.simulate.render import SceneRenderer
+from simreal.simulate.shards import Row
+from simreal.simulate.workers import generate_sharded
 from simreal.utils.errors import DatasetError
 from simreal.utils.seeding import numpy_rng
 
@@ -149,7 +150,7 @@ class MixedMaker:
 
 @dataclass(frozen=True)
 class MixedJob:
-    """D_M as a :class:`~simreal.simulate.people.shards.ShardJob`: row ``i`` is draw ``i % K`` on real image
+    """D_M as a :class:`~simreal.simulate.shards.ShardJob`: row ``i`` is draw ``i % K`` on real image
     ``i // K``. Make it with :func:`mixed_job`, which checks the real dataset."""
 
     real: str

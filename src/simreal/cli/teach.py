@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 
-from simreal.cli import ConfigFile, Device, Sets, cli_errors, experiment_app, out
+from simreal.cli.common import ConfigFile, Device, Sets, cli_errors, out
 
 
-@experiment_app.command("teacher")
 @cli_errors
 def experiment_teacher(
     out_dir: Annotated[Path, typer.Option("--out", help="Study folder (data, results.json, report.md).")] = Path(

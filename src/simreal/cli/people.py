@@ -1,4 +1,4 @@
-"""``simreal`` commands for multi-person keypoint data: generate people / mixed, show, COCO import/export."""
+"""``simreal generate people/mixed``, ``show``, ``import/export coco`` and ``experiment pose``."""
 
 from __future__ import annotations
 
@@ -7,23 +7,8 @@ from typing import Annotated
 
 import typer
 
-from simreal.cli import (
-    ConfigFile,
-    Device,
-    Overwrite,
-    Seed,
-    Sets,
-    app,
-    cli_errors,
-    experiment_app,
-    generate_app,
-    import_app,
-    out,
-)
+from simreal.cli.common import ConfigFile, Device, Overwrite, Seed, Sets, cli_errors, out, parse_shard
 from simreal.utils.errors import SimrealError
-
-export_app = typer.Typer(help="Exporters: write simreal datasets in other formats.", no_args_is_help=True)
-app.add_typer(export_app, name="export")
 
 Workers = Annotated[int, typer.Option(min=1, help="Local processes, one shard each (each renders with its own "
                                       "GL context).")]
@@ -38,19 +23,6 @@ Detector = Annotated[str, typer.Option(help="Person detector that rejects backgr
                                        "people + Haar faces), none, or package.module:function.")]
 
 
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    try:
-        k, n = (int(v) for v in text.split("/"))
-    except ValueError:
-        raise SimrealError(f"--shard must be K/N, e.g. 0/8, got {text!r}") from None
-    if not 0 <= k < n:
-        raise SimrealError(f"--shard K/N needs 0 <= K < N, got {text!r}")
-    return k, n
-
-
-@generate_app.command("people")
 @cli_errors
 def generate_people(
     out_dir: Annotated[Path, typer.Option("--out", help="Output dataset folder.")],
@@ -89,7 +61,6 @@ def generate_people(
         out.print(f"wrote {count} synthetic multi-person scenes to {path}")
 
 
-@generate_app.command("mixed")
 @cli_errors
 def generate_mixed(
     real: Annotated[Path, typer.Option(help="Real keypoint data: a simreal dataset, or a COCO keypoints JSON "
@@ -136,7 +107,6 @@ def generate_mixed(
         out.print(f"wrote {path}")
 
 
-@app.command()
 @cli_errors
 def show(
     dataset: Annotated[Path, typer.Argument(help="A keypoint dataset (simreal format).")],
@@ -150,7 +120,6 @@ def show(
     out.print(f"wrote {path}")
 
 
-@export_app.command("coco")
 @cli_errors
 def export_coco(
     dataset: Annotated[Path, typer.Argument(help="A keypoint dataset.")],
@@ -164,7 +133,6 @@ def export_coco(
               f"(image root: {dataset})")
 
 
-@import_app.command("coco")
 @cli_errors
 def import_coco(
     coco_json: Annotated[Path, typer.Argument(help="COCO keypoints JSON (e.g. person_keypoints_val2017.json, or "
@@ -183,7 +151,6 @@ def import_coco(
     out.print(f"wrote {path}")
 
 
-@experiment_app.command("pose")
 @cli_errors
 def experiment_pose(
     out_dir: Annotated[Path, typer.Option("--out", help="Study folder (datasets, runs, report.md).")] = Path(

@@ -1,4 +1,5 @@
-"""Sharded, resumable dataset generation, shared by ``simreal generate people`` (D_S) and ``mixed`` (D_M).
+"""Sharded, resumable dataset generation, shared by every simulator that renders
+(``simreal generate people`` (D_S) and ``mixed`` (D_M)); :mod:`simreal.simulate.workers` runs the shards.
 
 Row ``i`` of a job depends only on ``(seed, i)``, so any split of ``[0, count)`` into shards — one process,
 ``--workers N`` local processes, ``--shard K/N`` jobs of a batch scheduler, or Ray tasks — gives the same
@@ -28,7 +29,6 @@ from simreal.data.writer import PARTIAL, DatasetWriter
 from simreal.utils.errors import DatasetError, SimrealError
 from simreal.utils.fileio import atomic_write_json, sha256_file
 from simreal.utils.locking import FolderLock
-from simreal.utils.progress import progress_bar
 
 Row = tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]
 
@@ -117,7 +117,7 @@ def _merge(out: Path, roots: list[Path], n: int) -> Path:
     return out
 
 
-def _check_out(out: Path, overwrite: bool) -> None:
+def check_out(out: Path, overwrite: bool) -> None:
     if (out / MANIFEST).exists():
         if not overwrite:
             raise DatasetError("a finished dataset is already here (pass --overwrite to replace it)", out)
@@ -126,7 +126,7 @@ def _check_out(out: Path, overwrite: bool) -> None:
         raise DatasetError("folder exists, is not empty and is not a simreal dataset; choose another", out)
 
 
-def _shard_progress(out: Path, n: int) -> int:
+def shard_progress(out: Path, n: int) -> int:
     done = 0
     for k in range(n):
         root = shard_dir(out, k, n)
@@ -137,52 +137,9 @@ def _shard_progress(out: Path, n: int) -> int:
     return done
 
 
-def _check_shard_count(out: Path, n: int) -> None:
+def check_shard_count(out: Path, n: int) -> None:
     other = sorted({d.name.split("-of-")[1] for d in (out / "shards").glob("*-of-*") if d.is_dir()} - {str(n)}) \
         if (out / "shards").exists() else []
     if other:
         raise DatasetError(f"an unfinished run split into {other[0]} shards is here; rerun it with that many "
                            "shards (--workers or --shard) or pass --overwrite", out)
-
-
-def generate_sharded(out: str | Path, job: ShardJob, workers: int = 1, shard: tuple[int, int] | None = None,
-                     ray_address: str | None = None, overwrite: bool = False, show_progress: bool | None = None,
-                     log: Callable[[str], object] = print) -> Path | None:
-    """Run ``job`` into ``out`` in this process, ``workers`` processes, one ``shard`` (K, N), or Ray tasks;
-    returns ``out`` once merged (None: other shards still running)."""
-    out = Path(out)
-    if shard is not None and overwrite:
-        raise SimrealError("--overwrite cannot be combined with --shard (other shards may be running)")
-    if shard is None:  # the whole job is ours: refuse a second one on the same --out (shards lock themselves)
-        with FolderLock(out, "another simreal generate"):
-            return _generate(out, job, workers, None, ray_address, overwrite, show_progress, log)
-    return _generate(out, job, workers, shard, ray_address, overwrite, show_progress, log)
-
-
-def _generate(out: Path, job: ShardJob, workers: int, shard: tuple[int, int] | None, ray_address: str | None,
-              overwrite: bool, show_progress: bool | None, log: Callable[[str], object]) -> Path | None:
-    _check_out(out, overwrite)
-    if overwrite and (out / "shards").exists():
-        shutil.rmtree(out / "shards")
-    n = shard[1] if shard else (workers if ray_address is None else max(workers, 1))
-    _check_shard_count(out, n)
-    todo = [shard[0]] if shard else list(range(n))
-    total = sum(len(shard_range(job.count, k, n)) for k in todo)
-    with progress_bar(show_progress) as bar:
-        task = bar.add_task(job.label, total=total, completed=0, status="")
-        if ray_address is not None:
-            from simreal.simulate.people.distributed import run_ray
-
-            run_ray(out, job, n, ray_address, lambda: bar.update(task, completed=_shard_progress(out, n)))
-        elif len(todo) == 1:
-            root = shard_dir(out, todo[0], n)
-            bar.update(task, completed=(root / PARTIAL).read_bytes().count(b"\n") if (root / PARTIAL).exists() else 0)
-            write_shard(out, job, todo[0], n, advance=lambda m: bar.advance(task, m), log=log)
-        else:
-            from simreal.simulate.people.distributed import run_processes
-
-            run_processes(out, job, n, lambda: bar.update(task, completed=_shard_progress(out, n)))
-    merged = merge_shards(out, n)
-    if merged is None and shard is not None:
-        log(f"shard {shard[0]}/{shard[1]} done; the dataset is merged when the last shard finishes")
-    return merged

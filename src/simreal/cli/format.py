@@ -1,4 +1,4 @@
-"""Rich rendering of command results (kept out of ``cli.py`` so that file stays a thin parser)."""
+"""Rich rendering of command results (kept out of the command modules so that file stays a thin parser)."""
 
 from __future__ import annotations
 

@@ -7,16 +7,11 @@ from typing import Annotated
 
 import typer
 
-from simreal.cli import Device, Seed, app, cli_errors, err, out
-
-turing_app = typer.Typer(help="Visual Turing test: can people tell your synthetic images from real ones?",
-                         no_args_is_help=True)
-app.add_typer(turing_app, name="turing")
+from simreal.cli.common import Device, Seed, cli_errors, err, out
 
 Db = Annotated[Path, typer.Option("--db", help="The study's SQLite file (settings, subjects, answers).")]
 
 
-@turing_app.command("serve")
 @cli_errors
 def serve(
     db: Db = Path("turing.sqlite"),
@@ -62,7 +57,6 @@ def serve(
     create_app(study).run(host=host, port=port, threaded=True)
 
 
-@turing_app.command("report")
 @cli_errors
 def report(
     db: Db = Path("turing.sqlite"),
@@ -82,7 +76,6 @@ def report(
     out.print(f"report: {out_dir / 'report.md'}")
 
 
-@turing_app.command("observer")
 @cli_errors
 def observer(
     real: Annotated[Path, typer.Option(help="Real images (a simreal dataset).")],

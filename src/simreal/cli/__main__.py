@@ -1,0 +1,5 @@
+import sys
+
+from simreal.cli import main
+
+sys.exit(main())

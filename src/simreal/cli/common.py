@@ -1,0 +1,74 @@
+"""What every ``simreal`` command module shares: the consoles, the common options, and :func:`cli_errors`.
+
+Every error a user can cause is a :class:`~simreal.utils.errors.SimrealError` (or an ``OSError`` on a path
+they gave); it is printed as one line on stderr and the command exits with status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape as rich_escape
+
+from simreal.utils.errors import SimrealError
+
+err = Console(stderr=True)
+out = Console()
+
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace a finished dataset at --out.")]
+Seed = Annotated[int, typer.Option(help="Seed of every random choice; same seed, same bytes.")]
+Sets = Annotated[list[str] | None, typer.Option("--set", help="Override a config value: KEY.SUB=VALUE "
+                                                "(repeatable; applied after --config).")]
+ConfigFile = Annotated[Path | None, typer.Option("--config", help="YAML file overriding the preset.")]
+Device = Annotated[str, typer.Option(help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N.")]
+
+
+def cli_errors(fn):
+    """Turn library errors into one line on stderr and exit status 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SimrealError as exc:
+            err.print(f"[bold red]error:[/] {rich_escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except OSError as exc:  # a path the user gave: a file where a folder is needed, no permission, a loop...
+            where = f"{exc.filename}: " if exc.filename else ""
+            err.print(f"[bold red]error:[/] {rich_escape(where + (exc.strerror or str(exc)))}", highlight=False,
+                      soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("interrupted; rerun the same command to resume")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """``"35x55"`` → (35, 55) (height × width)."""
+    if text is None:
+        return None
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise SimrealError(f"size must be HEIGHTxWIDTH, e.g. 35x55, got {text!r}") from None
+    if h < 8 or w < 8:
+        raise SimrealError(f"size must be at least 8x8, got {text!r}")
+    return h, w
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise SimrealError(f"--shard must be K/N, e.g. 0/8, got {text!r}") from None
+    if not 0 <= k < n:
+        raise SimrealError(f"--shard K/N needs 0 <= K < N, got {text!r}")
+    return k, n
