@@ -167,3 +167,17 @@ def test_cli_generate_import_train_evaluate(tmp_path: Path):
     assert r.exit_code == 2 and "a digits dataset, not gaze" in r.output
     r = runner.invoke(app, ["train", "--task", "hands", "--data", str(tmp_path / "syn")])
     assert r.exit_code == 2 and "unknown task 'hands'" in r.output
+
+
+def test_pixel_statistics_counts_distinct_grey_values_per_image():
+    """The refine-digits study reports the median number of grey values in one image: ≤ 17 on UCI scans."""
+    from simreal.data.bank import ImageBank
+    from simreal.experiments.digits_study import pixel_statistics
+
+    coarse = np.zeros((3, 8, 8), np.uint8)
+    coarse[0, 0, :3] = [0, 16, 32]  # 3 values
+    coarse[1, 0, :5] = [0, 16, 32, 48, 64]  # 5 values
+    coarse[2, :, :] = np.arange(64, dtype=np.uint8).reshape(8, 8) * 4  # 64 values
+    stats = pixel_statistics(ImageBank.from_arrays(coarse, None, "L"))
+    assert stats["grey_values"] == 5
+    assert stats["empty_cells"] > 0.5

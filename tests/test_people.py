@@ -182,8 +182,7 @@ def test_coco_round_trip(people, tmp_path):
 def test_mixed_keeps_real_labels(people, tmp_path):
     from simreal.simulate.people.mixed import MixedConfig, generate_mixed
 
-    cfg = dataclasses.replace(MixedConfig(), renders_per_image=2, people_lambda=3.0,
-                              scene=SceneConfig(max_people=6))
+    cfg = dataclasses.replace(MixedConfig(), renders_per_image=2, scene=SceneConfig(people_lambda=3.0, max_people=6))
     out = generate_mixed(people, tmp_path / "mixed", seed=0, cfg=cfg, limit=2, show_progress=False)
     real = [json.loads(line) for line in (people / "metadata.jsonl").read_text().splitlines()]
     mixed = [json.loads(line) for line in (out / "metadata.jsonl").read_text().splitlines()]
@@ -214,9 +213,17 @@ def test_mixed_keeps_real_labels(people, tmp_path):
                        log=lambda _: None)
     assert _files(tmp_path / "sh") == _files(out)
     r = runner.invoke(app, ["generate", "mixed", "--real", str(people), "--out", str(tmp_path / "w"), "--limit", "2",
-                            "--renders-per-image", "2", "--people-lambda", "3", "--workers", "2"])
+                            "--renders-per-image", "2", "--people-lambda", "3", "--set", "scene.max_people=6",
+                            "--workers", "2"])
     assert r.exit_code == 0, r.output
-    assert len((tmp_path / "w" / "metadata.jsonl").read_text().splitlines()) == 4
+    assert _files(tmp_path / "w") == _files(out)  # shorthands and --set reach the same MixedConfig
+    r = runner.invoke(app, ["generate", "mixed", "--real", str(people), "--out", str(tmp_path / "d"), "--min-people",
+                            "2", "--set", "scene.people_lambda=7", "--dry-run"])
+    assert r.exit_code == 0 and '"people_lambda": 7.0' in r.output and '"min_people": 2' in r.output, r.output
+    assert not (tmp_path / "d").exists()
+    r = runner.invoke(app, ["generate", "mixed", "--real", str(people), "--out", str(tmp_path / "d"), "--set",
+                            "scene.people_lambda=-1", "--dry-run"])
+    assert r.exit_code == 2 and "people_lambda" in r.output
 
 
 def test_cli_generate_people_and_errors(tmp_path):

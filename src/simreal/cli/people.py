@@ -67,23 +67,33 @@ def generate_mixed(
                                        "(then also --images).")],
     out_dir: Annotated[Path, typer.Option("--out", help="Output dataset folder.")],
     images: Annotated[Path | None, typer.Option(help="Image folder of a COCO --real JSON.")] = None,
-    renders_per_image: Annotated[int, typer.Option(min=1, help="K: different draws per real image (paper: 5).")]
-    = 5,
-    people_lambda: Annotated[float, typer.Option(help="Mean number of synthetic people per image (Poisson; paper: "
-                                                 "4).")] = 4.0,
-    min_people: Annotated[int, typer.Option(min=0, help="At least this many synthetic people.")] = 1,
+    renders_per_image: Annotated[int | None, typer.Option(min=1, help="K: different draws per real image "
+                                                          "(default 5, the paper's; renders_per_image).")] = None,
+    people_lambda: Annotated[float | None, typer.Option(help="Mean number of synthetic people per image (Poisson; "
+                                                        "default 4, the paper's; scene.people_lambda).")] = None,
+    min_people: Annotated[int | None, typer.Option(min=0, help="At least this many synthetic people (default 1; "
+                                                   "scene.min_people).")] = None,
     limit: Annotated[int, typer.Option(min=0, help="Use only the first N real images (0: all).")] = 0,
     seed: Seed = 0,
     workers: Workers = 1,
     shard: ShardOpt = None,
     ray: RayOpt = None,
+    config: ConfigFile = None,
+    sets: Sets = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
     overwrite: Overwrite = False,
 ) -> None:
     """Render D_M: synthetic people superimposed on real images; real labels kept, occlusions updated."""
-    import dataclasses
-
     from simreal.simulate.people.mixed import MixedConfig
     from simreal.simulate.people.mixed import generate_mixed as run
+    from simreal.utils.config import dumps, resolve
+
+    shorthands = {"renders_per_image": renders_per_image, "scene.people_lambda": people_lambda,
+                  "scene.min_people": min_people}
+    cfg = resolve(MixedConfig(), config, [*(sets or []), *(f"{k}={v}" for k, v in shorthands.items() if v is not None)])
+    if dry_run:
+        print(dumps(cfg))
+        return
 
     if real.suffix.lower() == ".json":
         if images is None:
@@ -100,8 +110,6 @@ def generate_mixed(
         else:
             out.print(f"importing {real} into {imported}")
             real = import_coco(real, images, imported, overwrite=overwrite)
-    cfg = dataclasses.replace(MixedConfig(), people_lambda=people_lambda, min_people=min_people,
-                              renders_per_image=renders_per_image)
     path = run(real, out_dir, seed, cfg, limit, overwrite, workers=workers, shard=parse_shard(shard), ray_address=ray)
     if path is not None:
         out.print(f"wrote {path}")

@@ -41,8 +41,8 @@ def experiment_teacher(
     """Compare the adversarial teacher, uniform sampling, uniform groups and Group DRO (digits: on real UCI
     digits; gaze: % within 7° on simulated webcam eyes; keypoints: MPII mAP on the pose study's generated
     data)."""
-    from simreal.experiments.report import markdown_table
     from simreal.experiments.teacher_study import run_teacher_study, teacher_study_config
+    from simreal.utils.report import markdown_table
 
     cfg = teacher_study_config(task, config, sets, seeds, group_by, groups, steps, sampler)
     given = {"real": real, "synthetic": synthetic, "test": test}

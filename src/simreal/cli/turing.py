@@ -97,8 +97,8 @@ def observer(
     import numpy as np
 
     from simreal.evaluate.realism import ObserverConfig, observer_study
-    from simreal.experiments.report import markdown_table
     from simreal.utils.fileio import atomic_write_json
+    from simreal.utils.report import markdown_table
 
     cfg = ObserverConfig(max_per_class=max_per_class, max_side=max_side, steps=steps, device=device)
     results = observer_study(real, synthetic, cfg, seeds)

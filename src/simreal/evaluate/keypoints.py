@@ -49,6 +49,7 @@ from simreal.data.show import draw_people
 from simreal.utils.errors import DatasetError
 from simreal.utils.fileio import atomic_write_bytes, atomic_write_json
 from simreal.utils.progress import progress_bar
+from simreal.utils.report import markdown_table
 
 COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]) / 10
 MPII_SIGMAS = np.array([.89, .87, 1.07, 1.07, .87, .89, 1.07, .79, .79, .35, .62, .72, .79, .79, .72, .62]) / 10
@@ -376,14 +377,14 @@ def evaluate_keypoint_predictions(predict: Callable[[np.ndarray], list[dict[str,
 def table_markdown(rows: dict[str, dict[str, Any]]) -> str:
     """The paper's Table 1 layout: one row per model."""
     cols = ["Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle"]
-    lines = ["| model | " + " | ".join(cols) + " | mAP | PCKh@0.5 | OKS AP |", "|---" * (len(cols) + 4) + "|"]
+    body = []
     for name, m in rows.items():
         t = m.get("mpii", {}).get("table", {})
         cells = [f"{t[c]:.1f}" if c in t else "–" for c in cols]
         mp = f"{m['mpii']['mAP']:.1f}" if "mpii" in m else "–"
         pk = f"{m['pckh']['PCKh@0.5']:.1f}" if "pckh" in m else "–"
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {mp} | {pk} | {m['oks']['AP']:.1f} |")
-    return "\n".join(lines)
+        body.append([name, *cells, mp, pk, f"{m['oks']['AP']:.1f}"])
+    return markdown_table(["model", *cols, "mAP", "PCKh@0.5", "OKS AP"], body)
 
 
 def plot_visibility(rows: dict[str, dict[str, Any]], path: Path) -> None:

@@ -28,6 +28,7 @@ from torch import nn
 from simreal.data.bank import ImageBank
 from simreal.evaluate.turing import chance_test
 from simreal.utils.errors import InputError, SimrealError
+from simreal.utils.report import mean_std
 from simreal.utils.seeding import numpy_rng, pick_device, seeded_init, torch_generator
 
 
@@ -139,7 +140,6 @@ def observer_study(real: str | Path, synthetic: list[str | Path], cfg: ObserverC
                                               on_step=lambda: bar.advance(task)))
                 except ValueError as exc:
                     raise SimrealError(f"{path}: {exc}") from None
-            acc = np.array([100 * r["accuracy"] for r in runs])
-            results[str(path)] = {"accuracy_pct_mean": float(acc.mean()),
-                                  "accuracy_pct_std": float(acc.std(ddof=1)) if seeds > 1 else 0.0, "runs": runs}
+            acc = mean_std(100 * r["accuracy"] for r in runs)
+            results[str(path)] = {"accuracy_pct_mean": acc["mean"], "accuracy_pct_std": acc["std"], "runs": runs}
     return results

@@ -16,8 +16,6 @@ on the same real test split → ``report.md`` + ``results.json`` + figures.
 from __future__ import annotations
 
 import dataclasses
-import os
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,13 +24,12 @@ from typing import Any
 import numpy as np
 import torch
 
-import simreal
 from simreal.data.bank import ImageBank
 from simreal.data.importers.uci_digits import import_uci_digits
 from simreal.data.reader import SimrealDataset
 from simreal.data.subsets import stratified_subset
 from simreal.evaluate.classification import evaluate_classifier
-from simreal.experiments.report import markdown_table, plot_budget_curves, plot_refiner_losses
+from simreal.experiments.report import plot_budget_curves, plot_refiner_losses
 from simreal.refine.apply import refine_dataset
 from simreal.refine.config import RefineConfig, preset
 from simreal.refine.train import SimGANTrainer
@@ -43,6 +40,7 @@ from simreal.utils.config import merge, to_dict
 from simreal.utils.fileio import atomic_write, atomic_write_json
 from simreal.utils.images import save_grid
 from simreal.utils.progress import progress_bar
+from simreal.utils.report import machine, markdown_table, mean_std
 from simreal.utils.runs import next_run_dir, read_stats
 
 
@@ -83,12 +81,6 @@ def _sources(name: str, banks: dict[str, ImageBank], real_train: SimrealDataset,
     subset = real_train.subset(stratified_subset(real_train.labels("label"), int(budget), seed))
     real = ImageBank(subset, "label")
     return [(real, 0.5), (banks[mix], 0.5)] if mix else [(real, 1.0)]
-
-
-def machine() -> dict[str, Any]:
-    return {"platform": platform.platform(terse=True), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "simreal": simreal.__version__}
 
 
 @dataclass
@@ -149,7 +141,8 @@ def run_conditions(names: list[str], banks: dict[str, ImageBank], data: DigitsDa
 
 
 def summarize(acc: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
-    return {n: {"mean": float(np.mean(v)), "std": float(np.std(v)), "values": v} for n, v in acc.items()}
+    """Mean and sample std (:func:`~simreal.utils.report.mean_std`) of each condition over seeds."""
+    return {n: mean_std(v) for n, v in acc.items()}
 
 
 def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), seeds: int = 3, device: str = "auto") -> dict[str, Any]:
@@ -212,7 +205,7 @@ def _write_report(out: Path, r: dict[str, Any], banks: dict[str, ImageBank], ref
     text = f"""# simreal demo: synthetic → refined → real handwritten digits
 
 Every number below is the accuracy (%) on the same **real** test split of the UCI handwritten digits
-({c['real_test']} images), mean ± std over {r['seeds']} classifier seeds. Synthetic: {c['synthetic']} printed
+({c['real_test']} images), mean ± sample std over {r['seeds']} classifier seeds. Synthetic: {c['synthetic']} printed
 digits from matplotlib's fonts. Refined: the same images after a SimGAN refiner trained against
 {c['real_pool']} unlabeled real digits (a disjoint pool). Real budgets are class-stratified subsets of
 the {c['real_train']}-digit labeled real training split; "+" means every batch is 50 % real / 50 % synthetic or refined.

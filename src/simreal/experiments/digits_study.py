@@ -21,19 +21,18 @@ from simreal.data.reader import SimrealDataset
 from simreal.experiments.digits_demo import (
     DemoConfig,
     DigitsData,
-    machine,
     prepare_data,
     run_conditions,
     summarize,
     train_refiner,
 )
-from simreal.experiments.report import markdown_table
 from simreal.simulate.digits import DigitSimConfig
 from simreal.simulate.write import generate_digits
 from simreal.train.task import ClassifierTrainConfig
 from simreal.utils.config import merge
 from simreal.utils.errors import ConfigError
 from simreal.utils.fileio import atomic_write, atomic_write_json
+from simreal.utils.report import machine, markdown_table
 
 # name -> (overrides of the digits preset, what it tests)
 VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
@@ -92,6 +91,7 @@ def run_study(out: str | Path, variants: list[str] | None = None, seeds: int = 2
         rcfg = dataclasses.replace(merge(cfg.refine, overrides), device=device, seed=cfg.data_seed)
         ref_path, run_dir, seconds = train_refiner(out, vdata, rcfg, ccfg, name)
         vbanks = {**banks, "synthetic": vdata.synthetic, "refined": ImageBank(SimrealDataset(ref_path), "label")}
+        results["appearance"][f"refined ({name})"] = pixel_statistics(vbanks["refined"])
         acc = summarize(run_conditions(["refined", f"real-{budget}+refined"], vbanks, vdata, ccfg, seeds, name))
         results["variants"][name] = {"accuracy": acc, "unrefined": unrefined, "simulator": SIMULATOR.get(name, {}),
                                      "refine_time_s": round(seconds, 1), "run_dir": str(run_dir)}
@@ -103,11 +103,17 @@ def run_study(out: str | Path, variants: list[str] | None = None, seeds: int = 2
 
 
 def pixel_statistics(bank: ImageBank) -> dict[str, float]:
-    """Grey-level statistics of 8×8 UCI-style digits (17 levels): how alike two domains look."""
-    levels = torch.round(bank.images(torch.arange(len(bank))).squeeze(1).add(1).mul(8)).long()  # 0..16
+    """Grey-level statistics of 8×8 UCI-style digits (17 levels): how alike two domains look.
+    ``grey_values`` is the median number of distinct grey values in one image (at most 17 for a UCI scan; a
+    refiner that does not learn the sensor's quantisation produces more)."""
+    images = bank.images(torch.arange(len(bank))).squeeze(1)
+    levels = torch.round(images.add(1).mul(8)).long()  # 0..16
+    ordered = images.flatten(1).sort(1).values
+    distinct = 1 + (ordered[:, 1:] != ordered[:, :-1]).sum(1)
     return {"empty_cells": float((levels == 0).float().mean()), "saturated_cells": float((levels == 16).float().mean()),
             "mean_level": float(levels.float().mean()),
-            "ink_in_first_column": float((levels[:, :, 0] > 0).any(1).float().mean())}
+            "ink_in_first_column": float((levels[:, :, 0] > 0).any(1).float().mean()),
+            "grey_values": float(distinct.float().median())}
 
 
 def _simulator_variant(out: Path, data: DigitsData, sim: dict[str, Any], cfg: DemoConfig,
@@ -123,6 +129,9 @@ def _simulator_variant(out: Path, data: DigitsData, sim: dict[str, Any], cfg: De
     return vdata, unrefined
 
 
+_COUNTS = ("mean_level", "grey_values")  # statistics that are not fractions
+
+
 def _write(out: Path, r: dict[str, Any]) -> None:
     atomic_write_json(out / "study.json", r)
     b, n = r["baselines"], r["budget"]
@@ -135,10 +144,10 @@ def _write(out: Path, r: dict[str, Any]) -> None:
         u, a = v["unrefined"], v["accuracy"]
         rows.append([name, VARIANTS[name][1], fmt(u["synthetic"]), fmt(a["refined"]), fmt(u[f"real-{n}+synthetic"]),
                      fmt(a[f"real-{n}+refined"]), str(v["refine_time_s"])])
-    look = " · ".join(f"{k}: " + ", ".join(f"{s} {100 * v:.0f} %" if s != "mean_level" else f"{s} {v:.2f}"
+    look = " · ".join(f"{k}: " + ", ".join(f"{s} {v:.2f}" if s in _COUNTS else f"{s} {100 * v:.0f} %"
                                          for s, v in st.items()) for k, st in r["appearance"].items())
-    text = (f"# Refiner study on UCI digits\n\nAccuracy (%) on the real test split, mean ± std over {r['seeds']} "
-            f"classifier seeds. real-{n} alone: {fmt(b[f'real-{n}'])}.\n\nPixels: {look}\n\n"
+    text = (f"# Refiner study on UCI digits\n\nAccuracy (%) on the real test split, mean ± sample std over "
+            f"{r['seeds']} classifier seeds. real-{n} alone: {fmt(b[f'real-{n}'])}.\n\nPixels: {look}\n\n"
             + markdown_table(["variant", "what it tests", "synthetic only", "refined only", f"{n} real + synthetic",
                               f"{n} real + refined", "refiner s"], rows)
             + (f"\n\nTotal {r['runtime_s']} s.\n" if "runtime_s" in r else "\n"))

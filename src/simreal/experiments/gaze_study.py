@@ -38,8 +38,7 @@ import torch
 from simreal.data.bank import ImageBank
 from simreal.data.reader import SimrealDataset, read_manifest, tensor_to_image
 from simreal.evaluate.gaze import HEADLINE_DEGREES, evaluate_gaze, plot_cumulative, pupil_shift
-from simreal.experiments.digits_demo import machine
-from simreal.experiments.report import markdown_table, plot_refiner_losses
+from simreal.experiments.report import plot_refiner_losses
 from simreal.refine.apply import APPLY_STREAM, refine_dataset
 from simreal.refine.config import RefineConfig, preset
 from simreal.refine.train import SimGANTrainer, load_refiner, refiner_noise
@@ -51,6 +50,7 @@ from simreal.utils.errors import SimrealError
 from simreal.utils.fileio import atomic_write, atomic_write_json
 from simreal.utils.images import save_grid
 from simreal.utils.progress import progress_bar
+from simreal.utils.report import machine, markdown_table, mean_std
 from simreal.utils.runs import claim_study_dir, read_stats
 from simreal.utils.seeding import numpy_rng
 
@@ -179,8 +179,7 @@ def run_condition(out: Path, name: str, seed: int, bank: ImageBank, test: ImageB
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     keys = ("mean_error_deg", "median_error_deg", f"within_{HEADLINE_DEGREES}_deg_pct")
-    out: dict[str, Any] = {k: {"mean": float(np.mean([r[k] for r in runs])), "std": float(np.std([r[k] for r in runs])),
-                               "values": [r[k] for r in runs]} for k in keys}
+    out: dict[str, Any] = {k: mean_std(r[k] for r in runs) for k in keys}
     out["curve_pct"] = np.mean([r["curve_pct"] for r in runs], axis=0).round(2).tolist()
     out["train_count"] = runs[0]["train_count"]
     return out
@@ -299,7 +298,7 @@ def _write_report(out: Path, r: dict[str, Any], runs: dict[str, list[dict[str, A
 {warning}
 Test set: {n['test']} labeled images of {target}. Unlabeled target pool for the refiner: {n['real']} images.
 Synthetic: {n['synthetic_4x']} images (4×); 1× is a fixed random quarter ({n['synthetic_1x']}). GazeNet per
-condition, {r['seeds']} seed(s){" (mean ± std)" if r['seeds'] > 1 else ""}.
+condition, {r['seeds']} seed(s){" (mean ± sample std)" if r['seeds'] > 1 else ""}.
 
 {markdown_table(header, main_rows)}
 

@@ -36,7 +36,6 @@ from simreal.data.keypoints import keypoint_set
 from simreal.data.reader import SimrealDataset, manifest_hash, read_manifest
 from simreal.data.writer import DatasetWriter
 from simreal.evaluate.keypoints import plot_visibility, table_markdown
-from simreal.experiments.digits_demo import machine
 from simreal.simulate.people.generate import PeopleConfig, generate_people
 from simreal.simulate.people.mixed import MixedConfig, generate_mixed
 from simreal.simulate.people.scene import SceneConfig
@@ -49,6 +48,7 @@ from simreal.train.sources import open_keypoint_sources
 from simreal.utils.config import merge, to_dict
 from simreal.utils.errors import SimrealError
 from simreal.utils.fileio import atomic_write_json
+from simreal.utils.report import machine
 from simreal.utils.runs import claim_study_dir
 from simreal.utils.seeding import numpy_rng
 

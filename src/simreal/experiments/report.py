@@ -64,9 +64,3 @@ def plot_refiner_losses(run_dir: Path, path: Path) -> Path:
     for ax in (a, b):
         ax.grid(alpha=0.3)
     return _save(fig, path)
-
-
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)

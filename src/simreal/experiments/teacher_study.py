@@ -36,8 +36,6 @@ from simreal.data.bank import ImageBank
 from simreal.data.importers.uci_digits import import_uci_digits
 from simreal.data.reader import SimrealDataset
 from simreal.evaluate.classification import evaluate_classifier
-from simreal.experiments.digits_demo import machine
-from simreal.experiments.report import markdown_table
 from simreal.simulate.write import generate_digits
 from simreal.teach.factory import SamplerConfig, make_grouping, make_sampler
 from simreal.teach.grouping import Grouping
@@ -47,8 +45,9 @@ from simreal.train.sources import labeled_subset
 from simreal.train.task import ClassifierTrainConfig, TaskTrainer
 from simreal.utils.config import resolve, to_dict
 from simreal.utils.errors import SimrealError
-from simreal.utils.fileio import atomic_write_json
+from simreal.utils.fileio import atomic_write, atomic_write_json
 from simreal.utils.progress import progress_bar
+from simreal.utils.report import machine, markdown_table, mean_std
 from simreal.utils.runs import claim_study_dir
 
 
@@ -274,8 +273,7 @@ def _sampler(name: str, grouping: Grouping, seed: int, cfg: TeacherStudyConfig, 
 
 
 def _stats(results: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
-    return {k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "values": v}
-            for k, v in results.items()}
+    return {k: mean_std(v) for k, v in results.items()}
 
 
 def _tests(results: dict[str, list[float]]) -> dict[str, dict[str, float]]:
@@ -306,13 +304,14 @@ def write_report(out: Path, s: dict[str, Any]) -> None:
                "No sampler differs from uniform sampling by more than the seed noise (all Welch p ≥ 0.05).")
     c = s["config"]
     setup = SETUPS[c["task"]].describe(c, s)
-    lines = [f"# Teacher study ({c['task']})", "", setup + f" Runtime {s['runtime_s'] / 60:.1f} min "
+    lines = [f"# Teacher study ({c['task']})", "", setup + " Scores: mean ± sample std over seeds."
+             f" Runtime {s['runtime_s'] / 60:.1f} min "
              f"({s['machine']['cpu_count']} CPUs).", "",
              markdown_table(["sampler", s["metric"], "vs uniform samples", "Welch p"], rows), "", verdict, "",
              "Groups: " + ", ".join(f"{g['name']} ({g['size']})" for g in s["groups"]), "",
              "![teacher group probabilities and reward rate](teacher_groups.png)", ""]
-    (out / "report.md").write_text("\n".join(lines))
-    (out / "summary.json").write_text(json.dumps({k: v["mean"] for k, v in acc.items()}, indent=2) + "\n")
+    atomic_write(out / "report.md", lambda p: p.write_text("\n".join(lines), encoding="utf-8"))
+    atomic_write_json(out / "summary.json", {k: v["mean"] for k, v in acc.items()})
 
 
 def _describe_digits(c: dict[str, Any], s: dict[str, Any]) -> str:

@@ -343,8 +343,8 @@ def write_report(study: TuringStudy, out: str | Path) -> dict[str, Any]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from simreal.experiments.report import markdown_table
     from simreal.utils.fileio import atomic_write, atomic_write_json
+    from simreal.utils.report import markdown_table
 
     out = Path(out)
     res = study.score()

@@ -44,13 +44,16 @@ MAX_SIDE = 2048
 
 @dataclass(frozen=True)
 class MixedConfig:
-    people_lambda: float = 4.0
-    min_people: int = 1
+    """D_M's settings. ``scene`` gives the synthetic people (how many: ``people_lambda``, ``min_people``,
+    ``max_people``; postures, placement tries) and the light; its camera and crowd ranges are not used, since
+    D_M's camera is fixed (pitch 0°, 1.6 m high, ``fovy_deg``) and people stand where the real ones are."""
+
     renders_per_image: int = 5  # K
     fovy_deg: float = 50.0
     stature_jitter: tuple[float, float] = (0.75, 1.25)
     near_real_share: float = 0.5  # share of synthetic people placed next to a real person
-    scene: SceneConfig = dataclasses.field(default_factory=lambda: SceneConfig(max_people=16))
+    scene: SceneConfig = dataclasses.field(
+        default_factory=lambda: SceneConfig(people_lambda=4.0, min_people=1, max_people=16))  # paper: λ = 4
 
 
 def real_statures(people: list[dict[str, Any]]) -> list[tuple[float, float, float]]:
@@ -113,7 +116,7 @@ class MixedMaker:
         rng = numpy_rng(seed, index)
         camera = make_camera(0.0, 5.0, CAMERA_HEIGHT_M, cfg.fovy_deg, w, h)
         real = real_statures(real_people)
-        n = int(np.clip(rng.poisson(cfg.people_lambda), cfg.min_people, cfg.scene.max_people))
+        n = int(np.clip(rng.poisson(cfg.scene.people_lambda), cfg.scene.min_people, cfg.scene.max_people))
 
         def where(person):
             u, v, s = _target(rng, cfg, real, w, h)
@@ -122,7 +125,7 @@ class MixedMaker:
         scene = None
         while scene is None:
             scene, _ = self.builder.populate(rng, camera, sample_light(cfg.scene, rng), n, where)
-            n = max(cfg.min_people, n - 1) if scene is None else n  # crowded: one fewer
+            n = max(cfg.scene.min_people, n - 1) if scene is None else n  # crowded: one fewer
         rgb, depth, geom = self.renderer.render(scene.data, w, h)
         owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
         out = composite(rgb, image, owner >= 0)
