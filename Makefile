@@ -1,12 +1,13 @@
 # make demo : set up .venv (if missing) and run the main study on the built-in data
 # make test : set up .venv (if missing) and run ruff + the whole pytest suite
+# make test-fast : the same without the tests marked slow (end-to-end studies, worker processes, torchrun, Ray)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean setup gl-libs
+.PHONY: demo test test-fast lint bench clean setup gl-libs
 
 setup: $(STAMP)
 
@@ -30,6 +31,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(PY) -m pytest -m "not slow"
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_eyes.py

@@ -104,6 +104,7 @@ def _hashes(root):
             for p in sorted(root.rglob("*")) if p.is_file() and p.name != "dataset.json"}
 
 
+@pytest.mark.slow
 def test_generate_eyes_resumes_to_the_same_bytes(tmp_path, monkeypatch):
     n = 300  # more than one render chunk
     full = write.generate_eyes(tmp_path / "full", n, seed=2, compile_=False, show_progress=False)

@@ -29,6 +29,7 @@ def test_fc9600_is_the_flattened_feature_size():
     assert out.shape == (2, 3)
 
 
+@pytest.mark.slow
 def test_every_parameter_gets_a_gradient_and_one_batch_overfits():
     torch.manual_seed(0)
     net = GazeNet(SMALL)

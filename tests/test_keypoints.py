@@ -232,6 +232,7 @@ def ds(tmp_path_factory) -> Path:
                            log=lambda _: None)
 
 
+@pytest.mark.slow
 def test_cli_train_resume_and_evaluate(ds, tmp_path):
     sets = ["--set", "steps=3", "--set", "crop.size=64", "--set", "batch_size=2", "--set", "checkpoint_every=2",
             "--set", "net.width=0.125", "--set", "net.stages=1", "--set", "masked_synthetic_loss=true"]
@@ -295,6 +296,7 @@ if leave_process_group():
 """
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes(ds, tmp_path):
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT)
@@ -306,6 +308,7 @@ def test_ddp_two_cpu_processes(ds, tmp_path):
     assert r.stdout.count("ok") == 2
 
 
+@pytest.mark.slow
 def test_experiment_pose_builtin_small(tmp_path):
     sets = ["--set", "real_train_count=4", "--set", "synthetic_count=3", "--set", "test_count=2", "--set",
             "mixed_from=2", "--set", "mixed_renders=1", "--set", "image_size=160", "--set", "eval_size=160",

@@ -238,6 +238,7 @@ def test_cli_generate_people_and_errors(tmp_path):
     assert r.exit_code == 2 and "out of range" in r.output
 
 
+@pytest.mark.slow
 def test_ray_local_matches_one_process(people, tmp_path):
     pytest.importorskip("ray")
     out = generate_people(tmp_path / "ray", count=4, seed=3, cfg=SMALL, workers=2, ray_address="local",

@@ -36,6 +36,7 @@ def test_a_second_writer_on_the_same_folder_is_refused(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["dataset.json", "images", "metadata.jsonl"]
 
 
+@pytest.mark.slow
 def test_two_generate_commands_on_one_out(tmp_path):
     """The issue's case: `generate digits --out X --count 4000 &` twice. The second is refused at once and the
     first finishes with exactly 4,000 lines."""
@@ -81,6 +82,7 @@ def _alive(pid: int) -> bool:
         return f.read().split(")")[-1].split()[0] != "Z"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and ps")
 def test_killed_generate_people_leaves_no_workers_and_a_rerun_finishes(tmp_path):
     out = tmp_path / "ds"

@@ -160,6 +160,7 @@ if leave_process_group():
 """
 
 
+@pytest.mark.slow
 def test_teacher_decision_is_shared_under_ddp(tmp_path):
     script = tmp_path / "ddp_teacher.py"
     script.write_text(DDP_SCRIPT)
@@ -170,6 +171,7 @@ def test_teacher_decision_is_shared_under_ddp(tmp_path):
     assert r.stdout.count("ok") == 2
 
 
+@pytest.mark.slow
 def test_trainer_with_teacher_resumes_and_cli_study(tmp_path):
     from typer.testing import CliRunner
 
@@ -228,6 +230,7 @@ def test_trainer_with_teacher_resumes_and_cli_study(tmp_path):
     assert "Welch" in (tmp_path / "study" / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_cli_train_with_sampler_digits_and_keypoints(tmp_path):
     from typer.testing import CliRunner
 
@@ -260,6 +263,7 @@ def test_cli_train_with_sampler_digits_and_keypoints(tmp_path):
     assert r.exit_code == 0, r.output
 
 
+@pytest.mark.slow
 def test_teacher_study_keypoints_small(tmp_path):
     import dataclasses
 
@@ -282,6 +286,7 @@ def test_teacher_study_keypoints_small(tmp_path):
     assert "GENERATED" in (tmp_path / "study" / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_teacher_study_gaze_small(tmp_path):
     from typer.testing import CliRunner
 
