@@ -67,3 +67,25 @@ def test_demo_quick_runs_every_stage_and_writes_the_report(tmp_path: Path):
         assert (out / "figures" / fig).stat().st_size > 1000
     refined = json.loads((out / "data" / "digits-refined-digits" / "dataset.json").read_text())
     assert refined["domain"] == "refined"
+
+
+def test_every_command_with_a_config_has_set_and_dry_run():
+    leaves = [(p, c) for p, c in ALL if not hasattr(c, "commands")]
+    options = {" ".join(p): {o for prm in c.params for o in getattr(prm, "opts", [])} for p, c in leaves}
+    with_config = {name for name, opts in options.items() if "--config" in opts}
+    assert {"train", "refine train", "generate people", "generate mixed", "experiment pose",
+            "experiment teacher"} <= with_config
+    missing = {name: {"--set", "--dry-run"} - opts for name, opts in options.items()
+               if name in with_config and not {"--set", "--dry-run"} <= opts}
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("command", [["experiment", "pose", "--set", "train.steps=7"],
+                                     ["experiment", "teacher", "--task", "gaze", "--steps", "7"]])
+def test_study_dry_run_prints_the_config_and_writes_nothing(command, tmp_path: Path):
+    out = tmp_path / "study"
+    r = runner.invoke(app, [*command, "--out", str(out), "--dry-run"])
+    assert r.exit_code == 0, r.output
+    assert '"steps": 7' in r.output and not out.exists()
+    r = runner.invoke(app, [*command, "--out", str(out), "--dry-run", "--set", "nonsense=1"])
+    assert r.exit_code == 2 and "nonsense" in r.output and not out.exists()

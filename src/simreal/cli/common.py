@@ -24,6 +24,7 @@ Seed = Annotated[int, typer.Option(help="Seed of every random choice; same seed,
 Sets = Annotated[list[str] | None, typer.Option("--set", help="Override a config value: KEY.SUB=VALUE "
                                                 "(repeatable; applied after --config).")]
 ConfigFile = Annotated[Path | None, typer.Option("--config", help="YAML file overriding the preset.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit (nothing is written).")]
 Device = Annotated[str, typer.Option(help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N.")]
 
 

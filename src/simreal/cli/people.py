@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from simreal.cli.common import ConfigFile, Device, Overwrite, Seed, Sets, cli_errors, out, parse_shard
+from simreal.cli.common import ConfigFile, Device, DryRun, Overwrite, Seed, Sets, cli_errors, out, parse_shard
 from simreal.utils.errors import SimrealError
 
 Workers = Annotated[int, typer.Option(min=1, help="Local processes, one shard each (each renders with its own "
@@ -38,7 +38,7 @@ def generate_people(
     ray: RayOpt = None,
     config: ConfigFile = None,
     sets: Sets = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
+    dry_run: DryRun = False,
     overwrite: Overwrite = False,
 ) -> None:
     """Render D_S: MuJoCo people on background photos with COCO/MPII keypoints, visibility, masks and depth."""
@@ -80,7 +80,7 @@ def generate_mixed(
     ray: RayOpt = None,
     config: ConfigFile = None,
     sets: Sets = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
+    dry_run: DryRun = False,
     overwrite: Overwrite = False,
 ) -> None:
     """Render D_M: synthetic people superimposed on real images; real labels kept, occlusions updated."""
@@ -173,18 +173,22 @@ def experiment_pose(
                                                       "M_R+M, M_R+M+masks (default: all).")] = None,
     config: ConfigFile = None,
     sets: Sets = None,
+    dry_run: DryRun = False,
     seed: Seed = 0,
     device: Device = "auto",
 ) -> None:
     """Train and evaluate M_R, M_S, M_R+S, M_R+M and M_R+M+masks on the same test set (MPII AP table)."""
     from simreal.evaluate.keypoints import table_markdown
     from simreal.experiments.pose_study import PoseStudyConfig, run_pose_study
-    from simreal.utils.config import resolve
+    from simreal.utils.config import dumps, resolve
 
     extra = [f"seed={seed}", f"train.device={device}"] + ([f"train.steps={steps}"] if steps else [])
     if variant:
         extra.append("variants=[" + ",".join(variant) + "]")
     cfg = resolve(PoseStudyConfig(), config, [*(sets or []), *extra])
+    if dry_run:
+        print(dumps(cfg))
+        return
     summary = run_pose_study(out_dir, cfg, real, synthetic, mixed, test, log=out.print)
     out.print(table_markdown(summary["results"]), highlight=False, soft_wrap=True)
     out.print(f"report: {out_dir / 'report.md'}  ({summary['runtime_s'] / 60:.1f} min)")

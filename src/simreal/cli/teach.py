@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from simreal.cli.common import ConfigFile, Device, Sets, cli_errors, out
+from simreal.cli.common import ConfigFile, Device, DryRun, Sets, cli_errors, out
 
 
 @cli_errors
@@ -36,15 +36,20 @@ def experiment_teacher(
     test: Annotated[Path | None, typer.Option(help="gaze, keypoints: labelled test data.")] = None,
     config: ConfigFile = None,
     sets: Sets = None,
+    dry_run: DryRun = False,
     device: Device = "auto",
 ) -> None:
     """Compare the adversarial teacher, uniform sampling, uniform groups and Group DRO (digits: on real UCI
     digits; gaze: % within 7° on simulated webcam eyes; keypoints: MPII mAP on the pose study's generated
     data)."""
     from simreal.experiments.teacher_study import run_teacher_study, teacher_study_config
+    from simreal.utils.config import dumps
     from simreal.utils.report import markdown_table
 
     cfg = teacher_study_config(task, config, sets, seeds, group_by, groups, steps, sampler)
+    if dry_run:
+        print(dumps(cfg))
+        return
     given = {"real": real, "synthetic": synthetic, "test": test}
     s = run_teacher_study(out_dir, cfg, device, log=out.print, data=given)
     rows = [[k, f"{100 * a['mean']:.2f} ± {100 * a['std']:.2f}"] for k, a in s["scores"].items()]

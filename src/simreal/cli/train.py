@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from simreal.cli.common import ConfigFile, Device, Overwrite, Sets, cli_errors, out
+from simreal.cli.common import ConfigFile, Device, DryRun, Overwrite, Sets, cli_errors, out
 from simreal.utils.errors import SimrealError
 
 
@@ -29,7 +29,7 @@ def refine_train(
     compile_: Annotated[bool | None, typer.Option("--compile/--no-compile", help="torch.compile the networks "
                                                   "(default: the config's `compile`).")] = None,
     device: Device = "auto",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
+    dry_run: DryRun = False,
 ) -> None:
     """Train a SimGAN refiner (Algorithm 1) into RUNS/NNNNN-refine-PRESET/."""
     from simreal.experiments.stages import RefineRequest, refine_train_stage
@@ -86,7 +86,7 @@ def train(
     group_rule: Annotated[str | None, typer.Option(help="linear (bins over the range), quantile, paper-pitch or "
                                                    "auto (sets `sampler.rule`; default linear).")] = None,
     device: Device = "auto",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
+    dry_run: DryRun = False,
 ) -> None:
     """Train a task network on one or more datasets mixed per batch (e.g. 50 % real / 50 % synthetic)."""
     from simreal.experiments.stages import TrainRequest, train_stage
