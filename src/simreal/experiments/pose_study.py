@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFilter
 
-from simreal.data.format import Provenance, command_line
+from simreal.data.derive import derived_writer, parent_ref, sample_mask
+from simreal.data.format import ImageSpec, Provenance, command_line
 from simreal.data.keypoints import keypoint_set
-from simreal.data.reader import SimrealDataset, manifest_hash, read_manifest
-from simreal.data.writer import DatasetWriter
+from simreal.data.reader import SimrealDataset, read_manifest
 from simreal.evaluate.keypoints import plot_visibility, table_markdown
 from simreal.simulate.people.generate import PeopleConfig, generate_people
 from simreal.simulate.people.mixed import MixedConfig, generate_mixed
@@ -100,21 +100,14 @@ def camera_copy(src: Path, out: Path, seed: int) -> Path:
     ds = SimrealDataset(src)
     m = ds.manifest
     prov = Provenance(command_line(), {"simulated_camera_of": str(src), "seed": seed}, seed,
-                      parents=[{"path": str(src), "name": m["name"], "manifest_sha256": manifest_hash(src)}],
-                      labels_copied_from=str(src), extra={"note": "generated data standing in for real photographs"})
-    from simreal.data.format import ImageSpec, LabelField
-
-    schema = {k: LabelField.from_json(v) for k, v in m["label_schema"].items()}
-    with DatasetWriter(out, name=m["name"] + "-camera", task="keypoints", domain="real",
-                       image=ImageSpec("RGB", m["image"]["height"], m["image"]["width"]), label_schema=schema,
-                       provenance=prov, keypoint_names=m["keypoint_names"], skeleton=m["skeleton"],
-                       flip_pairs=m["flip_pairs"]) as w:
+                      parents=[parent_ref(src, m)], labels_copied_from=str(src),
+                      extra={"note": "generated data standing in for real photographs"})
+    with derived_writer(ds, out, name=m["name"] + "-camera", domain="real", provenance=prov,
+                        image=ImageSpec("RGB", m["image"]["height"], m["image"]["width"])) as w:
         for i in range(w.done, len(ds)):
             rec = ds.record(i)
             image = np.asarray(Image.open(src / rec["file_name"]).convert("RGB"))
-            mask_path = src / rec["file_name"].replace("images/", "masks/", 1)
-            mask = np.asarray(Image.open(mask_path)) if mask_path.exists() else None
-            w.add_raw(simulated_camera(image, numpy_rng(seed, i)), ds.raw_line(i), mask)
+            w.add_raw(simulated_camera(image, numpy_rng(seed, i)), ds.raw_line(i), sample_mask(ds, rec))
     return out
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-from simreal.data.format import MANIFEST, ImageSpec, LabelField, Provenance
-from simreal.data.reader import SimrealDataset, image_to_tensor, manifest_hash, read_manifest, tensor_to_image
-from simreal.data.writer import DatasetWriter
+from simreal.data.derive import derived_writer, parent_ref
+from simreal.data.format import MANIFEST, Provenance
+from simreal.data.reader import SimrealDataset, image_to_tensor, read_manifest, tensor_to_image
 from simreal.refine.train import load_refiner, refiner_noise
 from simreal.utils.checkpoint import latest_checkpoint
 from simreal.utils.errors import DatasetError
@@ -62,27 +62,22 @@ def refine_dataset(checkpoint: str | Path, input_dir: str | Path, out_dir: str |
     if meta.get("image_size") and None not in size and size != meta["image_size"]:
         raise DatasetError(f"images are {size[1]}x{size[0]}, the refiner was trained on "
                            f"{meta['image_size'][1]}x{meta['image_size'][0]}", input_dir)
-    schema = {k: LabelField.from_json(v) for k, v in m["label_schema"].items()}
     ckpt_ref = {"path": str(checkpoint.resolve()), "sha256": sha256_file(checkpoint.with_suffix(".safetensors"))}
     provenance = Provenance(
         command=shlex.join(["simreal", *sys.argv[1:]]) if sys.argv else "refine_dataset",
         config={"checkpoint": ckpt_ref, "refine": sidecar["meta"]["config"], "batch_size": batch_size},
         seed=None,
-        parents=[{"name": m["name"], "path": str(Path(input_dir).resolve()),
-                  "manifest_sha256": manifest_hash(input_dir)}],
+        parents=[parent_ref(input_dir, m)],
         labels_copied_from=m["name"],
         extra={"checkpoint": ckpt_ref},
     )
     if reuse_finished and _made_by(Path(out_dir), provenance):
         return Path(out_dir)
-    image = ImageSpec(m["image"]["mode"], m["image"]["height"], m["image"]["width"])
     param = next(refiner.parameters())
     seed = sidecar["meta"]["config"].get("seed", 0)
-    with DatasetWriter(out_dir, name=f"{m['name']}-refined", task=m["task"], domain="refined", image=image,
-                       label_schema=schema, provenance=provenance, overwrite=overwrite,
-                       keypoint_names=m.get("keypoint_names"), skeleton=m.get("skeleton"),
-                       flip_pairs=m.get("flip_pairs"),
-                       resume_key={"checkpoint": ckpt_ref, "parent": provenance.parents}) as writer, \
+    with derived_writer(source, out_dir, name=f"{m['name']}-refined", domain="refined", provenance=provenance,
+                        overwrite=overwrite,
+                        resume_key={"checkpoint": ckpt_ref, "parent": provenance.parents}) as writer, \
             progress_bar(show_progress) as bar:
         task = bar.add_task("refine apply", total=len(source), completed=writer.done, status="")
         for start in range(writer.done, len(source), batch_size):

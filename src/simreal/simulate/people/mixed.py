@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from simreal.data.derive import derived_writer, parent_ref, sample_mask
 from simreal.data.format import ImageSpec, LabelField, Provenance, command_line
-from simreal.data.reader import SimrealDataset, manifest_hash, read_manifest
+from simreal.data.reader import SimrealDataset, read_manifest
 from simreal.data.writer import DatasetWriter
 from simreal.simulate.people.generate import DEPTH_MAX_MM, composite
 from simreal.simulate.people.labels import person_records
@@ -170,26 +171,21 @@ class MixedJob:
         real, k = Path(self.real), self.cfg.renders_per_image
         manifest = read_manifest(real)
         ds = SimrealDataset(real)
-        schema = {**{n: LabelField.from_json(v) for n, v in manifest["label_schema"].items()},
-                  "people": LabelField("object", None, "real people (synthetic: false, ground truth kept; v = 2 → 1 "
+        people = {"people": LabelField("object", None, "real people (synthetic: false, ground truth kept; v = 2 → 1 "
                                        "where a synthetic person now covers them) then synthetic people (synthetic: "
                                        "true, full labels)")}
         config = {"real": str(real.resolve()), "limit": self.limit, "mixed": dataclasses.asdict(self.cfg)}
         prov = Provenance(command_line(), config, self.seed, extra={"shard": [rows.start, rows.stop]},
-                          parents=[{"path": str(real.resolve()), "name": manifest["name"],
-                                    "manifest_sha256": manifest_hash(real)}])
+                          parents=[parent_ref(real, manifest)])
         w, h = self.fixed_size or (None, None)
-        writer = DatasetWriter(root, name=f"{manifest['name']}-mixed", task="keypoints", domain="mixed",
-                               image=ImageSpec("RGB", h, w), label_schema=schema, provenance=prov,
-                               keypoint_names=manifest.get("keypoint_names"), skeleton=manifest.get("skeleton"),
-                               flip_pairs=manifest.get("flip_pairs"), first_index=rows.start)
+        writer = derived_writer(ds, root, name=f"{manifest['name']}-mixed", domain="mixed", provenance=prov,
+                                image=ImageSpec("RGB", h, w), extra_schema=people, first_index=rows.start)
         maker = MixedMaker(self.cfg, *self.max_size)
 
         def make(i: int) -> Row:
             rec = ds.record(i // k)
             image = np.asarray(Image.open(real / rec["file_name"]).convert("RGB"))
-            mask_path = real / rec["file_name"].replace("images/", "masks/", 1)
-            real_mask = np.asarray(Image.open(mask_path)) if mask_path.exists() else None
+            real_mask = sample_mask(ds, rec)
             people = [{**p, "synthetic": False} for p in rec.get("people", [])]
             img, mask, depth, record = maker.make(self.seed, i, image, people, real_mask)
             record["source"] = {"file_name": rec["file_name"], "index": i // k, "draw": i % k}
