@@ -1,4 +1,4 @@
-"""Plots and Markdown for experiment reports."""
+"""Plots for experiment reports (tables, summaries and the machine: :mod:`simreal.utils.report`)."""
 
 from __future__ import annotations
 
