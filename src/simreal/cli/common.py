@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -48,6 +48,21 @@ def cli_errors(fn):
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def with_shorthands(sets: list[str] | None, shorthands: dict[str, Any]) -> list[str]:
+    """The ``--set`` assignments, then one ``key=value`` for each shorthand option given (None: not given), so a
+    shorthand wins over a ``--set`` of the same key."""
+    return [*(sets or []), *(f"{k}={v}" for k, v in shorthands.items() if v is not None)]
+
+
+def dry_run_printed(cfg: Any, dry_run: bool) -> bool:
+    """With ``--dry-run``, print the resolved config (JSON) and return True: the command then stops."""
+    if dry_run:
+        from simreal.utils.config import dumps
+
+        print(dumps(cfg))
+    return dry_run
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:

@@ -7,7 +7,19 @@ from typing import Annotated
 
 import typer
 
-from simreal.cli.common import ConfigFile, Device, DryRun, Overwrite, Seed, Sets, cli_errors, out, parse_shard
+from simreal.cli.common import (
+    ConfigFile,
+    Device,
+    DryRun,
+    Overwrite,
+    Seed,
+    Sets,
+    cli_errors,
+    dry_run_printed,
+    out,
+    parse_shard,
+    with_shorthands,
+)
 from simreal.utils.errors import SimrealError
 
 Workers = Annotated[int, typer.Option(min=1, help="Local processes, one shard each (each renders with its own "
@@ -44,17 +56,12 @@ def generate_people(
     """Render D_S: MuJoCo people on background photos with COCO/MPII keypoints, visibility, masks and depth."""
     from simreal.simulate.people.generate import PeopleConfig
     from simreal.simulate.people.generate import generate_people as run
-    from simreal.utils.config import dumps, resolve
+    from simreal.utils.config import resolve
 
-    sets = list(sets or [])
-    if people_lambda is not None:
-        sets.append(f"scene.people_lambda={people_lambda}")
-    if min_people is not None:
-        sets.append(f"scene.min_people={min_people}")
-    sets += [f"backgrounds={backgrounds}" if backgrounds else "backgrounds=none", f"person_detector={person_detector}"]
-    cfg = resolve(PeopleConfig(), config, sets)
-    if dry_run:
-        print(dumps(cfg))
+    cfg = resolve(PeopleConfig(), config, with_shorthands(sets, {
+        "scene.people_lambda": people_lambda, "scene.min_people": min_people,
+        "backgrounds": backgrounds or "none", "person_detector": person_detector}))
+    if dry_run_printed(cfg, dry_run):
         return
     path = run(out_dir, count, seed, cfg, workers, parse_shard(shard), ray, overwrite)
     if path is not None:
@@ -86,13 +93,11 @@ def generate_mixed(
     """Render D_M: synthetic people superimposed on real images; real labels kept, occlusions updated."""
     from simreal.simulate.people.mixed import MixedConfig
     from simreal.simulate.people.mixed import generate_mixed as run
-    from simreal.utils.config import dumps, resolve
+    from simreal.utils.config import resolve
 
-    shorthands = {"renders_per_image": renders_per_image, "scene.people_lambda": people_lambda,
-                  "scene.min_people": min_people}
-    cfg = resolve(MixedConfig(), config, [*(sets or []), *(f"{k}={v}" for k, v in shorthands.items() if v is not None)])
-    if dry_run:
-        print(dumps(cfg))
+    cfg = resolve(MixedConfig(), config, with_shorthands(sets, {
+        "renders_per_image": renders_per_image, "scene.people_lambda": people_lambda, "scene.min_people": min_people}))
+    if dry_run_printed(cfg, dry_run):
         return
 
     if real.suffix.lower() == ".json":
@@ -180,14 +185,13 @@ def experiment_pose(
     """Train and evaluate M_R, M_S, M_R+S, M_R+M and M_R+M+masks on the same test set (MPII AP table)."""
     from simreal.evaluate.keypoints import table_markdown
     from simreal.experiments.pose_study import PoseStudyConfig, run_pose_study
-    from simreal.utils.config import dumps, resolve
+    from simreal.utils.config import resolve
 
     extra = [f"seed={seed}", f"train.device={device}"] + ([f"train.steps={steps}"] if steps else [])
     if variant:
         extra.append("variants=[" + ",".join(variant) + "]")
     cfg = resolve(PoseStudyConfig(), config, [*(sets or []), *extra])
-    if dry_run:
-        print(dumps(cfg))
+    if dry_run_printed(cfg, dry_run):
         return
     summary = run_pose_study(out_dir, cfg, real, synthetic, mixed, test, log=out.print)
     out.print(table_markdown(summary["results"]), highlight=False, soft_wrap=True)

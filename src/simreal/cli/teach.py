@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from simreal.cli.common import ConfigFile, Device, DryRun, Sets, cli_errors, out
+from simreal.cli.common import ConfigFile, Device, DryRun, Sets, cli_errors, dry_run_printed, out
 
 
 @cli_errors
@@ -43,12 +43,10 @@ def experiment_teacher(
     digits; gaze: % within 7° on simulated webcam eyes; keypoints: MPII mAP on the pose study's generated
     data)."""
     from simreal.experiments.teacher_study import run_teacher_study, teacher_study_config
-    from simreal.utils.config import dumps
     from simreal.utils.report import markdown_table
 
     cfg = teacher_study_config(task, config, sets, seeds, group_by, groups, steps, sampler)
-    if dry_run:
-        print(dumps(cfg))
+    if dry_run_printed(cfg, dry_run):
         return
     given = {"real": real, "synthetic": synthetic, "test": test}
     s = run_teacher_study(out_dir, cfg, device, log=out.print, data=given)
