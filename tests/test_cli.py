@@ -89,3 +89,12 @@ def test_study_dry_run_prints_the_config_and_writes_nothing(command, tmp_path: P
     assert '"steps": 7' in r.output and not out.exists()
     r = runner.invoke(app, [*command, "--out", str(out), "--dry-run", "--set", "nonsense=1"])
     assert r.exit_code == 2 and "nonsense" in r.output and not out.exists()
+
+
+def test_output_into_a_closed_pipe_is_not_an_error(tmp_path: Path):
+    """`simreal ... --dry-run | head -1`: the reader stops early; simreal exits 0 without an error line."""
+    p = subprocess.Popen([sys.executable, "-m", "simreal.cli", "experiment", "pose", "--out", str(tmp_path / "s"),
+                          "--dry-run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()  # long before the command has imported anything and printed
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 0 and "error" not in err, err

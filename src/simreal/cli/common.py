@@ -7,6 +7,8 @@ they gave); it is printed as one line on stderr and the command exits with statu
 from __future__ import annotations
 
 import functools
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,6 +40,9 @@ def cli_errors(fn):
         except SimrealError as exc:
             err.print(f"[bold red]error:[/] {rich_escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        except BrokenPipeError:  # output piped into a reader that stopped (`--dry-run | head`): not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            raise typer.Exit(0) from None
         except OSError as exc:  # a path the user gave: a file where a folder is needed, no permission, a loop...
             where = f"{exc.filename}: " if exc.filename else ""
             err.print(f"[bold red]error:[/] {rich_escape(where + (exc.strerror or str(exc)))}", highlight=False,
