@@ -73,20 +73,27 @@ def test_every_command_with_a_config_has_set_and_dry_run():
     leaves = [(p, c) for p, c in ALL if not hasattr(c, "commands")]
     options = {" ".join(p): {o for prm in c.params for o in getattr(prm, "opts", [])} for p, c in leaves}
     with_config = {name for name, opts in options.items() if "--config" in opts}
-    assert {"train", "refine train", "generate people", "generate mixed", "experiment pose",
-            "experiment teacher"} <= with_config
+    assert {"train", "demo", "refine train", "generate digits", "generate eyes", "generate people", "generate mixed",
+            "experiment refine-digits", "experiment gaze", "experiment pose", "experiment teacher"} <= with_config
     missing = {name: {"--set", "--dry-run"} - opts for name, opts in options.items()
                if name in with_config and not {"--set", "--dry-run"} <= opts}
     assert not missing, missing
 
 
-@pytest.mark.parametrize("command", [["experiment", "pose", "--set", "train.steps=7"],
-                                     ["experiment", "teacher", "--task", "gaze", "--steps", "7"]])
-def test_study_dry_run_prints_the_config_and_writes_nothing(command, tmp_path: Path):
+@pytest.mark.parametrize("command, expected", [
+    (["experiment", "pose", "--set", "train.steps=7"], '"steps": 7'),
+    (["experiment", "teacher", "--task", "gaze", "--steps", "7"], '"steps": 7'),
+    (["experiment", "gaze", "--size", "quick", "--variant", "local+buffer", "--set", "gaze.steps=7"], '"steps": 7'),
+    (["experiment", "refine-digits", "--set", "classifier.steps=7"], '"steps": 7'),
+    (["demo", "--quick", "--set", "refine.iterations=7"], '"iterations": 7'),
+    (["generate", "digits", "--set", "shift_px=0.5"], '"shift_px": 0.5'),
+    (["generate", "eyes", "--size", "20x30", "--set", "height=7"], '"height": 20'),  # the shorthand wins
+])
+def test_dry_run_prints_the_config_and_writes_nothing(command, expected, tmp_path: Path):
     out = tmp_path / "study"
     r = runner.invoke(app, [*command, "--out", str(out), "--dry-run"])
     assert r.exit_code == 0, r.output
-    assert '"steps": 7' in r.output and not out.exists()
+    assert expected in r.output and not out.exists()
     r = runner.invoke(app, [*command, "--out", str(out), "--dry-run", "--set", "nonsense=1"])
     assert r.exit_code == 2 and "nonsense" in r.output and not out.exists()
 

@@ -8,7 +8,19 @@ from typing import Annotated
 
 import typer
 
-from simreal.cli.common import Device, Overwrite, Seed, cli_errors, out, parse_size
+from simreal.cli.common import (
+    ConfigFile,
+    Device,
+    DryRun,
+    Overwrite,
+    Seed,
+    Sets,
+    cli_errors,
+    dry_run_printed,
+    out,
+    parse_size,
+    with_shorthands,
+)
 
 
 @cli_errors
@@ -40,12 +52,20 @@ def generate_digits(
     count: Annotated[int, typer.Option(min=1, help="Number of images.")] = 6000,
     seed: Seed = 0,
     fonts: Annotated[Path | None, typer.Option(help="Folder of .ttf/.otf fonts (default: matplotlib's).")] = None,
+    config: ConfigFile = None,
+    sets: Sets = None,
+    dry_run: DryRun = False,
     overwrite: Overwrite = False,
 ) -> None:
     """Render printed digits 0–9 as 8×8 UCI-style images (fonts, pose, stroke width randomised)."""
+    from simreal.simulate.digits import DigitSimConfig
     from simreal.simulate.write import generate_digits as run
+    from simreal.utils.config import resolve
 
-    path = run(out_dir, count, seed, fonts, overwrite=overwrite)
+    cfg = resolve(DigitSimConfig(), config, sets)
+    if dry_run_printed(cfg, dry_run):
+        return
+    path = run(out_dir, count, seed, fonts, cfg, overwrite=overwrite)
     out.print(f"wrote {count} synthetic digits to {path}")
 
 
@@ -60,20 +80,29 @@ def generate_eyes(
                                              "240x320 for --layout unityeyes).")] = None,
     rgb: Annotated[bool | None, typer.Option("--rgb/--grey", help="Colour or grey images (default grey; RGB for "
                                       "--layout unityeyes).")] = None,
-    supersample: Annotated[int, typer.Option(min=1, max=8, help="Render at k× and average k×k blocks.")] = 2,
+    supersample: Annotated[int | None, typer.Option(min=1, max=8, help="Render at k× and average k×k blocks "
+                                                    "(default 2).")] = None,
     layout: Annotated[str, typer.Option(help="simreal (a dataset) or unityeyes (N.jpg + N.json, wider view, "
                                         "for `simreal import unityeyes`).")] = "simreal",
     compile_: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile the pixel shader (4.5x "
                                            "faster on 2 CPU cores after 2-10 s of compilation; same bytes).")]
     = True,
+    config: ConfigFile = None,
+    sets: Sets = None,
+    dry_run: DryRun = False,
     device: Device = "auto",
     overwrite: Overwrite = False,
 ) -> None:
     """Render eye images with 3D gaze, head pose and UnityEyes-style landmarks (a procedural UnityEyes)."""
     from simreal.simulate.write import eye_layout_config, generate_unityeyes_layout
     from simreal.simulate.write import generate_eyes as run
+    from simreal.utils.config import resolve
 
-    cfg = eye_layout_config(preset, layout, parse_size(size), rgb, supersample)
+    h, w = parse_size(size) or (None, None)
+    cfg = resolve(eye_layout_config(preset, layout), config,
+                  with_shorthands(sets, {"height": h, "width": w, "rgb": rgb, "supersample": supersample}))
+    if dry_run_printed(cfg, dry_run):
+        return
     if layout == "unityeyes":
         path = generate_unityeyes_layout(out_dir, count, seed, preset, cfg, device, compile_)
     else:

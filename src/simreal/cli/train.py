@@ -9,7 +9,17 @@ from typing import Annotated
 
 import typer
 
-from simreal.cli.common import ConfigFile, Device, DryRun, Overwrite, Sets, cli_errors, out
+from simreal.cli.common import (
+    ConfigFile,
+    Device,
+    DryRun,
+    Overwrite,
+    Sets,
+    cli_errors,
+    dry_run_printed,
+    out,
+    with_shorthands,
+)
 from simreal.utils.errors import SimrealError
 
 
@@ -145,13 +155,20 @@ def demo(
     seeds: Annotated[int, typer.Option(min=1, help="Classifier seeds per condition.")] = 3,
     quick: Annotated[bool, typer.Option(help="Tiny sizes for a smoke run (about a minute); numbers are "
                                         "not meaningful.")] = False,
+    config: ConfigFile = None,
+    sets: Sets = None,
+    dry_run: DryRun = False,
     device: Device = "auto",
 ) -> None:
     """Synthetic → refined → real handwritten digits, end to end; writes OUT/report.md and results.json."""
     from simreal.cli.format import print_accuracy_table
     from simreal.experiments.digits_demo import DemoConfig, run_demo
+    from simreal.utils.config import resolve
 
-    results = run_demo(out_dir, DemoConfig.quick() if quick else DemoConfig(), seeds=seeds, device=device)
+    cfg = resolve(DemoConfig.quick() if quick else DemoConfig(), config, sets)
+    if dry_run_printed(cfg, dry_run):
+        return
+    results = run_demo(out_dir, cfg, seeds=seeds, device=device)
     print_accuracy_table(out, results["accuracy"], f"accuracy on {results['counts']['real_test']} real test digits, "
                                                    f"{seeds} seed(s)")
     out.print(f"report: {out_dir / 'report.md'}  ({results['runtime_s']:.0f} s)")
@@ -164,12 +181,23 @@ def experiment_refine_digits(
     variant: Annotated[list[str] | None, typer.Option(help="Variant(s) to run (default: all).")] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Classifier seeds per condition.")] = 2,
     budget: Annotated[int, typer.Option(min=10, help="Labeled real digits mixed with refined data.")] = 20,
+    config: ConfigFile = None,
+    sets: Sets = None,
+    dry_run: DryRun = False,
     device: Device = "auto",
 ) -> None:
-    """Which refiner settings make refined digits help on real digits (~2 min per variant on 2 CPUs)."""
-    from simreal.experiments.digits_study import run_study
+    """Which refiner settings make refined digits help on real digits (~2 min per variant on 2 CPUs).
 
-    run_study(out_dir, variant, seeds, budget, device=device)
+    --config/--set change the base every variant's overrides apply to: the demo's config (data sizes,
+    classifier, the digits refiner preset)."""
+    from simreal.experiments.digits_demo import DemoConfig
+    from simreal.experiments.digits_study import run_study
+    from simreal.utils.config import resolve
+
+    cfg = resolve(DemoConfig(), config, sets)
+    if dry_run_printed(cfg, dry_run):
+        return
+    run_study(out_dir, variant, seeds, budget, cfg, device=device)
     out.print(f"study: {out_dir / 'study.md'}")
 
 
@@ -188,20 +216,23 @@ def experiment_gaze(
                                                       "no-noise (default: all).")] = None,
     size: Annotated[str, typer.Option(help="quick (smoke run, meaningless numbers), cpu (default, ~15 min "
                                       "on 2 cores) or paper (the paper's networks; hours).")] = "cpu",
+    config: ConfigFile = None,
+    sets: Sets = None,
+    dry_run: DryRun = False,
     device: Device = "auto",
 ) -> None:
     """SimGAN's gaze experiment (Table 2 design + ablations): synthetic vs refined, 1× vs 4×, buffer, local/global."""
     from simreal.cli.format import print_gaze_table
     from simreal.experiments.gaze_study import GazeStudyConfig, run_study
+    from simreal.utils.config import resolve
 
     sizes = {"quick": GazeStudyConfig.quick, "cpu": GazeStudyConfig, "paper": GazeStudyConfig.paper}
     if size not in sizes:
         raise SimrealError(f"--size must be one of {', '.join(sizes)}, got {size!r}")
-    cfg = sizes[size]()
-    if variant:
-        import dataclasses
-
-        cfg = dataclasses.replace(cfg, variants=tuple(variant))
+    cfg = resolve(sizes[size](), config,
+                  with_shorthands(sets, {"variants": "[" + ",".join(variant) + "]" if variant else None}))
+    if dry_run_printed(cfg, dry_run):
+        return
     results = run_study(out_dir, synthetic, real, test, cfg, seeds, device)
     print_gaze_table(out, results)
     out.print(f"report: {out_dir / 'report.md'}  ({results['runtime_s']:.0f} s)")

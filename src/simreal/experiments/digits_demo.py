@@ -30,6 +30,7 @@ from simreal.data.reader import SimrealDataset
 from simreal.data.subsets import stratified_subset
 from simreal.evaluate.classification import evaluate_classifier
 from simreal.experiments.report import plot_budget_curves, plot_refiner_losses
+from simreal.experiments.study import Study
 from simreal.refine.apply import refine_dataset
 from simreal.refine.config import RefineConfig, preset
 from simreal.refine.train import SimGANTrainer
@@ -37,10 +38,9 @@ from simreal.simulate.write import generate_digits
 from simreal.tasks.digits import LabelConsistency
 from simreal.train.task import ClassifierTrainConfig, TaskTrainer
 from simreal.utils.config import merge, to_dict
-from simreal.utils.fileio import atomic_write, atomic_write_json
 from simreal.utils.images import save_grid
 from simreal.utils.progress import progress_bar
-from simreal.utils.report import machine, markdown_table, mean_std
+from simreal.utils.report import markdown_table, mean_std
 from simreal.utils.runs import next_run_dir, read_stats
 
 
@@ -146,8 +146,8 @@ def summarize(acc: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
 
 
 def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), seeds: int = 3, device: str = "auto") -> dict[str, Any]:
-    out = Path(out)
-    t0 = time.time()
+    study = Study(out)  # recomputes every stage on each run (overwrite=True): nothing to claim
+    out = study.out
     data = prepare_data(out, cfg)
     ccfg = dataclasses.replace(cfg.classifier, device=device)
     rcfg = dataclasses.replace(cfg.refine, device=device, seed=cfg.data_seed)
@@ -164,12 +164,8 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), seeds: int = 3, de
                    "real_test": len(test)},
         "refiner": _refiner_summary(refine_dir, refine_s),
         "config": to_dict(cfg),
-        "machine": machine(),
     }
-    results["runtime_s"] = round(time.time() - t0, 1)
-    _write_report(out, results, banks, refine_dir, real_pool)
-    atomic_write_json(out / "results.json", results)
-    return results
+    return study.finish(results, lambda r: _report(out, r, banks, refine_dir, real_pool))
 
 
 def _refiner_summary(run_dir: Path, seconds: float) -> dict[str, Any]:
@@ -182,8 +178,9 @@ def _fmt(a: dict[str, Any]) -> str:
     return f"{100 * a['mean']:.1f} ± {100 * a['std']:.1f}"
 
 
-def _write_report(out: Path, r: dict[str, Any], banks: dict[str, ImageBank], refine_dir: Path,
-                  real_pool: ImageBank) -> None:
+def _report(out: Path, r: dict[str, Any], banks: dict[str, ImageBank], refine_dir: Path,
+            real_pool: ImageBank) -> str:
+    """The figures (written) and the markdown of ``report.md`` (returned)."""
     fig = out / "figures"
     acc, budgets = r["accuracy"], r["budgets"]
     curves = {label: ([acc[f"real-{n}{suffix}"]["mean"] for n in budgets],
@@ -202,7 +199,7 @@ def _write_report(out: Path, r: dict[str, Any], banks: dict[str, ImageBank], ref
     budget_rows = [[str(n), _fmt(acc[f"real-{n}"]), _fmt(acc[f"real-{n}+synthetic"]), _fmt(acc[f"real-{n}+refined"])]
                    for n in budgets]
     m, c = r["machine"], r["counts"]
-    text = f"""# simreal demo: synthetic → refined → real handwritten digits
+    return f"""# simreal demo: synthetic → refined → real handwritten digits
 
 Every number below is the accuracy (%) on the same **real** test split of the UCI handwritten digits
 ({c['real_test']} images), mean ± sample std over {r['seeds']} classifier seeds. Synthetic: {c['synthetic']} printed
@@ -234,4 +231,3 @@ Refiner run: `{refine_dir}` (train time {r['refiner']['train_time_s']} s; final 
 {r['runtime_s']} s on {m['processor']} ({m['cpu_count']} CPUs, {m['torch_threads']} torch threads), {m['platform']},
 torch {m['torch']}, simreal {m['simreal']}.
 """
-    atomic_write(out / "report.md", lambda p: p.write_text(text, encoding="utf-8"))

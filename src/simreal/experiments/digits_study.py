@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +25,13 @@ from simreal.experiments.digits_demo import (
     summarize,
     train_refiner,
 )
+from simreal.experiments.study import Study
 from simreal.simulate.digits import DigitSimConfig
 from simreal.simulate.write import generate_digits
 from simreal.train.task import ClassifierTrainConfig
 from simreal.utils.config import merge
 from simreal.utils.errors import ConfigError
-from simreal.utils.fileio import atomic_write, atomic_write_json
-from simreal.utils.report import machine, markdown_table
+from simreal.utils.report import markdown_table
 
 # name -> (overrides of the digits preset, what it tests)
 VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
@@ -65,12 +64,12 @@ SIMULATOR: dict[str, dict[str, Any]] = {"soft-sensor": {"sensor": "soft"},
 
 def run_study(out: str | Path, variants: list[str] | None = None, seeds: int = 2, budget: int = 20,
               cfg: DemoConfig = DemoConfig(), device: str = "auto") -> dict[str, Any]:
-    out = Path(out)
-    t0 = time.time()
     names = variants or list(VARIANTS)
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
         raise ConfigError(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
+    study = Study(out)  # recomputes every stage on each run: nothing to claim
+    out = study.out
     data = prepare_data(out, cfg)
     appearance = {"synthetic": pixel_statistics(data.synthetic), "real_pool": pixel_statistics(data.real_pool)}
     ccfg = dataclasses.replace(cfg.classifier, device=device)
@@ -95,11 +94,8 @@ def run_study(out: str | Path, variants: list[str] | None = None, seeds: int = 2
         acc = summarize(run_conditions(["refined", f"real-{budget}+refined"], vbanks, vdata, ccfg, seeds, name))
         results["variants"][name] = {"accuracy": acc, "unrefined": unrefined, "simulator": SIMULATOR.get(name, {}),
                                      "refine_time_s": round(seconds, 1), "run_dir": str(run_dir)}
-        _write(out, results)  # partial results survive an interrupted study
-    results["runtime_s"] = round(time.time() - t0, 1)
-    results["machine"] = machine()
-    _write(out, results)
-    return results
+        _finish(study, results)  # partial results survive an interrupted study
+    return _finish(study, results)
 
 
 def pixel_statistics(bank: ImageBank) -> dict[str, float]:
@@ -132,8 +128,12 @@ def _simulator_variant(out: Path, data: DigitsData, sim: dict[str, Any], cfg: De
 _COUNTS = ("mean_level", "grey_values")  # statistics that are not fractions
 
 
-def _write(out: Path, r: dict[str, Any]) -> None:
-    atomic_write_json(out / "study.json", r)
+def _finish(study: Study, results: dict[str, Any]) -> dict[str, Any]:
+    return study.finish(results, _report, results_name="study.json", report_name="study.md")
+
+
+def _report(r: dict[str, Any]) -> str:
+    """The markdown of ``study.md``."""
     b, n = r["baselines"], r["budget"]
 
     def fmt(a: dict[str, Any]) -> str:
@@ -146,9 +146,8 @@ def _write(out: Path, r: dict[str, Any]) -> None:
                      fmt(a[f"real-{n}+refined"]), str(v["refine_time_s"])])
     look = " · ".join(f"{k}: " + ", ".join(f"{s} {v:.2f}" if s in _COUNTS else f"{s} {100 * v:.0f} %"
                                          for s, v in st.items()) for k, st in r["appearance"].items())
-    text = (f"# Refiner study on UCI digits\n\nAccuracy (%) on the real test split, mean ± sample std over "
+    return (f"# Refiner study on UCI digits\n\nAccuracy (%) on the real test split, mean ± sample std over "
             f"{r['seeds']} classifier seeds. real-{n} alone: {fmt(b[f'real-{n}'])}.\n\nPixels: {look}\n\n"
             + markdown_table(["variant", "what it tests", "synthetic only", "refined only", f"{n} real + synthetic",
                               f"{n} real + refined", "refiner s"], rows)
-            + (f"\n\nTotal {r['runtime_s']} s.\n" if "runtime_s" in r else "\n"))
-    atomic_write(out / "study.md", lambda p: p.write_text(text, encoding="utf-8"))
+            + f"\n\nTotal {r['runtime_s']} s.\n")

@@ -26,7 +26,6 @@ mixed in.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +35,10 @@ import numpy as np
 import torch
 
 from simreal.data.bank import ImageBank
-from simreal.data.reader import SimrealDataset, read_manifest, tensor_to_image
+from simreal.data.reader import SimrealDataset, tensor_to_image
 from simreal.evaluate.gaze import HEADLINE_DEGREES, evaluate_gaze, plot_cumulative, pupil_shift
 from simreal.experiments.report import plot_refiner_losses
+from simreal.experiments.study import Study
 from simreal.refine.apply import APPLY_STREAM, refine_dataset
 from simreal.refine.config import RefineConfig, preset
 from simreal.refine.train import SimGANTrainer, load_refiner, refiner_noise
@@ -47,11 +47,10 @@ from simreal.tasks.gaze import GazeNetConfig
 from simreal.train.task import GazeTrainConfig, TaskTrainer
 from simreal.utils.config import merge, to_dict
 from simreal.utils.errors import SimrealError
-from simreal.utils.fileio import atomic_write, atomic_write_json
 from simreal.utils.images import save_grid
 from simreal.utils.progress import progress_bar
-from simreal.utils.report import machine, markdown_table, mean_std
-from simreal.utils.runs import claim_study_dir, read_stats
+from simreal.utils.report import markdown_table, mean_std
+from simreal.utils.runs import read_stats
 from simreal.utils.seeding import numpy_rng
 
 # Refiner variants of the paper's ablation (section 3.3): overrides of the refine config.
@@ -106,17 +105,18 @@ class GazeData:
     builtin: bool
 
 
-def _reuse_or_generate(path: Path, count: int, seed: int, preset_name: str, device: str) -> Path:
-    if (path / "dataset.json").exists():
-        prov = read_manifest(path).get("provenance", {})
+def _eyes(study: Study, key: str, count: int, seed: int, preset_name: str, device: str) -> Path:
+    def same(manifest: dict[str, Any]) -> bool:
+        prov = manifest.get("provenance", {})
         cfg = prov.get("config", {})
-        if cfg.get("count") == count and cfg.get("preset") == preset_name and prov.get("seed") == seed:
-            return path
-    return generate_eyes(path, count, seed, preset_name, device=device, overwrite=True)
+        return cfg.get("count") == count and cfg.get("preset") == preset_name and prov.get("seed") == seed
+
+    return study.dataset(key, lambda path: generate_eyes(path, count, seed, preset_name, device=device,
+                                                         overwrite=True), reuse=same)
 
 
-def prepare_data(out: Path, cfg: GazeStudyConfig, synthetic: Path | None, real: Path | None, test: Path | None,
-                 device: str) -> GazeData:
+def prepare_data(study: Study, cfg: GazeStudyConfig, synthetic: Path | None, real: Path | None,
+                 test: Path | None, device: str) -> GazeData:
     given = [p is not None for p in (synthetic, real, test)]
     if any(given) and not all(given):
         raise SimrealError("give all of --synthetic, --real and --test, or none (for the built-in data)")
@@ -125,10 +125,10 @@ def prepare_data(out: Path, cfg: GazeStudyConfig, synthetic: Path | None, real: 
             if "gaze" not in SimrealDataset(p).schema:
                 raise SimrealError(f"{p}: dataset has no 'gaze' label")
         return GazeData(Path(synthetic), Path(real), Path(test), builtin=False)
-    d, s = out / "data", cfg.data_seed
-    return GazeData(_reuse_or_generate(d / "synthetic-clean", cfg.synthetic_count, s, "clean", device),
-                    _reuse_or_generate(d / "real-pool-webcam", cfg.real_count, s + 1, "webcam", device),
-                    _reuse_or_generate(d / "test-webcam", cfg.test_count, s + 2, "webcam", device), builtin=True)
+    s = cfg.data_seed
+    return GazeData(_eyes(study, "data/synthetic-clean", cfg.synthetic_count, s, "clean", device),
+                    _eyes(study, "data/real-pool-webcam", cfg.real_count, s + 1, "webcam", device),
+                    _eyes(study, "data/test-webcam", cfg.test_count, s + 2, "webcam", device), builtin=True)
 
 
 def quarter(n: int, seed: int) -> np.ndarray:
@@ -162,19 +162,18 @@ def _subset_bank(bank: ImageBank, idx: np.ndarray) -> ImageBank:
     return ImageBank.from_arrays(bank.cache[torch.as_tensor(idx)], bank.labels[torch.as_tensor(idx)], bank.mode)
 
 
-def run_condition(out: Path, name: str, seed: int, bank: ImageBank, test: ImageBank, gcfg: GazeTrainConfig
+def run_condition(study: Study, name: str, seed: int, bank: ImageBank, test: ImageBank, gcfg: GazeTrainConfig
                   ) -> dict[str, Any]:
-    """Train GazeNet on ``bank`` and evaluate on ``test``; cached in ``out/results``."""
-    path = out / "results" / f"{name.replace(' ', '_')}-seed{seed}.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    t0 = time.time()
-    model = TaskTrainer(dataclasses.replace(gcfg, seed=seed), [(bank, 1.0)], show_progress=False).train()
-    metrics, errors = evaluate_gaze(model, test)
-    result = {**metrics, "errors_deg": np.round(errors, 4).tolist(), "train_count": len(bank), "seed": seed,
-              "time_s": round(time.time() - t0, 1)}
-    atomic_write_json(path, result)
-    return result
+    """Train GazeNet on ``bank`` and evaluate on ``test``: the stage ``results/CONDITION-seedK``."""
+
+    def run() -> dict[str, Any]:
+        t0 = time.time()
+        model = TaskTrainer(dataclasses.replace(gcfg, seed=seed), [(bank, 1.0)], show_progress=False).train()
+        metrics, errors = evaluate_gaze(model, test)
+        return {**metrics, "errors_deg": np.round(errors, 4).tolist(), "train_count": len(bank), "seed": seed,
+                "time_s": round(time.time() - t0, 1)}
+
+    return study.stage(f"results/{name.replace(' ', '_')}-seed{seed}", run)
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -187,13 +186,12 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None = None, test: Path | None = None,
               cfg: GazeStudyConfig = GazeStudyConfig(), seeds: int = 1, device: str = "auto") -> dict[str, Any]:
-    out = Path(out)
-    t0 = time.time()
     unknown = [v for v in cfg.variants if v not in VARIANTS]
     if unknown or "local+buffer" not in cfg.variants:
         raise SimrealError(f"variants must include local+buffer and come from {', '.join(VARIANTS)}; got {unknown}")
-    claim_study_dir(out, to_dict(cfg), [synthetic, real, test])
-    data = prepare_data(out, cfg, synthetic, real, test, device)
+    study = Study(out, to_dict(cfg), [synthetic, real, test])
+    out = study.out
+    data = prepare_data(study, cfg, synthetic, real, test, device)
     syn_ds, real_ds, test_ds = SimrealDataset(data.synthetic), SimrealDataset(data.real), SimrealDataset(data.test)
     if syn_ds.mode != real_ds.mode:
         raise SimrealError(f"synthetic images are {syn_ds.mode} but real images are {real_ds.mode}")
@@ -224,7 +222,7 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
         for seed in range(seeds):
             for name, bank in banks.items():
                 bar.update(task, status=f"{name} seed {seed}")
-                runs[name].append(run_condition(out, name, seed, bank, test_bank, gcfg))
+                runs[name].append(run_condition(study, name, seed, bank, test_bank, gcfg))
                 bar.advance(task)
 
     # where to look for the pupil: the pupil-centre label when the synthetic data has one, else the centre
@@ -245,12 +243,8 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
                    "test": len(test_bank)},
         "refiners": {v: {"checkpoint": str(p), "train_time_s": refine_time[v]} for v, p in refiners.items()},
         "config": to_dict(cfg),
-        "machine": machine(),
     }
-    results["runtime_s"] = round(time.time() - t0, 1)
-    _write_report(out, results, runs, banks, real_bank, refiners)
-    atomic_write_json(out / "results.json", results)
-    return results
+    return study.finish(results, lambda r: _report(out, r, runs, banks, real_bank, refiners))
 
 
 def _label_preservation(refiners: dict[str, Path], synthetic: ImageBank, guesses: np.ndarray, pairs: int,
@@ -267,8 +261,9 @@ def _fmt(s: dict[str, Any], digits: int = 1) -> str:
     return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}" if len(s["values"]) > 1 else f"{s['mean']:.{digits}f}"
 
 
-def _write_report(out: Path, r: dict[str, Any], runs: dict[str, list[dict[str, Any]]], banks: dict[str, ImageBank],
-                  real: ImageBank, refiners: dict[str, Path]) -> None:
+def _report(out: Path, r: dict[str, Any], runs: dict[str, list[dict[str, Any]]], banks: dict[str, ImageBank],
+            real: ImageBank, refiners: dict[str, Path]) -> str:
+    """The figures (written) and the markdown of ``report.md`` (returned)."""
     fig = out / "figures"
     errors = {name: np.concatenate([run["errors_deg"] for run in rs]) for name, rs in runs.items()}
     target = "simulated webcam eyes (NOT real data)" if r["builtin_data"] else "the test set"
@@ -294,7 +289,7 @@ def _write_report(out: Path, r: dict[str, Any], runs: dict[str, list[dict[str, A
                "simulator's `webcam` preset (lower resolution, noise, motion blur, harsh light), not real eyes. "
                "These numbers say what SimGAN does for a known, synthetic domain gap; they are not MPIIGaze results.\n"
                if r["builtin_data"] else "")
-    text = f"""# SimGAN gaze experiment (Table 2 design)
+    return f"""# SimGAN gaze experiment (Table 2 design)
 {warning}
 Test set: {n['test']} labeled images of {target}. Unlabeled target pool for the refiner: {n['real']} images.
 Synthetic: {n['synthetic_4x']} images (4×); 1× is a fixed random quarter ({n['synthetic_1x']}). GazeNet per
@@ -328,4 +323,3 @@ time) on {m['processor']} ({m['cpu_count']} CPUs, {m['torch_threads']} torch thr
     f"{v} {t['train_time_s']:.0f} s" for v, t in r['refiners'].items())}; GazeNet training per condition and
 seed: {np.mean([run['time_s'] for rs in runs.values() for run in rs]):.0f} s on average.
 """
-    atomic_write(out / "report.md", lambda p: p.write_text(text, encoding="utf-8"))

@@ -36,6 +36,7 @@ from simreal.data.format import ImageSpec, Provenance, command_line
 from simreal.data.keypoints import keypoint_set
 from simreal.data.reader import SimrealDataset, read_manifest
 from simreal.evaluate.keypoints import plot_visibility, table_markdown
+from simreal.experiments.study import Study
 from simreal.simulate.people.generate import PeopleConfig, generate_people
 from simreal.simulate.people.mixed import MixedConfig, generate_mixed
 from simreal.simulate.people.scene import SceneConfig
@@ -47,9 +48,6 @@ from simreal.train.registry import load_model
 from simreal.train.sources import open_keypoint_sources
 from simreal.utils.config import merge, to_dict
 from simreal.utils.errors import SimrealError
-from simreal.utils.fileio import atomic_write_json
-from simreal.utils.report import machine
-from simreal.utils.runs import claim_study_dir
 from simreal.utils.seeding import numpy_rng
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -149,8 +147,6 @@ def train_variant(name: str, data: dict[str, Path], cfg: PoseStudyConfig, run_di
 def run_pose_study(out: str | Path, cfg: PoseStudyConfig = PoseStudyConfig(), real: Path | None = None,
                    synthetic: Path | None = None, mixed: Path | None = None, test: Path | None = None,
                    log=print) -> dict[str, Any]:
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     given = {"real": real, "synthetic": synthetic, "mixed": mixed, "test": test}
     builtin = all(v is None for v in given.values())
     if not builtin and any(v is None for v in given.values()):
@@ -159,8 +155,8 @@ def run_pose_study(out: str | Path, cfg: PoseStudyConfig = PoseStudyConfig(), re
         raise SimrealError(f"unknown variant {bad!r}; available: {', '.join(VARIANTS)}")
     # finished variants are reused only by the same study; more variants may be added later
     stamp = to_dict(dataclasses.replace(cfg, variants=(), train=dataclasses.replace(cfg.train, device="")))
-    claim_study_dir(out, stamp, list(given.values()))
-    t0 = time.time()
+    study = Study(out, stamp, list(given.values()))
+    out = study.out
     data = builtin_data(out, cfg, log) if builtin else {k: Path(v) for k, v in given.items()}
     for k, v in data.items():
         if read_manifest(v)["task"] != "keypoints":
@@ -179,14 +175,13 @@ def run_pose_study(out: str | Path, cfg: PoseStudyConfig = PoseStudyConfig(), re
         results[name] = metrics
     summary = {"builtin_data": builtin, "data": {k: str(v) for k, v in data.items()},
                "counts": {k: read_manifest(v)["count"] for k, v in data.items()}, "config": to_dict(cfg),
-               "machine": machine(), "runtime_s": round(time.time() - t0, 1), "results": results}
-    atomic_write_json(out / "results.json", summary)
+               "results": results}
     plot_visibility(results, out / "map_by_visible_ratio.png")
-    write_report(out, summary)
-    return summary
+    return study.finish(summary, report)
 
 
-def write_report(out: Path, s: dict[str, Any]) -> None:
+def report(s: dict[str, Any]) -> str:
+    """The markdown of ``report.md``."""
     note = ("**The data are generated.** No real keypoint data ships offline: the 'real' training and test "
             "images are D_S scenes passed through a simulated camera (blur, noise, colour cast, gamma, JPEG). "
             "These numbers say how the training recipes behave on this simulated gap, not on MPII."
@@ -200,4 +195,4 @@ def write_report(out: Path, s: dict[str, Any]) -> None:
              f"({s['machine']['cpu_count']} CPUs).", "", "MPII multi-person AP (%) on the test set:", "",
              table_markdown(rows), "", "![mAP by visible-joint ratio](map_by_visible_ratio.png)", "",
              "Per-variant reports (predictions next to ground truth): `eval/VARIANT/report.md`.", ""]
-    (out / "report.md").write_text("\n".join(lines))
+    return "\n".join(lines)

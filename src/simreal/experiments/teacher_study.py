@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from simreal.data.bank import ImageBank
 from simreal.data.importers.uci_digits import import_uci_digits
 from simreal.data.reader import SimrealDataset
 from simreal.evaluate.classification import evaluate_classifier
+from simreal.experiments.study import Study
 from simreal.simulate.write import generate_digits
 from simreal.teach.factory import SamplerConfig, make_grouping, make_sampler
 from simreal.teach.grouping import Grouping
@@ -45,10 +45,9 @@ from simreal.train.sources import labeled_subset
 from simreal.train.task import ClassifierTrainConfig, TaskTrainer
 from simreal.utils.config import resolve, to_dict
 from simreal.utils.errors import SimrealError
-from simreal.utils.fileio import atomic_write, atomic_write_json
+from simreal.utils.fileio import atomic_write_json
 from simreal.utils.progress import progress_bar
-from simreal.utils.report import machine, markdown_table, mean_std
-from simreal.utils.runs import claim_study_dir
+from simreal.utils.report import markdown_table, mean_std
 
 
 def _keypoint_recipe() -> Any:
@@ -92,7 +91,7 @@ def sampler_config(cfg: TeacherStudyConfig, name: str = "none") -> SamplerConfig
 class _Setup:
     """What differs between the study's tasks: how it runs, its defaults, and the report's first sentence."""
 
-    run: Callable[..., dict[str, Any]]  # (out, cfg, device, log, data) -> summary
+    run: Callable[..., dict[str, Any]]  # (study, cfg, device, log, data) -> summary
     group_by: str  # default factor
     seeds: int  # default seeds per sampler
     recipe: str  # the field of TeacherStudyConfig holding the student's training config
@@ -135,15 +134,14 @@ def run_teacher_study(out: str | Path, cfg: TeacherStudyConfig = TeacherStudyCon
         takes = [k for k, v in SETUPS.items() if v.takes_data]
         raise SimrealError(f"--real, --synthetic and --test go together, with --task {' or '.join(takes)}")
     # finished conditions are reused only by the same study; more seeds or samplers may be added later
-    claim_study_dir(out, to_dict(dataclasses.replace(cfg, seeds=0, samplers=())),
-                    [given.get(k) for k in ("real", "synthetic", "test")])
-    return setup.run(out, cfg, device, log, given or None)
+    study = Study(out, to_dict(dataclasses.replace(cfg, seeds=0, samplers=())),
+                  [given.get(k) for k in ("real", "synthetic", "test")])
+    return setup.run(study, cfg, device, log, given or None)
 
 
-def _run_digits(out: Path, cfg: TeacherStudyConfig, device: str, log, data: dict[str, Path] | None
+def _run_digits(study: Study, cfg: TeacherStudyConfig, device: str, log, data: dict[str, Path] | None
                 ) -> dict[str, Any]:
-    t0 = time.time()
-    syn_path, uci = out / "data" / "digits-synthetic", out / "data" / "uci"
+    syn_path, uci = study.out / "data" / "digits-synthetic", study.out / "data" / "uci"
     if not (syn_path / "dataset.json").exists():
         generate_digits(syn_path, cfg.synthetic_count, cfg.data_seed)
     if not (uci / "test" / "dataset.json").exists():
@@ -160,12 +158,12 @@ def _run_digits(out: Path, cfg: TeacherStudyConfig, device: str, log, data: dict
         acc = evaluate_classifier(model, test)["accuracy"]
         return acc, f"{acc:.4f}"
 
-    return _compare(out, cfg, "accuracy (%)", grouping, train_eval, t0, channels=1,
+    return _compare(study, cfg, "accuracy (%)", grouping, train_eval, channels=1,
                     need=cfg.classifier.batch_size // 2, test_count=len(test))
 
 
-def _compare(out: Path, cfg: TeacherStudyConfig, metric: str, grouping: Grouping,
-             train_eval: Callable[[int, Any], tuple[float, str]], t0: float, channels: int, need: int,
+def _compare(study: Study, cfg: TeacherStudyConfig, metric: str, grouping: Grouping,
+             train_eval: Callable[[int, Any], tuple[float, str]], channels: int, need: int,
              **extra: Any) -> dict[str, Any]:
     """Trains and scores a student with every sampler and seed (``train_eval(seed, sampler)`` gives the
     score as a fraction and a status line), then writes ``results.json``, ``decisions.json``, the plot and
@@ -176,33 +174,26 @@ def _compare(out: Path, cfg: TeacherStudyConfig, metric: str, grouping: Grouping
         task = bar.add_task(f"teacher study ({cfg.task})", total=len(cfg.samplers) * cfg.seeds, status="")
         for seed in range(cfg.seeds):
             for name in cfg.samplers:
-                done = out / "conditions" / f"{name}-seed{seed}.json"  # a rerun (or a larger one) reuses it
-                if done.exists():
-                    rec = json.loads(done.read_text())
-                else:
+                def run(name: str = name, seed: int = seed) -> dict[str, Any]:
                     sampler = _sampler(name, grouping, seed, cfg, channels, need)
                     score, status = train_eval(seed, sampler)
-                    rec = {"score": score, "status": status, "log": sampler.log}
-                    atomic_write_json(done, rec)
+                    return {"score": score, "status": status, "log": sampler.log}
+
+                rec = study.stage(f"conditions/{name}-seed{seed}", run)  # a rerun (or a larger one) reuses it
                 results[name].append(rec["score"])
                 logs[f"{name}-seed{seed}"] = rec["log"]
                 bar.update(task, advance=1, status=f"{name} seed {seed}: {rec['status']}")
     summary = {"config": to_dict(cfg), "metric": metric, "groups": grouping.report(),
-               "scores": _stats(results), "tests_vs_uniform_samples": _tests(results), "machine": machine(),
-               "runtime_s": round(time.time() - t0, 1), **extra}
-    _finish(out, summary, logs, grouping)
+               "scores": _stats(results), "tests_vs_uniform_samples": _tests(results), **extra}
+    atomic_write_json(study.out / "decisions.json", logs)
+    plot_decisions(logs.get("teacher-seed0", []), grouping.names, study.out / "teacher_groups.png",
+                   "adversarial teacher, seed 0")
+    summary = study.finish(summary, report)
+    atomic_write_json(study.out / "summary.json", {k: v["mean"] for k, v in summary["scores"].items()})
     return summary
 
 
-def _finish(out: Path, summary: dict[str, Any], logs: dict[str, Any], grouping: Grouping) -> None:
-    atomic_write_json(out / "results.json", summary)
-    atomic_write_json(out / "decisions.json", logs)
-    plot_decisions(logs.get("teacher-seed0", []), grouping.names, out / "teacher_groups.png",
-                   "adversarial teacher, seed 0")
-    write_report(out, summary)
-
-
-def _run_keypoints(out: Path, cfg: TeacherStudyConfig, device: str, log, data: dict[str, Path] | None
+def _run_keypoints(study: Study, cfg: TeacherStudyConfig, device: str, log, data: dict[str, Path] | None
                    ) -> dict[str, Any]:
     from simreal.experiments.pose_study import PoseStudyConfig, builtin_data
     from simreal.tasks.keypoints.predict import evaluate_keypoint_model
@@ -210,9 +201,8 @@ def _run_keypoints(out: Path, cfg: TeacherStudyConfig, device: str, log, data: d
     from simreal.train.sources import open_keypoint_sources
     from simreal.train.task import batch_counts
 
-    t0 = time.time()
     pcfg = PoseStudyConfig(seed=cfg.data_seed)
-    data = data or builtin_data(out, pcfg, log)
+    data = data or builtin_data(study.out, pcfg, log)
     kcfg = dataclasses.replace(cfg.keypoints, device=device)
     probe = open_keypoint_sources([data["real"], data["synthetic"]], [0.5, 0.5], [], kcfg)
     need = batch_counts([0.5, 0.5], kcfg.batch_size)[1]
@@ -225,11 +215,11 @@ def _run_keypoints(out: Path, cfg: TeacherStudyConfig, device: str, log, data: d
         m = evaluate_keypoint_model(model, sources[0][0].kset, data["test"], pcfg.eval_size, show_progress=False)
         return m["mpii"]["mAP"] / 100, f"mAP {m['mpii']['mAP']:.2f}"
 
-    return _compare(out, cfg, "MPII mAP (%)", grouping, train_eval, t0, channels=3, need=need,
+    return _compare(study, cfg, "MPII mAP (%)", grouping, train_eval, channels=3, need=need,
                     test_count=read_count(data["test"]), data={k: str(v) for k, v in data.items()})
 
 
-def _run_gaze(out: Path, cfg: TeacherStudyConfig, device: str, log, data: dict[str, Path] | None
+def _run_gaze(study: Study, cfg: TeacherStudyConfig, device: str, log, data: dict[str, Path] | None
               ) -> dict[str, Any]:
     """GazeNet with 50 % labelled target-domain eyes / 50 % synthetic eyes grouped by a factor (gaze pitch by
     default), scored by % of test images within 7°. Built-in data: the simulator's clean eyes (synthetic)
@@ -237,13 +227,12 @@ def _run_gaze(out: Path, cfg: TeacherStudyConfig, device: str, log, data: dict[s
     from simreal.evaluate.gaze import evaluate_gaze
     from simreal.simulate.write import generate_eyes
 
-    t0 = time.time()
     if data is None:
         data = {}
         for name, count, seed, preset in (("synthetic", cfg.synthetic_count, cfg.data_seed + 1, "clean"),
                                           ("real", cfg.real_labelled, cfg.data_seed + 2, "webcam"),
                                           ("test", cfg.gaze_test_count, cfg.data_seed + 3, "webcam")):
-            path = out / "data" / f"eyes-{name}"
+            path = study.out / "data" / f"eyes-{name}"
             if not (path / "dataset.json").exists():
                 log(f"generating {name} eyes ({count}, preset {preset})")
                 generate_eyes(path, count, seed, preset, device=device, overwrite=True)
@@ -260,7 +249,7 @@ def _run_gaze(out: Path, cfg: TeacherStudyConfig, device: str, log, data: dict[s
         m, _ = evaluate_gaze(model, test)
         return m["within_7_deg_pct"] / 100, f"{m['within_7_deg_pct']:.1f} % within 7°"
 
-    return _compare(out, cfg, "% within 7°", grouping, train_eval, t0, channels=1, need=need,
+    return _compare(study, cfg, "% within 7°", grouping, train_eval, channels=1, need=need,
                     test_count=len(test), data={k: str(v) for k, v in data.items()})
 
 
@@ -290,7 +279,8 @@ def _tests(results: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     return out
 
 
-def write_report(out: Path, s: dict[str, Any]) -> None:
+def report(s: dict[str, Any]) -> str:
+    """The markdown of ``report.md``."""
     acc = s["scores"]
     tests = s["tests_vs_uniform_samples"]
     rows = []
@@ -310,8 +300,7 @@ def write_report(out: Path, s: dict[str, Any]) -> None:
              markdown_table(["sampler", s["metric"], "vs uniform samples", "Welch p"], rows), "", verdict, "",
              "Groups: " + ", ".join(f"{g['name']} ({g['size']})" for g in s["groups"]), "",
              "![teacher group probabilities and reward rate](teacher_groups.png)", ""]
-    atomic_write(out / "report.md", lambda p: p.write_text("\n".join(lines), encoding="utf-8"))
-    atomic_write_json(out / "summary.json", {k: v["mean"] for k, v in acc.items()})
+    return "\n".join(lines)
 
 
 def _describe_digits(c: dict[str, Any], s: dict[str, Any]) -> str:

@@ -1,0 +1,74 @@
+"""The skeleton every ``simreal experiment`` shares: a folder the study owns, stages computed once, one report.
+
+A study is one module with a config dataclass, a ``run_*`` function and a report function::
+
+    study = Study(out, to_dict(cfg), inputs=[given_paths...])   # refuses a folder made by another config
+    data = study.dataset("data/synthetic", lambda p: generate_digits(p, cfg.count, cfg.seed))
+    for seed in range(seeds):
+        r = study.stage(f"results/synthetic-seed{seed}", lambda: train_and_score(data, seed))
+    return study.finish({"conditions": ...}, report=lambda results: "# My study\\n...")
+
+Stages are JSON results kept under ``out`` (``results/NAME.json``): a rerun on the same ``out`` (after an
+interruption, or with more seeds or variants) reads them back instead of recomputing. ``finish`` adds
+``machine`` and ``runtime_s`` (this invocation's wall time) and writes ``results.json`` and ``report.md``
+atomically. Summaries over seeds use :func:`simreal.utils.report.mean_std` (sample std) and tables
+:func:`simreal.utils.report.markdown_table`. ``experiments/gaze_study.py`` is the template.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from simreal.data.reader import read_manifest
+from simreal.utils.fileio import atomic_write, atomic_write_json
+from simreal.utils.report import machine
+from simreal.utils.runs import claim_study_dir
+
+
+class Study:
+    """One study's folder ``out``. ``config`` and ``inputs`` (the datasets the user gave) are recorded in
+    ``out/study-config.json`` (:func:`~simreal.utils.runs.claim_study_dir`); leave out of ``config`` what only
+    selects conditions (seeds, variants), so a larger rerun reuses the finished ones. ``config=None``: a study
+    that recomputes everything on each run and claims nothing (``simreal demo``)."""
+
+    def __init__(self, out: str | Path, config: dict[str, Any] | None = None,
+                 inputs: Sequence[str | Path | None] = ()) -> None:
+        self.out = Path(out)
+        if config is not None:
+            claim_study_dir(self.out, config, list(inputs))
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.t0 = time.time()
+
+    def stage(self, key: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The JSON result of stage ``key`` (a path under ``out`` without ``.json``): ``run()`` once, written
+        atomically, then read back by every later call and rerun."""
+        path = self.out / f"{key}.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        result = run()
+        atomic_write_json(path, result)
+        return result
+
+    def dataset(self, key: str, make: Callable[[Path], Any],
+                reuse: Callable[[dict[str, Any]], bool] = lambda manifest: True) -> Path:
+        """The dataset ``out/KEY``: reused when finished and ``reuse(its manifest)``, else ``make(path)``
+        (which must write or resume it there; a dataset writer resumes an interrupted one)."""
+        path = self.out / key
+        if (path / "dataset.json").exists() and reuse(read_manifest(path)):
+            return path
+        make(path)
+        return path
+
+    def finish(self, results: dict[str, Any], report: Callable[[dict[str, Any]], str], *,
+               results_name: str = "results.json", report_name: str = "report.md") -> dict[str, Any]:
+        """``results`` with ``machine`` and ``runtime_s`` added, written to ``results.json``, and the markdown
+        ``report(results)`` to ``report.md``; both atomic (a kill leaves the previous ones or none)."""
+        results = {**results, "machine": machine(), "runtime_s": round(time.time() - self.t0, 1)}
+        text = report(results)
+        atomic_write_json(self.out / results_name, results)
+        atomic_write(self.out / report_name, lambda p: p.write_text(text, encoding="utf-8"))
+        return results
