@@ -75,11 +75,12 @@ def test_pupil_follows_the_gaze_and_the_upper_lid_follows_the_pitch():
     renderer = EyeRenderer(cfg)
     base = sample_parameters(cfg, 0, 0)["factors"]
     frontal = {**base, "head_pitch_deg": 0.0, "head_yaw_deg": 0.0, "head_roll_deg": 0.0}
-    left = renderer.landmarks([{**frontal, "eye_yaw_deg": 25.0, "eye_pitch_deg": 0.0}])[0]
-    right = renderer.landmarks([{**frontal, "eye_yaw_deg": -25.0, "eye_pitch_deg": 0.0}])[0]
+    first = lambda factors: {k: v[0] for k, v in renderer.landmarks(factors).items()}  # noqa: E731
+    left = first([{**frontal, "eye_yaw_deg": 25.0, "eye_pitch_deg": 0.0}])
+    right = first([{**frontal, "eye_yaw_deg": -25.0, "eye_pitch_deg": 0.0}])
     assert left["pupil_center"][0] < right["pupil_center"][0] - 5  # positive yaw looks to the image's left
-    up = renderer.landmarks([{**frontal, "eye_pitch_deg": 15.0}])[0]
-    down = renderer.landmarks([{**frontal, "eye_pitch_deg": -20.0}])[0]
+    up = first([{**frontal, "eye_pitch_deg": 15.0}])
+    down = first([{**frontal, "eye_pitch_deg": -20.0}])
     assert up["interior_margin"][4][1] < down["interior_margin"][4][1] - 2  # the upper lid drops looking down
     assert up["pupil_center"][1] < down["pupil_center"][1]
 
@@ -125,3 +126,13 @@ def test_generate_eyes_resumes_to_the_same_bytes(tmp_path, monkeypatch):
     monkeypatch.setattr(write.DatasetWriter, "add", original)
     write.generate_eyes(tmp_path / "resumed", n, seed=2, compile_=False, show_progress=False)
     assert _hashes(full) == _hashes(tmp_path / "resumed")
+
+
+@pytest.mark.slow
+def test_generate_eyes_in_shards_and_workers_writes_the_same_bytes(tmp_path):
+    n = 300  # shard 0/2 ends inside the first render chunk, shard 1/2 starts there
+    one = write.generate_eyes(tmp_path / "one", n, seed=4, compile_=False, show_progress=False)
+    two = write.generate_eyes(tmp_path / "two", n, seed=4, compile_=False, show_progress=False, workers=2)
+    assert write.generate_eyes(tmp_path / "k", n, seed=4, compile_=False, show_progress=False, shard=(1, 2)) is None
+    three = write.generate_eyes(tmp_path / "k", n, seed=4, compile_=False, show_progress=False, shard=(0, 2))
+    assert _hashes(one) == _hashes(two) == _hashes(three) and len(_hashes(one)) == n + 1

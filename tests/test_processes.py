@@ -15,7 +15,7 @@ import pytest
 
 from simreal.data.format import ImageSpec, LabelField, Provenance
 from simreal.data.reader import SimrealDataset
-from simreal.data.writer import DatasetWriter
+from simreal.data.writer import DatasetWriter, encode_png
 from simreal.utils.errors import SimrealError
 
 
@@ -51,6 +51,25 @@ def test_two_generate_commands_on_one_out(tmp_path):
     assert first.returncode == 0, err
     assert second.returncode == 2 and "is writing here" in second.stderr and second.stderr.count("\n") == 1
     assert len(SimrealDataset(tmp_path / "x")) == 4000
+
+
+def test_an_image_torn_by_a_kill_is_written_again_on_resume(tmp_path):
+    """Sample files are written in place; the metadata line after them commits a sample. A kill in the middle
+    of sample 3's PNG leaves a torn file but no line for it: the resumed run writes it again."""
+    w = _writer(tmp_path / "d")
+    for i in range(3):
+        w.add(np.full((2, 2), i, np.uint8), {"label": i})
+    w.close()  # killed while writing sample 3
+    torn = tmp_path / "d" / "images" / "000" / "000003.png"
+    torn.write_bytes(b"\x89PNG\r\n")
+    w = _writer(tmp_path / "d")
+    assert w.done == 3
+    w.add(np.full((2, 2), 3, np.uint8), {"label": 3})
+    w.finalize()
+    w.close()
+    ds = SimrealDataset(tmp_path / "d")
+    assert [int(ds[i]["image"].eq(ds[i]["image"][0, 0, 0]).all()) for i in range(4)] == [1, 1, 1, 1]
+    assert torn.read_bytes() == encode_png(np.full((2, 2), 3, np.uint8), "L")
 
 
 def test_resume_removes_temporary_files_of_a_killed_write(tmp_path):

@@ -28,6 +28,12 @@ Sets = Annotated[list[str] | None, typer.Option("--set", help="Override a config
 ConfigFile = Annotated[Path | None, typer.Option("--config", help="YAML file overriding the preset.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit (nothing is written).")]
 Device = Annotated[str, typer.Option(help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N.")]
+Workers = Annotated[int, typer.Option(min=1, help="Local processes, one shard each (each with its own renderer).")]
+ShardOpt = Annotated[str | None, typer.Option("--shard", help="K/N: render only shard K (0-based) of N, for a "
+                                             "batch scheduler; the last shard to finish merges them into --out.")]
+RayOpt = Annotated[str | None, typer.Option("--ray", help="Run one Ray task per shard: 'local' starts Ray here, "
+                                           "or a cluster address ('auto', 'ray://host:10001'); needs "
+                                           "simreal[ray] and an --out every node can write.")]
 
 
 def cli_errors(fn):

@@ -13,14 +13,19 @@ from simreal.cli.common import (
     Device,
     DryRun,
     Overwrite,
+    RayOpt,
     Seed,
     Sets,
+    ShardOpt,
+    Workers,
     cli_errors,
     dry_run_printed,
     out,
+    parse_shard,
     parse_size,
     with_shorthands,
 )
+from simreal.utils.errors import SimrealError
 
 
 @cli_errors
@@ -90,6 +95,9 @@ def generate_eyes(
     config: ConfigFile = None,
     sets: Sets = None,
     dry_run: DryRun = False,
+    workers: Workers = 1,
+    shard: ShardOpt = None,
+    ray: RayOpt = None,
     device: Device = "auto",
     overwrite: Overwrite = False,
 ) -> None:
@@ -104,9 +112,14 @@ def generate_eyes(
     if dry_run_printed(cfg, dry_run):
         return
     if layout == "unityeyes":
+        if workers != 1 or shard or ray:
+            raise SimrealError("--workers, --shard and --ray write a simreal dataset, not --layout unityeyes")
         path = generate_unityeyes_layout(out_dir, count, seed, preset, cfg, device, compile_)
     else:
-        path = run(out_dir, count, seed, preset, cfg, device, compile_, overwrite)
+        path = run(out_dir, count, seed, preset, cfg, device, compile_, overwrite, workers=workers,
+                   shard=parse_shard(shard), ray_address=ray, log=out.print)
+        if path is None:
+            return  # one shard of several: write_shard's log said so
     note = "" if preset == "clean" else f" (preset {preset}: a SIMULATED domain, not real data)"
     out.print(f"wrote {count} synthetic eyes to {path}{note}")
 

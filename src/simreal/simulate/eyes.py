@@ -325,30 +325,35 @@ class EyeRenderer:
         return out
 
     def landmarks(self, factors: list[dict[str, float]], geo: dict[str, np.ndarray] | None = None
-                  ) -> list[dict[str, np.ndarray]]:
-        """UnityEyes-style 2D landmarks in output pixels (x right, y down)."""
+                  ) -> dict[str, np.ndarray]:
+        """UnityEyes-style 2D landmarks in output pixels (x right, y down), batched: ``interior_margin``
+        ``(B, 16, 2)``, ``iris`` ``(B, 32, 2)``, ``pupil_center`` ``(B, 2)``, ``eye_corners`` ``(B, 2, 2)``."""
         geo = geo or self.geometry(factors)
-        result = []
-        for i, f in enumerate(factors):
-            head, s, c = geo["head"][i], geo["scale"][i], geo["centre"][i]
-            w = f["eye_width"]
-            t_up = np.linspace(-1, 1, MARGIN_POINTS // 2 + 1)
-            t_lo = np.linspace(1, -1, MARGIN_POINTS // 2 + 1)[1:-1]
-            up, _ = _lid_curves(torch.tensor(t_up), geo["upper"][i], geo["lower"][i], f["corner_tilt"])
-            _, lo = _lid_curves(torch.tensor(t_lo), geo["upper"][i], geo["lower"][i], f["corner_tilt"])
-            lid = np.concatenate([np.stack([t_up * w, up.numpy()], 1), np.stack([t_lo * w, lo.numpy()], 1)])
-            lid3 = np.concatenate([lid, np.zeros((len(lid), 1))], 1) @ head.T  # the lid lies in the face plane
-            margin = (lid3[:, :2] + geo["anchor"][i]) * s + c
-            g = geo["gaze"][i]
-            e1 = np.cross(g, [0.0, -1.0, 0.0])
-            e1 /= np.linalg.norm(e1)
-            e2 = np.cross(g, e1)
-            a = math.asin(f["iris_size"])
-            ang = np.linspace(0, 2 * np.pi, IRIS_POINTS, endpoint=False)
-            ring = math.cos(a) * g + math.sin(a) * (np.cos(ang)[:, None] * e1 + np.sin(ang)[:, None] * e2)
-            result.append({"interior_margin": margin, "iris": ring[:, :2] * s + c, "pupil_center": g[:2] * s + c,
-                           "eye_corners": margin[[0, MARGIN_POINTS // 2]]})
-        return result
+        n = len(factors)
+        width = np.array([f["eye_width"] for f in factors])[:, None]
+        tilt = torch.tensor([f["corner_tilt"] for f in factors], dtype=torch.float64)[:, None]
+        upper = torch.as_tensor(geo["upper"])[:, None]
+        lower = torch.as_tensor(geo["lower"])[:, None]
+        t_up = np.linspace(-1, 1, MARGIN_POINTS // 2 + 1)
+        t_lo = np.linspace(1, -1, MARGIN_POINTS // 2 + 1)[1:-1]
+        up, _ = _lid_curves(torch.tensor(t_up)[None], upper, lower, tilt)
+        _, lo = _lid_curves(torch.tensor(t_lo)[None], upper, lower, tilt)
+        lid = np.concatenate([np.stack([t_up * width, up.numpy()], 2), np.stack([t_lo * width, lo.numpy()], 2)], 1)
+        # the lid lies in the face plane: (x, y, 0) @ headᵀ, written out so each sample sums as a 3-vector would
+        head = geo["head"]
+        lid3 = lid[:, :, :1] * head[:, None, :, 0] + lid[:, :, 1:2] * head[:, None, :, 1]
+        s, c = geo["scale"][:, None, None], geo["centre"][:, None, :]
+        margin = (lid3[:, :, :2] + geo["anchor"][:, None, :]) * s + c
+        g = geo["gaze"]
+        e1 = np.cross(g, [0.0, -1.0, 0.0])
+        e1 /= np.sqrt((e1 * e1).sum(1, keepdims=True))
+        e2 = np.cross(g, e1)
+        a = np.arcsin(np.array([f["iris_size"] for f in factors]))[:, None, None]
+        ang = np.linspace(0, 2 * np.pi, IRIS_POINTS, endpoint=False)[None, :, None]
+        ring = np.cos(a) * g[:, None] + np.sin(a) * (np.cos(ang) * e1[:, None] + np.sin(ang) * e2[:, None])
+        assert margin.shape == (n, MARGIN_POINTS, 2)
+        return {"interior_margin": margin, "iris": ring[:, :, :2] * s + c, "pupil_center": g[:, :2] * s[:, 0] + c[:, 0],
+                "eye_corners": margin[:, [0, MARGIN_POINTS // 2]]}
 
     def per_image(self, factors: list[dict[str, float]]) -> dict[str, torch.Tensor]:
         """Everything the pixel shader needs per image, as ``(B, 1, 1)`` tensors."""
@@ -457,19 +462,11 @@ def _blur(img: torch.Tensor, sigma: list[float], motion: list[float], angle_deg:
 def label_records(renderer: EyeRenderer, factors: list[dict[str, float]]) -> list[dict[str, Any]]:
     """Per-sample labels: gaze, its (pitch, yaw), head pose, landmarks and every sampled factor."""
     geo = renderer.geometry(factors)
-    records = []
-    for i, (f, lm) in enumerate(zip(factors, renderer.landmarks(factors, geo), strict=True)):
-        g = geo["gaze"][i] / np.linalg.norm(geo["gaze"][i])
-        fwd = geo["head"][i] @ np.array([0.0, 0.0, -1.0])
-        records.append({
-            "gaze": rounded(g),
-            "gaze_pitchyaw": rounded(vector_to_pitchyaw(g)),
-            "head_pose": rounded(vector_to_pitchyaw(fwd)),
-            **{k: rounded(v, 3) for k, v in lm.items()},
-            "synthetic": True,
-            "factors": f,
-        })
-    return records
+    g = geo["gaze"] / np.sqrt((geo["gaze"] ** 2).sum(1, keepdims=True))
+    columns = {"gaze": rounded(g), "gaze_pitchyaw": rounded(vector_to_pitchyaw(g)),
+               "head_pose": rounded(vector_to_pitchyaw(-geo["head"][:, :, 2])),  # head @ (0, 0, -1)
+               **{k: rounded(v, 3) for k, v in renderer.landmarks(factors, geo).items()}}
+    return [{**{k: v[i] for k, v in columns.items()}, "synthetic": True, "factors": f} for i, f in enumerate(factors)]
 
 
 def render_eyes(cfg: EyeSimConfig, seed: int, indices: range | list[int], renderer: EyeRenderer | None = None

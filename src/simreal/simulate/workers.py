@@ -34,6 +34,9 @@ def _shard_job(out: str, job: ShardJob, k: int, n: int) -> str:
 
 def _shard_process(out: str, job: ShardJob, k: int, n: int, parent: int, errors: mp.Queue) -> None:
     die_with_parent(parent)
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // n))  # n workers share the cores, not n × all of them
     try:
         write_shard(out, job, k, n)
     except BaseException as exc:  # reported to the parent, which raises it

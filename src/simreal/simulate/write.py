@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from collections.abc import Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from simreal.data.importers.unityeyes import head_pose_to_unity
 from simreal.data.writer import DatasetWriter
 from simreal.simulate.digits import DigitSimConfig, render_digit, usable_fonts
 from simreal.simulate.eyes import EyeRenderer, EyeSimConfig, preset_config, render_eyes
+from simreal.simulate.shards import Row
+from simreal.simulate.workers import generate_sharded
 from simreal.utils.errors import ConfigError
 from simreal.utils.fileio import atomic_write_bytes, atomic_write_json
 from simreal.utils.progress import progress_bar
@@ -48,42 +51,62 @@ def generate_digits(out: str | Path, count: int = 6000, seed: int = 0, font_dir:
 EYE_CHUNK = 256  # images rendered per batch; chunks start at multiples of this, so resumed runs match
 
 
-def _eye_chunks(count: int, done: int, size: int = EYE_CHUNK) -> Iterator[range]:
-    start = done // size * size
-    return (range(s, s + size) for s in range(start, count, size))
-
-
 def _eye_renderer(cfg: EyeSimConfig, device: str, compile_: bool) -> tuple[EyeRenderer, str]:
     dev = pick_device(device)
     return EyeRenderer(cfg, dev, compile=compile_), dev.type
 
 
+@dataclass(frozen=True)
+class EyeJob:
+    """The eye simulator as a :class:`~simreal.simulate.shards.ShardJob`: row ``i`` is eye ``(seed, i)``,
+    rendered with the other rows of its :data:`EYE_CHUNK` (chunks start at multiples of it whatever the
+    shard, so every split writes the same bytes)."""
+
+    count: int
+    seed: int
+    preset: str
+    cfg: EyeSimConfig
+    device: str = "auto"
+    compile_: bool = True
+    label: str = "generate eyes"
+
+    def start(self, root: Path, rows: range, log: Callable[[str], object]
+              ) -> tuple[DatasetWriter, Callable[[int], Row], Callable[[], None]]:
+        cfg = self.cfg
+        renderer, dev = _eye_renderer(cfg, self.device, self.compile_)
+        config = {"count": self.count, "preset": self.preset, "simulator": dataclasses.asdict(cfg), "device": dev}
+        note = {"clean": "the default simulator"}.get(self.preset,
+                                                       f"a SIMULATED target domain ({self.preset}), not real data")
+        writer = DatasetWriter(root, name=f"eyes-{self.preset}", task="gaze", domain="synthetic",
+                               image=ImageSpec("RGB" if cfg.rgb else "L", cfg.height, cfg.width),
+                               label_schema=gaze_schema(landmarks=True),
+                               provenance=Provenance(command_line(), config, self.seed,
+                                                     extra={"appearance": note, "shard": [rows.start, rows.stop]}),
+                               first_index=rows.start, expected_count=len(rows))
+        chunk: dict[str, Any] = {"start": -1}
+
+        def make(i: int) -> Row:
+            first = i // EYE_CHUNK * EYE_CHUNK
+            if chunk["start"] != first:
+                images, records = render_eyes(cfg, self.seed, range(first, first + EYE_CHUNK), renderer)
+                chunk.update(start=first, images=images, records=records)
+            return chunk["images"][i - first], None, None, chunk["records"][i - first]
+
+        return writer, make, lambda: None
+
+
 def generate_eyes(out: str | Path, count: int = 10000, seed: int = 0, preset: str = "clean",
                   cfg: EyeSimConfig | None = None, device: str = "auto", compile_: bool = True,
-                  overwrite: bool = False, show_progress: bool | None = None) -> Path:
-    """Render ``count`` eye images with gaze labels into a simreal dataset (see :mod:`simreal.simulate.eyes`).
-
-    Images are rendered in fixed chunks of :data:`EYE_CHUNK` so that a resumed run, a compiled and an eager
-    run on the same device write the same bytes.
-    """
-    cfg = cfg or preset_config(preset)
-    renderer, dev = _eye_renderer(cfg, device, compile_)
-    config = {"count": count, "preset": preset, "simulator": dataclasses.asdict(cfg), "device": dev}
-    domain_note = {"clean": "the default simulator"}.get(preset, f"a SIMULATED target domain ({preset}), not real data")
-    writer = DatasetWriter(out, name=f"eyes-{preset}", task="gaze", domain="synthetic",
-                           image=ImageSpec("RGB" if cfg.rgb else "L", cfg.height, cfg.width),
-                           label_schema=gaze_schema(landmarks=True),
-                           provenance=Provenance(command_line(), config, seed, extra={"appearance": domain_note}),
-                           overwrite=overwrite, expected_count=count)
-    with writer, progress_bar(show_progress) as bar:
-        task = bar.add_task(f"generate eyes ({preset})", total=count, completed=writer.done, status="")
-        for chunk in _eye_chunks(count, writer.done):
-            images, records = render_eyes(cfg, seed, chunk, renderer)
-            for i, image, record in zip(chunk, images, records, strict=True):
-                if writer.done <= i < count:
-                    writer.add(image, record)
-                    bar.advance(task)
-    return Path(out)
+                  overwrite: bool = False, show_progress: bool | None = None, workers: int = 1,
+                  shard: tuple[int, int] | None = None, ray_address: str | None = None,
+                  log: Callable[[str], object] = print) -> Path | None:
+    """Render ``count`` eye images with gaze labels into a simreal dataset (see :mod:`simreal.simulate.eyes`);
+    in this process, ``workers`` processes, one ``shard`` (K, N) or Ray tasks
+    (:func:`~simreal.simulate.workers.generate_sharded`). Returns ``out`` once merged (None: other shards
+    still running). Any split and a resumed run write the same bytes as one uninterrupted run with the same
+    ``compile_`` on the same device (compiled and eager renders are identical on some CPUs, not all)."""
+    job = EyeJob(count, seed, preset, cfg or preset_config(preset), device, compile_)
+    return generate_sharded(out, job, workers, shard, ray_address, overwrite, show_progress, log)
 
 
 def _unity_point(xy: np.ndarray, height: int) -> str:
@@ -141,7 +164,8 @@ def generate_unityeyes_layout(out: str | Path, count: int, seed: int = 0, preset
         done += 1
     with progress_bar(show_progress) as bar:
         task = bar.add_task("generate eyes (UnityEyes layout)", total=count, completed=done, status="")
-        for chunk in _eye_chunks(count, done, 16):  # large images: small chunks
+        for start in range(done // 16 * 16, count, 16):  # large images: small chunks
+            chunk = range(start, start + 16)
             images, records = render_eyes(cfg, seed, chunk, renderer)
             for i, image, record in zip(chunk, images, records, strict=True):
                 if done <= i < count:
