@@ -34,6 +34,7 @@ COMMANDS = [
     ("generate", "people", people.generate_people),
     ("generate", "mixed", people.generate_mixed),
     ("import", "uci-digits", data.import_uci),
+    ("import", "mnist", data.import_mnist),
     ("import", "unityeyes", data.import_unityeyes),
     ("import", "mpiigaze", data.import_mpiigaze),
     ("import", "coco", people.import_coco),

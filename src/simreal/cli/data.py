@@ -162,6 +162,24 @@ def import_mpiigaze(
 
 
 @cli_errors
+def import_mnist(
+    folder: Annotated[Path, typer.Argument(help="Folder with the four MNIST IDX files (gzipped or not).")]
+    = Path("data/real-cache/mnist"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder that receives pool/, train/ and test/.")]
+    = Path("data/mnist"),
+    seed: Seed = 0,
+    pool: Annotated[float, typer.Option(help="Fraction of the 60,000 training digits for the unlabeled pool "
+                                        "(refiner); the rest is the labeled train split.")] = 0.5,
+    overwrite: Overwrite = False,
+) -> None:
+    """Write the 70,000 real MNIST digits (28×28) as pool/train (the official training set, split) and test (t10k)."""
+    from simreal.data.importers.mnist import import_mnist as run
+
+    for name, path in run(folder, out_dir, seed, pool, overwrite).items():
+        out.print(f"{name}: {path}")
+
+
+@cli_errors
 def import_uci(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder that receives pool/, train/ and test/.")],
     seed: Seed = 0,
