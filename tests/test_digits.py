@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,30 @@ def test_soft_sensor_changes_appearance_not_shape():
     assert rec == rec_soft and soft.dtype == np.uint8 and soft.max() == 255
     assert len(np.unique(soft)) > len(np.unique(scanner))  # continuous levels, blur
     assert np.corrcoef(soft.ravel(), scanner.ravel())[0, 1] > 0.7  # same digit, same place
+
+
+def test_mnist_sensor_follows_mnists_normalisation():
+    """MNIST (LeCun et al.): the digit fits a 20×20 box keeping its aspect, and its centre of mass is at the
+    centre of the 28×28 image."""
+    fonts = usable_fonts()
+    cfg = DigitSimConfig.mnist()
+    centred = 0
+    for i in range(20):
+        image, _ = render_digit(0, i, fonts, cfg)
+        assert image.shape == (28, 28) and image.dtype == np.uint8
+        ys, xs = np.nonzero(image > 0)
+        longer = max(ys.max() - ys.min(), xs.max() - xs.min()) + 1
+        assert 19 <= longer <= 22  # 20 px, plus the bilinear sub-pixel shift's one-pixel spread
+        if min(ys.min(), xs.min()) == 0 or max(ys.max(), xs.max()) == 27:
+            continue  # centring by mass pushed part of the digit out of the frame (as it can in MNIST)
+        w = image.astype(np.float64)
+        cy, cx = (w.sum(1) @ np.arange(28)) / w.sum(), (w.sum(0) @ np.arange(28)) / w.sum()
+        assert abs(cy - 13.5) < 0.15 and abs(cx - 13.5) < 0.15, (i, cy, cx)
+        centred += 1
+    assert centred >= 15
+    thin = render_digit(0, 0, fonts, dataclasses.replace(cfg, stroke_width=(-3.0, -3.0)))[0]
+    thick = render_digit(0, 0, fonts, dataclasses.replace(cfg, stroke_width=(3.0, 3.0)))[0]
+    assert (thin > 127).sum() < (thick > 127).sum()  # negative stroke widths erode
 
 
 def test_block_count():

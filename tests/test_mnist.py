@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import struct
 from pathlib import Path
 
@@ -92,3 +93,24 @@ def test_read_idx_matches_the_format_definition(tmp_path):
     a = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     (tmp_path / "x").write_bytes(b"\0\0\x08\x03" + b"\0\0\0\x02" + b"\0\0\0\x03" + b"\0\0\0\x04" + a.tobytes())
     assert np.array_equal(read_idx(tmp_path / "x"), a)
+
+
+@pytest.mark.slow
+def test_demo_on_mnist_runs_every_stage_on_28_pixel_digits(tmp_path):
+    write_mnist(tmp_path / "raw", n_train=200, n_test=40)
+    out = tmp_path / "demo"
+    r = CliRunner().invoke(app, ["demo", "--out", str(out), "--quick", "--real", "mnist", "--seeds", "1",
+                                 "--device", "cpu", "--set", f"mnist_dir={tmp_path / 'raw'}", "--set", "budgets=[10]"])
+    assert r.exit_code == 0, r.output
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["accuracy"]) == {"synthetic", "refined", "real-10", "real-10+synthetic", "real-10+refined",
+                                        "real-all"}
+    assert results["counts"] == {"synthetic": 300, "real_pool": 100, "real_train": 100, "real_test": 40}
+    assert "MNIST handwritten digits" in (out / "report.md").read_text()
+    refined = SimrealDataset(out / "data" / "digits-refined-digits")
+    assert refined.manifest["image"] == {"mode": "L", "height": 28, "width": 28}
+
+
+def test_demo_refuses_uci_digits_with_the_mnist_simulator(tmp_path):
+    r = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "d"), "--quick", "--set", "simulator.sensor=mnist"])
+    assert r.exit_code == 2 and "simulator writes 28 px digits, the uci digits are 8 px" in r.output, r.output

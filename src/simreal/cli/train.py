@@ -155,6 +155,9 @@ def demo(
     seeds: Annotated[int, typer.Option(min=1, help="Classifier seeds per condition.")] = 3,
     quick: Annotated[bool, typer.Option(help="Tiny sizes for a smoke run (about a minute); numbers are "
                                         "not meaningful.")] = False,
+    real: Annotated[str, typer.Option(help="The real digits: uci (8×8, built in), mnist (28×28; needs `make "
+                                      "real-data-mnist`) or auto (mnist when its files are there, else uci).")]
+    = "uci",
     config: ConfigFile = None,
     sets: Sets = None,
     dry_run: DryRun = False,
@@ -162,10 +165,19 @@ def demo(
 ) -> None:
     """Synthetic → refined → real handwritten digits, end to end; writes OUT/report.md and results.json."""
     from simreal.cli.format import print_accuracy_table
-    from simreal.experiments.digits_demo import DemoConfig, run_demo
+    from simreal.experiments.digits_demo import DemoConfig, mnist_available, run_demo
     from simreal.utils.config import resolve
 
-    cfg = resolve(DemoConfig.quick() if quick else DemoConfig(), config, sets)
+    if real not in ("uci", "mnist", "auto"):
+        raise SimrealError(f"--real must be uci, mnist or auto, got {real!r}")
+    if real == "auto":
+        real = "mnist" if mnist_available(DemoConfig().mnist_dir) else "uci"
+        out.print(f"real digits: {real}" + ("" if real == "mnist" else
+                                           " (MNIST is not in data/real-cache/mnist: `make real-data-mnist` adds it)"))
+    base = {"uci": DemoConfig, "mnist": DemoConfig.mnist}[real]()
+    if quick:
+        base = DemoConfig.quick(base)
+    cfg = resolve(base, config, sets)
     if dry_run_printed(cfg, dry_run):
         return
     results = run_demo(out_dir, cfg, seeds=seeds, device=device)

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from simreal.data.bank import ImageBank
+from simreal.data.importers.mnist import import_mnist
 from simreal.data.importers.uci_digits import import_uci_digits
 from simreal.data.reader import SimrealDataset
 from simreal.data.subsets import stratified_subset
@@ -34,10 +35,12 @@ from simreal.experiments.study import Study
 from simreal.refine.apply import refine_dataset
 from simreal.refine.config import RefineConfig, preset
 from simreal.refine.train import SimGANTrainer
+from simreal.simulate.digits import DigitSimConfig
 from simreal.simulate.write import generate_digits
-from simreal.tasks.digits import LabelConsistency
+from simreal.tasks.digits import DigitNetConfig, LabelConsistency
 from simreal.train.task import ClassifierTrainConfig, TaskTrainer
 from simreal.utils.config import merge, to_dict
+from simreal.utils.errors import ConfigError
 from simreal.utils.images import save_grid
 from simreal.utils.progress import progress_bar
 from simreal.utils.report import markdown_table, mean_std
@@ -51,16 +54,37 @@ class DemoConfig:
     classifier: ClassifierTrainConfig = field(default_factory=ClassifierTrainConfig)
     refine: RefineConfig = field(default_factory=lambda: preset("digits"))
     data_seed: int = 0
+    real: str = "uci"  # the real digits: "uci" (8×8, built in) or "mnist" (28×28, `make real-data-mnist`)
+    mnist_dir: str = "data/real-cache/mnist"  # the MNIST IDX files, for real = "mnist"
+    simulator: DigitSimConfig = field(default_factory=DigitSimConfig)
 
     @staticmethod
-    def quick() -> DemoConfig:
-        """Smoke-test sizes: every stage runs, the numbers mean nothing."""
-        return DemoConfig(
-            synthetic_count=300, budgets=(20, 50),
-            classifier=ClassifierTrainConfig(steps=30, log_every=10),
-            refine=merge(preset("digits"), {"pretrain_refiner_steps": 5, "pretrain_discriminator_steps": 5,
-                                            "iterations": 10, "batch_size": 32, "buffer_size": 64,
-                                            "log_every": 5, "grid_every": 10, "checkpoint_every": 10}))
+    def mnist() -> DemoConfig:
+        """Synthetic → refined → real MNIST digits: the simulator's ``mnist`` sensor (28×28, MNIST's
+        normalisation), the ``mnist`` refiner preset, labeled budgets of 10, 100 and 1,000 real digits in
+        total (class-balanced), a half-width classifier; about 25 minutes on 2 CPU cores."""
+        return DemoConfig(synthetic_count=10000, budgets=(10, 100, 1000), real="mnist",
+                          simulator=DigitSimConfig.mnist(), refine=preset("mnist"),
+                          classifier=ClassifierTrainConfig(net=DigitNetConfig(width=16, stem_stride=2), steps=600))
+
+    @staticmethod
+    def quick(base: DemoConfig | None = None) -> DemoConfig:
+        """Smoke-test sizes of ``base`` (default: the UCI demo): every stage runs, the numbers mean nothing."""
+        base = base or DemoConfig()
+        return dataclasses.replace(
+            base, synthetic_count=300, budgets=base.budgets[:2],
+            classifier=dataclasses.replace(base.classifier, steps=30, log_every=10),
+            refine=merge(base.refine, {"pretrain_refiner_steps": 5, "pretrain_discriminator_steps": 5,
+                                       "iterations": 10, "batch_size": 32, "buffer_size": 64,
+                                       "log_every": 5, "grid_every": 10, "checkpoint_every": 10}))
+
+
+def mnist_available(folder: str | Path) -> bool:
+    """The four MNIST IDX files are in ``folder`` (gzipped or not)."""
+    from simreal.data.importers.mnist import STEMS
+
+    return all(any((Path(folder) / f"{stem}{gz}").is_file() for stem in stems for gz in ("", ".gz"))
+               for stems in STEMS.values())
 
 
 def conditions(budgets: tuple[int, ...]) -> list[str]:
@@ -95,12 +119,23 @@ class DigitsData:
 
 
 def prepare_data(out: Path, cfg: DemoConfig) -> DigitsData:
-    syn_path, uci_path = out / "data" / "digits-synthetic", out / "data" / "uci"
-    generate_digits(syn_path, cfg.synthetic_count, cfg.data_seed, overwrite=True)
-    import_uci_digits(uci_path, cfg.data_seed, overwrite=True)
+    syn_path = out / "data" / "digits-synthetic"
+    generate_digits(syn_path, cfg.synthetic_count, cfg.data_seed, cfg=cfg.simulator, overwrite=True)
+    if cfg.real == "mnist":
+        real_path = out / "data" / "mnist"
+        import_mnist(cfg.mnist_dir, real_path, cfg.data_seed, overwrite=True)
+    elif cfg.real == "uci":
+        real_path = out / "data" / "uci"
+        import_uci_digits(real_path, cfg.data_seed, overwrite=True)
+    else:
+        raise ConfigError(f"real must be uci or mnist, got {cfg.real!r}")
+    sides = [SimrealDataset(p).manifest["image"]["width"] for p in (syn_path, real_path / "pool")]
+    if sides[0] != sides[1]:
+        raise ConfigError(f"the simulator writes {sides[0]} px digits, the {cfg.real} digits are {sides[1]} px "
+                          "(simulator.sensor=mnist writes MNIST's 28 px)")
     return DigitsData(syn_path, ImageBank(SimrealDataset(syn_path), "label"),
-                      ImageBank(SimrealDataset(uci_path / "pool")), SimrealDataset(uci_path / "train"),
-                      ImageBank(SimrealDataset(uci_path / "test"), "label"))
+                      ImageBank(SimrealDataset(real_path / "pool")), SimrealDataset(real_path / "train"),
+                      ImageBank(SimrealDataset(real_path / "test"), "label"))
 
 
 def train_refiner(out: Path, data: DigitsData, rcfg: RefineConfig, ccfg: ClassifierTrainConfig, name: str
@@ -178,11 +213,15 @@ def _fmt(a: dict[str, Any]) -> str:
     return f"{100 * a['mean']:.1f} ± {100 * a['std']:.1f}"
 
 
+REAL_NAMES = {"uci": "UCI handwritten digits", "mnist": "MNIST handwritten digits"}
+
+
 def _report(out: Path, r: dict[str, Any], banks: dict[str, ImageBank], refine_dir: Path,
             real_pool: ImageBank) -> str:
     """The figures (written) and the markdown of ``report.md`` (returned)."""
     fig = out / "figures"
     acc, budgets = r["accuracy"], r["budgets"]
+    real = REAL_NAMES[r["config"]["real"]]
     curves = {label: ([acc[f"real-{n}{suffix}"]["mean"] for n in budgets],
                       [acc[f"real-{n}{suffix}"]["std"] for n in budgets])
               for label, suffix in (("real only", ""), ("real + synthetic (50/50)", "+synthetic"),
@@ -190,7 +229,7 @@ def _report(out: Path, r: dict[str, Any], banks: dict[str, ImageBank], refine_di
     flat = {k: (acc[k]["mean"], acc[k]["std"]) for k in ("synthetic", "refined", "real-all")}
     plot_budget_curves(budgets, curves, {f"{k} only" if k != "real-all" else "all real train": v
                                          for k, v in flat.items()},
-                       fig / "accuracy_vs_budget.png", "UCI handwritten digits (real test split)")
+                       fig / "accuracy_vs_budget.png", f"{real} (real test split)")
     plot_refiner_losses(refine_dir, fig / "refiner_losses.png")
     idx = torch.arange(16)
     save_grid([banks["synthetic"].images(idx), banks["refined"].images(idx), real_pool.images(idx)],
@@ -201,7 +240,7 @@ def _report(out: Path, r: dict[str, Any], banks: dict[str, ImageBank], refine_di
     m, c = r["machine"], r["counts"]
     return f"""# simreal demo: synthetic → refined → real handwritten digits
 
-Every number below is the accuracy (%) on the same **real** test split of the UCI handwritten digits
+Every number below is the accuracy (%) on the same **real** test split of the {real}
 ({c['real_test']} images), mean ± sample std over {r['seeds']} classifier seeds. Synthetic: {c['synthetic']} printed
 digits from matplotlib's fonts. Refined: the same images after a SimGAN refiner trained against
 {c['real_pool']} unlabeled real digits (a disjoint pool). Real budgets are class-stratified subsets of

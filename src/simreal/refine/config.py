@@ -120,6 +120,22 @@ PRESETS: dict[str, dict] = {
         "grid_every": 250,
         "checkpoint_every": 250,
     },
+    # 28×28 MNIST-style digits: the digits refiner (11×11 receptive field) and a discriminator whose patches
+    # (a 7×7 grid, 19 px receptive field) judge strokes more than the digit's shape; batch 32 for a 2-core CPU
+    "mnist": {
+        "refiner": {"width": 32, "blocks": 2},
+        "discriminator": {"layers": ("conv:32:3:2", "conv:64:3:2", "conv:64:3:1", "conv:32:1:1", "conv:2:1:1")},
+        "loss": {"reg_weight": 0.1, "label_consistency": 1.0},
+        "optim": {"name": "adam", "lr": 0.0002},
+        "batch_size": 32,
+        "buffer_size": 2048,
+        "pretrain_refiner_steps": 200,
+        "pretrain_discriminator_steps": 100,
+        "iterations": 800,
+        "log_every": 25,
+        "grid_every": 200,
+        "checkpoint_every": 200,
+    },
 }
 
 

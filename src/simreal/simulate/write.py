@@ -36,7 +36,7 @@ def generate_digits(out: str | Path, count: int = 6000, seed: int = 0, font_dir:
     schema = {"label": LabelField("int64", (), "the digit 0-9", range=(0, 9)),
               "synthetic": LabelField("bool", (), "true for simulator output")}
     writer = DatasetWriter(out, name="digits-synthetic", task="digits", domain="synthetic",
-                           image=ImageSpec("L", 8, 8), label_schema=schema,
+                           image=ImageSpec("L", cfg.size, cfg.size), label_schema=schema,
                            provenance=Provenance(command_line(), config, seed), overwrite=overwrite,
                            expected_count=count)
     with writer, progress_bar(show_progress) as bar:
