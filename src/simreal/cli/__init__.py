@@ -35,6 +35,7 @@ COMMANDS = [
     ("generate", "mixed", people.generate_mixed),
     ("import", "uci-digits", data.import_uci),
     ("import", "mnist", data.import_mnist),
+    ("import", "face-video", data.import_face_video),
     ("import", "unityeyes", data.import_unityeyes),
     ("import", "mpiigaze", data.import_mpiigaze),
     ("import", "coco", people.import_coco),

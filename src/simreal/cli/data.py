@@ -180,6 +180,30 @@ def import_mnist(
 
 
 @cli_errors
+def import_face_video(
+    src: Annotated[Path, typer.Argument(help="A face video or photo, or a folder of them (.mp4 .avi .webm .mov "
+                                        ".mkv .jpg .png).")] = Path("data/real-cache/faces"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Output dataset of unlabeled real eye crops.")]
+    = Path("data/real-eyes"),
+    size: Annotated[str, typer.Option(help="HEIGHTxWIDTH of the crops (35x55, the paper's and the eye "
+                                      "simulator's).")] = "35x55",
+    every: Annotated[int, typer.Option(min=1, help="Use every N-th video frame (neighbouring frames are near "
+                                       "duplicates).")] = 10,
+    min_eye_px: Annotated[int, typer.Option(min=1, help="Skip eyes whose detected box is narrower (px in the "
+                                            "frame).")] = 20,
+    crop_scale: Annotated[float, typer.Option(min=0.1, help="Crop width as a multiple of the detected eye box's "
+                                              "width.")] = 1.0,
+    rgb: Annotated[bool, typer.Option("--rgb/--grey", help="Colour or grey crops.")] = False,
+    overwrite: Overwrite = False,
+) -> None:
+    """Unlabeled real eye crops from face videos and photos (OpenCV's bundled face and eye detectors)."""
+    from simreal.data.importers.face_video import import_face_video as run
+
+    counts = run(src, out_dir, parse_size(size), every, min_eye_px, crop_scale, rgb, overwrite, log=out.print)
+    out.print(f"wrote {counts.get('eyes written', 0)} real eye crops to {out_dir}")
+
+
+@cli_errors
 def import_uci(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder that receives pool/, train/ and test/.")],
     seed: Seed = 0,
