@@ -112,3 +112,27 @@ def test_an_interrupted_import_resumes_to_the_same_dataset(media, tmp_path, monk
     files = lambda root: {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")  # noqa: E731
                           if p.is_file() and p.name != "dataset.json"}
     assert files(tmp_path / "straight") == files(tmp_path / "resumed")
+
+
+@pytest.mark.slow
+def test_real_eyes_study_runs_every_stage_and_reuses_them(tmp_path):
+    from simreal.simulate.write import generate_eyes
+
+    stand_in = generate_eyes(tmp_path / "real", 40, seed=5, preset="webcam", compile_=False, show_progress=False,
+                             log=lambda _: None)  # eyes the test can write; the real ones come from face-video
+    runner = CliRunner()
+    args = ["experiment", "real-eyes", "--real", str(stand_in), "--out", str(tmp_path / "study"), "--quick",
+            "--device", "cpu"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "study" / "results.json").read_text())
+    assert set(res["observer"]) == {"synthetic", "refined"} and len(res["observer"]["refined"]["runs"]) == 2
+    assert 0 <= res["observer"]["synthetic"]["accuracy_pct"]["mean"] <= 100
+    assert res["statistics"]["real"]["noise"] > 0 and res["pupil_shift_px"]["pairs"] + \
+        res["pupil_shift_px"]["not_found"] == 8
+    assert "| refined |" in (tmp_path / "study" / "report.md").read_text()
+    stage = tmp_path / "study" / "observer" / "refined-seed1.json"
+    before = stage.stat().st_mtime_ns
+    assert runner.invoke(app, args).exit_code == 0 and stage.stat().st_mtime_ns == before  # reused
+    r = runner.invoke(app, [*args, "--set", "synthetic_count=50"])
+    assert r.exit_code == 2 and "another configuration" in r.output

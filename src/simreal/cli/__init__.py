@@ -43,6 +43,7 @@ COMMANDS = [
     ("refine", "train", train.refine_train),
     ("refine", "apply", train.refine_apply),
     ("experiment", "refine-digits", train.experiment_refine_digits),
+    ("experiment", "real-eyes", train.experiment_real_eyes),
     ("experiment", "gaze", train.experiment_gaze),
     ("experiment", "pose", people.experiment_pose),
     ("experiment", "teacher", teach.experiment_teacher),

@@ -248,3 +248,32 @@ def experiment_gaze(
     results = run_study(out_dir, synthetic, real, test, cfg, seeds, device)
     print_gaze_table(out, results)
     out.print(f"report: {out_dir / 'report.md'}  ({results['runtime_s']:.0f} s)")
+
+
+@cli_errors
+def experiment_real_eyes(
+    real: Annotated[Path, typer.Option(help="Unlabeled real eyes (simreal import face-video).")]
+    = Path("data/real-eyes"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the data, the refiner run and report.md.")]
+    = Path("real-eyes-out"),
+    quick: Annotated[bool, typer.Option(help="Tiny sizes for a smoke run; numbers are not meaningful.")] = False,
+    config: ConfigFile = None,
+    sets: Sets = None,
+    dry_run: DryRun = False,
+    device: Device = "auto",
+) -> None:
+    """SimGAN's eye refiner against real eyes: machine-observer realism, pupil shift, grey-level statistics."""
+    from simreal.experiments.real_eyes import RealEyesConfig, run_real_eyes
+    from simreal.utils.config import resolve
+
+    cfg = resolve(RealEyesConfig.quick() if quick else RealEyesConfig(), config, sets)
+    if dry_run_printed(cfg, dry_run):
+        return
+    if not (real / "dataset.json").is_file():
+        raise SimrealError(f"{real}: no dataset of real eyes (`make real-data-faces` and `simreal import "
+                           "face-video` make one)")
+    r = run_real_eyes(out_dir, real, cfg, device)
+    o = r["observer"]
+    out.print(f"observer accuracy vs real eyes: synthetic {o['synthetic']['accuracy_pct']['mean']:.1f} %, refined "
+              f"{o['refined']['accuracy_pct']['mean']:.1f} %; pupil shift {r['pupil_shift_px']['mean_px']:.2f} px")
+    out.print(f"report: {out_dir / 'report.md'}  ({r['runtime_s']:.0f} s)")
