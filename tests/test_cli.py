@@ -74,7 +74,8 @@ def test_every_command_with_a_config_has_set_and_dry_run():
     options = {" ".join(p): {o for prm in c.params for o in getattr(prm, "opts", [])} for p, c in leaves}
     with_config = {name for name, opts in options.items() if "--config" in opts}
     assert {"train", "demo", "refine train", "generate digits", "generate eyes", "generate people", "generate mixed",
-            "experiment refine-digits", "experiment gaze", "experiment pose", "experiment teacher"} <= with_config
+            "experiment refine-digits", "experiment gaze", "experiment pose", "experiment teacher",
+            "experiment real-eyes"} <= with_config
     missing = {name: {"--set", "--dry-run"} - opts for name, opts in options.items()
                if name in with_config and not {"--set", "--dry-run"} <= opts}
     assert not missing, missing
