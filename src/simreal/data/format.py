@@ -29,7 +29,7 @@ FORMAT = "simreal-dataset/1"
 MANIFEST = "dataset.json"
 METADATA = "metadata.jsonl"
 SHARD_SIZE = 1000
-TASKS = ("digits", "gaze", "keypoints", "hand")
+TASKS = ("digits", "gaze", "keypoints", "hand", "images")  # "images": unlabeled images (e.g. video frames)
 DOMAINS = ("synthetic", "real", "refined", "mixed", "stylized")
 MODES = {"L": (np.uint8, 1), "RGB": (np.uint8, 3), "I;16": (np.uint16, 1)}
 
