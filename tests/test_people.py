@@ -288,3 +288,18 @@ def test_gait_swings_the_opposite_arm_and_leg_together():
         left_leg_forward = pose["left_hip"][0] > pose["right_hip"][0]
         assert (rf > lf) == left_leg_forward, pose
     assert swinging > 100
+
+
+def test_person_crops_of_a_keypoint_dataset_follow_its_boxes(people, tmp_path):
+    from simreal.data.importers.person_crops import import_person_crops
+    from simreal.data.reader import SimrealDataset
+
+    counts = import_person_crops(people, tmp_path / "crops", size=(64, 32), min_height=1, show_progress=False)
+    ds, src = SimrealDataset(tmp_path / "crops"), SimrealDataset(people)
+    boxes = [(i, p["bbox"]) for i in range(len(src)) for p in src.record(i)["people"] if p.get("bbox")]
+    assert counts["written"] == len(ds) == len(boxes) > 0
+    assert ds.manifest["task"] == "images" and ds.manifest["image"]["height"] == 64
+    rec = ds.record(0)
+    assert (rec["source_index"], rec["box"]) == boxes[0]
+    _, _, w, h = rec["crop_box"]
+    assert abs(w * 2 - h) <= 1 and h >= boxes[0][1][3] and w >= boxes[0][1][2]  # 1:2, holding the whole box

@@ -37,6 +37,7 @@ COMMANDS = [
     ("import", "mnist", data.import_mnist),
     ("import", "face-video", data.import_face_video),
     ("import", "video", data.import_video),
+    ("import", "person-crops", data.import_person_crops),
     ("import", "unityeyes", data.import_unityeyes),
     ("import", "mpiigaze", data.import_mpiigaze),
     ("import", "coco", people.import_coco),

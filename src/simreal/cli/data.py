@@ -218,6 +218,26 @@ def import_video(
 
 
 @cli_errors
+def import_person_crops(
+    src: Annotated[Path, typer.Argument(help="A keypoint dataset (its labelled boxes) or unlabeled frames (task "
+                                        "images: OpenCV's HOG people detector).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Output dataset of person crops (task images).")],
+    size: Annotated[str, typer.Option(help="HEIGHTxWIDTH of the crops.")] = "128x64",
+    min_height: Annotated[int, typer.Option(min=1, help="Skip people shorter than this (px in the image).")] = 64,
+    margin: Annotated[float, typer.Option(min=0.0, help="Grow each box by this fraction on every side.")] = 0.1,
+    min_score: Annotated[float, typer.Option(help="HOG detections below this SVM score are dropped.")] = 0.5,
+    limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N images.")] = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Crops of the people in a dataset, for a realism observer on people rather than scenes."""
+    from simreal.data.importers.person_crops import import_person_crops as run
+
+    counts = run(src, out_dir, parse_size(size), min_height, margin, min_score, limit, overwrite)
+    out.print(f"wrote {counts['written']} person crops to {out_dir} ({counts['images']} images, {counts['people']} "
+              f"people, {counts['too small']} too small)")
+
+
+@cli_errors
 def import_uci(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder that receives pool/, train/ and test/.")],
     seed: Seed = 0,
