@@ -89,8 +89,9 @@ def generate_eyes(
                                                     "(default 2).")] = None,
     layout: Annotated[str, typer.Option(help="simreal (a dataset) or unityeyes (N.jpg + N.json, wider view, "
                                         "for `simreal import unityeyes`).")] = "simreal",
-    compile_: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile the pixel shader (4.5x "
-                                           "faster on 2 CPU cores after 2-10 s of compilation; same bytes).")]
+    compile_: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile the pixel shader (3.6-4.5x "
+                                           "faster on 2 CPU cores after 2-10 s of compilation; byte-identical to "
+                                           "eager on some CPUs, not all).")]
     = True,
     config: ConfigFile = None,
     sets: Sets = None,
@@ -119,7 +120,7 @@ def generate_eyes(
         path = run(out_dir, count, seed, preset, cfg, device, compile_, overwrite, workers=workers,
                    shard=parse_shard(shard), ray_address=ray, log=out.print)
         if path is None:
-            return  # one shard of several: write_shard's log said so
+            return  # one shard of several: generate_sharded said so
     note = "" if preset == "clean" else f" (preset {preset}: a SIMULATED domain, not real data)"
     out.print(f"wrote {count} synthetic eyes to {path}{note}")
 
