@@ -40,7 +40,7 @@ from simreal.simulate.write import generate_digits
 from simreal.tasks.digits import DigitNetConfig, LabelConsistency
 from simreal.train.task import ClassifierTrainConfig, TaskTrainer
 from simreal.utils.config import merge, to_dict
-from simreal.utils.errors import ConfigError
+from simreal.utils.errors import ConfigError, NotFoundError
 from simreal.utils.images import save_grid
 from simreal.utils.progress import progress_bar
 from simreal.utils.report import markdown_table, mean_std
@@ -81,10 +81,14 @@ class DemoConfig:
 
 def mnist_available(folder: str | Path) -> bool:
     """The four MNIST IDX files are in ``folder`` (gzipped or not)."""
-    from simreal.data.importers.mnist import STEMS
+    from simreal.data.importers.mnist import STEMS, find_file
 
-    return all(any((Path(folder) / f"{stem}{gz}").is_file() for stem in stems for gz in ("", ".gz"))
-               for stems in STEMS.values())
+    try:
+        for split, kind in STEMS:
+            find_file(Path(folder), split, kind)
+    except NotFoundError:
+        return False
+    return True
 
 
 def conditions(budgets: tuple[int, ...]) -> list[str]:

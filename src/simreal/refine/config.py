@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from simreal.refine.networks import EYE_LAYERS, HAND_LAYERS
 from simreal.utils.config import merge
@@ -77,6 +77,22 @@ class RefineConfig:
 PAPER_GAZE_LAMBDA = 0.5 * (9 * 14) / (35 * 55)
 PAPER_HAND_LAMBDA = 0.5 * (7 * 7) / (224 * 224)
 
+# 8×8 UCI-style digits (the built-in demo); chosen by the study in the README.
+DIGITS: dict[str, Any] = {
+    "refiner": {"width": 32, "blocks": 2},
+    "discriminator": {"layers": ("conv:64:3:1", "conv:64:3:2", "conv:32:3:1", "conv:32:1:1", "conv:2:1:1")},
+    "loss": {"reg_weight": 0.1, "label_consistency": 1.0},
+    "optim": {"name": "adam", "lr": 0.0002},
+    "batch_size": 128,
+    "buffer_size": 2048,
+    "pretrain_refiner_steps": 200,
+    "pretrain_discriminator_steps": 100,
+    "iterations": 1000,
+    "log_every": 25,
+    "grid_every": 250,
+    "checkpoint_every": 250,
+}
+
 PRESETS: dict[str, dict] = {
     # Section 3.1: 55×35 grey eyes, 4 blocks of 3×3 convs with 64 maps, batch 512, SGD at 0.001, the
     # loss summed per image as Eq. 4 (and averaged over the batch).
@@ -105,37 +121,12 @@ PRESETS: dict[str, dict] = {
         "grid_every": 100,
         "checkpoint_every": 100,
     },
-    # 8×8 UCI-style digits (the built-in demo); chosen by the study in the README.
-    "digits": {
-        "refiner": {"width": 32, "blocks": 2},
-        "discriminator": {"layers": ("conv:64:3:1", "conv:64:3:2", "conv:32:3:1", "conv:32:1:1", "conv:2:1:1")},
-        "loss": {"reg_weight": 0.1, "label_consistency": 1.0},
-        "optim": {"name": "adam", "lr": 0.0002},
-        "batch_size": 128,
-        "buffer_size": 2048,
-        "pretrain_refiner_steps": 200,
-        "pretrain_discriminator_steps": 100,
-        "iterations": 1000,
-        "log_every": 25,
-        "grid_every": 250,
-        "checkpoint_every": 250,
-    },
+    "digits": DIGITS,
     # 28×28 MNIST-style digits: the digits refiner (11×11 receptive field) and a discriminator whose patches
     # (a 7×7 grid, 19 px receptive field) judge strokes more than the digit's shape; batch 32 for a 2-core CPU
-    "mnist": {
-        "refiner": {"width": 32, "blocks": 2},
-        "discriminator": {"layers": ("conv:32:3:2", "conv:64:3:2", "conv:64:3:1", "conv:32:1:1", "conv:2:1:1")},
-        "loss": {"reg_weight": 0.1, "label_consistency": 1.0},
-        "optim": {"name": "adam", "lr": 0.0002},
-        "batch_size": 32,
-        "buffer_size": 2048,
-        "pretrain_refiner_steps": 200,
-        "pretrain_discriminator_steps": 100,
-        "iterations": 800,
-        "log_every": 25,
-        "grid_every": 200,
-        "checkpoint_every": 200,
-    },
+    "mnist": {**DIGITS,
+              "discriminator": {"layers": ("conv:32:3:2", "conv:64:3:2", "conv:64:3:1", "conv:32:1:1", "conv:2:1:1")},
+              "batch_size": 32, "iterations": 800, "grid_every": 200, "checkpoint_every": 200},
 }
 
 

@@ -14,6 +14,7 @@ image), ``box`` (x, y, w, h of the detection or label) and ``crop_box``.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +27,21 @@ from simreal.utils.errors import InputError
 from simreal.utils.progress import progress_bar
 
 
-def hog_people(image: np.ndarray, min_score: float) -> list[list[int]]:
-    """Boxes (x, y, w, h) of OpenCV's HOG people detector on an RGB image, SVM score ≥ ``min_score``."""
+@lru_cache(maxsize=1)
+def _hog():
+    """OpenCV's HOG descriptor with its default people SVM, built once per process."""
     import cv2
 
     hog = cv2.HOGDescriptor()
     hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
-    boxes, scores = hog.detectMultiScale(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), winStride=(8, 8),
+    return hog
+
+
+def hog_people(image: np.ndarray, min_score: float) -> list[list[int]]:
+    """Boxes (x, y, w, h) of OpenCV's HOG people detector on an RGB image, SVM score ≥ ``min_score``."""
+    import cv2
+
+    boxes, scores = _hog().detectMultiScale(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), winStride=(8, 8),
                                          padding=(8, 8), scale=1.05)
     return [[int(v) for v in b] for b, s in zip(boxes, np.ravel(scores), strict=True) if s >= min_score]
 
