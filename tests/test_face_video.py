@@ -1,5 +1,7 @@
-"""`simreal import face-video` on a video and a photo the test writes itself; the detector is replaced by one
-that returns known boxes (detection quality is measured on the real videos, in the README)."""
+"""`simreal import face-video` on a video and a photo the test writes itself; the detectors are replaced by
+ones that return known eyes: a Haar finder with fixed boxes, and a stand-in for the MediaPipe worker that
+prints fixed landmarks in the worker's protocol (detection quality is measured on the real videos, in the
+README)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from simreal.cli import app
@@ -17,16 +20,16 @@ from simreal.data.importers import face_video
 from simreal.data.reader import SimrealDataset
 from simreal.utils.errors import SimrealError
 
-BOXES = [{"side": "left", "eye_box": [40, 50, 80, 90], "face_box": [20, 20, 180, 180]},
-         {"side": "right", "eye_box": [120, 50, 160, 90], "face_box": [20, 20, 180, 180]}]
+BOXES = [("left", [40, 50, 80, 90]), ("right", [120, 50, 160, 90])]
 
 
-class FixedFinder:
+class FixedFinder(face_video.HaarEyes):
     def __init__(self) -> None:
         pass
 
     def __call__(self, grey: np.ndarray, counts: Counter) -> list[dict]:
-        return [dict(b) for b in BOXES]
+        return [{"side": side, "center": ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2), "crop_width": b[2] - b[0],
+                 "size": b[2] - b[0], "fields": {"eye_box": b}} for side, b in BOXES]
 
 
 def write_video(path: Path, n: int = 12) -> None:
@@ -41,7 +44,7 @@ def write_video(path: Path, n: int = 12) -> None:
 
 @pytest.fixture
 def media(tmp_path, monkeypatch):
-    monkeypatch.setattr(face_video, "EyeFinder", FixedFinder)
+    monkeypatch.setattr(face_video, "HaarEyes", FixedFinder)
     folder = tmp_path / "media"
     folder.mkdir()
     write_video(folder / "a.mp4")
@@ -51,7 +54,8 @@ def media(tmp_path, monkeypatch):
 
 
 def test_every_nth_frame_and_each_photo_give_two_crops_with_their_provenance(media, tmp_path):
-    counts = face_video.import_face_video(media, tmp_path / "eyes", every=5, show_progress=False, log=lambda _: None)
+    counts = face_video.import_face_video(media, tmp_path / "eyes", every=5, landmarks="haar",
+                                          show_progress=False, log=lambda _: None)
     ds = SimrealDataset(tmp_path / "eyes")
     assert counts["frames"] == 3 + 1 and len(ds) == 8  # frames 0, 5, 10 of the video, and the photo
     recs = [ds.record(i) for i in range(len(ds))]
@@ -62,12 +66,18 @@ def test_every_nth_frame_and_each_photo_give_two_crops_with_their_provenance(med
     left = np.round((ds[0]["image"][0].numpy() + 1) * 127.5)
     assert left.shape == (35, 55) and left[10:20, 20:30].mean() > 200  # the bright square, mid-left of the crop
     assert ds.manifest["domain"] == "real" and ds.manifest["provenance"]["unlabeled"] is True
+    # the eye on the image's right (the person's left) is mirrored into a right eye, the left one is not
+    assert [r["flipped"] for r in recs[:2]] == [False, True]
+    face_video.import_face_video(media, tmp_path / "unflipped", every=5, landmarks="haar", flip=False,
+                                 show_progress=False, log=lambda _: None)
+    plain = SimrealDataset(tmp_path / "unflipped")
+    assert torch.equal(ds[1]["image"], plain[1]["image"].flip(-1)) and torch.equal(ds[0]["image"], plain[0]["image"])
 
 
 def test_small_eyes_are_skipped_and_counted(media, tmp_path):
     with pytest.raises(SimrealError, match=r"no eye found in 4 frames \({'frames': 4, 'eye too small': 8}\)"):
-        face_video.import_face_video(media, tmp_path / "eyes", every=5, min_eye_px=41, show_progress=False,
-                                     log=lambda _: None)
+        face_video.import_face_video(media, tmp_path / "eyes", every=5, min_eye_px=41, landmarks="haar",
+                                     show_progress=False, log=lambda _: None)
 
 
 def test_bad_sources_are_one_line_errors(tmp_path, monkeypatch):
@@ -84,17 +94,18 @@ def test_bad_sources_are_one_line_errors(tmp_path, monkeypatch):
 
 def test_the_real_detector_finds_no_eye_in_a_blank_frame(tmp_path):
     counts = Counter()
-    assert face_video.EyeFinder()(np.zeros((240, 320), np.uint8), counts) == [] and counts["no face"] == 1
+    assert face_video.HaarEyes()(np.zeros((240, 320), np.uint8), counts) == [] and counts["no face"] == 1
 
 
 def test_manifest_records_the_settings(media, tmp_path):
-    face_video.import_face_video(media, tmp_path / "eyes", every=6, show_progress=False, log=lambda _: None)
+    face_video.import_face_video(media, tmp_path / "eyes", every=6, landmarks="haar", show_progress=False,
+                                 log=lambda _: None)
     config = json.loads((tmp_path / "eyes" / "dataset.json").read_text())["provenance"]["config"]
-    assert config["every"] == 6 and config["source"] == ["a.mp4", "b.jpg"]
+    assert config["every"] == 6 and config["source"] == ["a.mp4", "b.jpg"] and config["detector"].startswith("OpenCV")
 
 
 def test_an_interrupted_import_resumes_to_the_same_dataset(media, tmp_path, monkeypatch):
-    kw = {"every": 5, "show_progress": False, "log": lambda _: None}
+    kw = {"every": 5, "landmarks": "haar", "show_progress": False, "log": lambda _: None}
     face_video.import_face_video(media, tmp_path / "straight", **kw)
     original, calls = face_video.DatasetWriter.add, {"n": 0}
 
@@ -112,6 +123,74 @@ def test_an_interrupted_import_resumes_to_the_same_dataset(media, tmp_path, monk
     files = lambda root: {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")  # noqa: E731
                           if p.is_file() and p.name != "dataset.json"}
     assert files(tmp_path / "straight") == files(tmp_path / "resumed")
+
+
+STAND_IN = """#!{python}
+# Stands in for `python mediapipe_eyes.py EVERY FILE...`: the worker's protocol with fixed landmarks
+import json, sys
+sys.path.insert(0, {here!r})
+from simreal.data.importers.mediapipe_eyes import frames
+every, files = int(sys.argv[2]), sys.argv[3:]
+for path in files:
+    for index, _ in frames(path, every):
+        if {fail} and index > 0:
+            sys.exit("worker: model failed to load")
+        gap = 2 if index == 5 else 12  # frame 5: the right-hand eye is closed
+        eyes = [{{"corners": [[160, 70], [120, 70]], "lids": [[140, 64], [140, 64 + gap]], "iris": [140, 70]}},
+                {{"corners": [[40, 70], [80, 70]], "lids": [[60, 64], [60, 76]], "iris": [60, 70]}}]
+        print(json.dumps({{"file": path, "frame": index, "eyes": eyes}}))
+"""
+
+
+def stand_in(tmp_path: Path, fail: bool = False) -> Path:
+    import sys
+
+    path = tmp_path / ("failing-python" if fail else "fake-python")
+    path.write_text(STAND_IN.format(python=sys.executable, here=str(Path(face_video.__file__).parents[3]), fail=fail))
+    path.chmod(0o755)
+    return path
+
+
+def test_mediapipe_landmarks_give_the_unityeyes_crop_and_skip_closed_eyes(media, tmp_path):
+    counts = face_video.import_face_video(media, tmp_path / "eyes", every=5, landmarks="mediapipe",
+                                          python=stand_in(tmp_path), show_progress=False, log=lambda _: None)
+    assert counts == {"frames": 4, "eyes written": 7, "eye closed": 1}  # frames 0, 5, 10 and the photo
+    ds = SimrealDataset(tmp_path / "eyes")
+    recs = [ds.record(i) for i in range(len(ds))]
+    assert [(r["frame"], r["side"], r["flipped"]) for r in recs[:4]] == [
+        (0, "left", False), (0, "right", True), (5, "left", False), (10, "left", False)]
+    # centred on the corners' midpoint (60, 70), 1.5 × the corner distance (40) wide, 55:35 → 60 × 38.2
+    assert recs[0]["crop_box"] == [30, 51, 90, 89] and recs[1]["crop_box"] == [110, 51, 170, 89]
+    assert recs[0]["openness"] == 0.3 and recs[0]["landmarks"]["corners"] == [[40, 70], [80, 70]]
+    left = np.round((ds[0]["image"][0].numpy() + 1) * 127.5)
+    assert left[12:20, 18:27].mean() > 200  # the bright square (x 50–70, y 60–80) inside the crop
+    config = ds.manifest["provenance"]["config"]
+    assert config["detector"].startswith("MediaPipe") and config["min_openness"] == 0.15
+
+
+def test_a_failing_or_missing_mediapipe_is_a_one_line_error(media, tmp_path, monkeypatch):
+    with pytest.raises(SimrealError, match=r"worker .* stopped at a.mp4 frame 5: worker: model failed to load"):
+        face_video.import_face_video(media, tmp_path / "eyes", every=5, landmarks="mediapipe",
+                                     python=stand_in(tmp_path, fail=True), show_progress=False, log=lambda _: None)
+    monkeypatch.chdir(tmp_path)  # no .venv-mediapipe here
+    monkeypatch.delenv("SIMREAL_MEDIAPIPE_PYTHON", raising=False)
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    with pytest.raises(SimrealError, match="make mediapipe"):
+        face_video.import_face_video(media, tmp_path / "eyes2", landmarks="mediapipe", show_progress=False)
+    logged = []
+    face_video.import_face_video(media, tmp_path / "eyes3", every=5, show_progress=False, log=logged.append)
+    assert "using OpenCV's Haar cascades" in logged[0]  # auto falls back, and says so
+
+
+@pytest.mark.skipif(not (Path(".venv-mediapipe/bin/python").is_file() and Path("data/real-cache/faces").is_dir()),
+                    reason="needs `make mediapipe` and `make real-data-faces`")
+def test_mediapipe_finds_both_eyes_of_a_real_photo(tmp_path):
+    counts = face_video.import_face_video(Path("data/real-cache/faces/audrey.jpg"), tmp_path / "eyes",
+                                          landmarks="mediapipe", show_progress=False, log=lambda _: None)
+    ds = SimrealDataset(tmp_path / "eyes")
+    assert counts["eyes written"] == 2 and [ds.record(i)["side"] for i in range(2)] == ["left", "right"]
+    (a0, a1), (b0, b1) = (ds.record(i)["landmarks"]["corners"] for i in range(2))
+    assert max(a0[0], a1[0]) < min(b0[0], b1[0])  # the image-left eye is left of the image-right one
 
 
 @pytest.mark.slow

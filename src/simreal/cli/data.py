@@ -79,8 +79,9 @@ def generate_eyes(
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder (a dataset, or UnityEyes files).")],
     count: Annotated[int, typer.Option(min=1, help="Number of images.")] = 10000,
     seed: Seed = 0,
-    preset: Annotated[str, typer.Option(help="Appearance: clean (the simulator) or webcam (a SIMULATED low-quality "
-                                        "target domain standing in for real eyes; not real data).")] = "clean",
+    preset: Annotated[str, typer.Option(help="Appearance: clean (the simulator), calibrated (fitted to real webcam "
+                                        "eyes' statistics) or webcam (a SIMULATED low-quality target domain standing "
+                                        "in for real eyes; not real data).")] = "clean",
     size: Annotated[str | None, typer.Option(help="HEIGHTxWIDTH of the images (default 35x55, the paper's; "
                                              "240x320 for --layout unityeyes).")] = None,
     rgb: Annotated[bool | None, typer.Option("--rgb/--grey", help="Colour or grey images (default grey; RGB for "
@@ -182,25 +183,36 @@ def import_mnist(
 
 @cli_errors
 def import_face_video(
-    src: Annotated[Path, typer.Argument(help="A face video or photo, or a folder of them (.mp4 .avi .webm .mov "
-                                        ".mkv .jpg .png).")] = Path("data/real-cache/faces"),
+    src: Annotated[list[Path] | None, typer.Argument(help="Face videos or photos, or folders of them (.mp4 .avi .webm "
+                                              ".mov .mkv .jpg .png; default: data/real-cache/faces).")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Output dataset of unlabeled real eye crops.")]
     = Path("data/real-eyes"),
     size: Annotated[str, typer.Option(help="HEIGHTxWIDTH of the crops (35x55, the paper's and the eye "
                                       "simulator's).")] = "35x55",
     every: Annotated[int, typer.Option(min=1, help="Use every N-th video frame (neighbouring frames are near "
                                        "duplicates).")] = 10,
-    min_eye_px: Annotated[int, typer.Option(min=1, help="Skip eyes whose detected box is narrower (px in the "
-                                            "frame).")] = 20,
-    crop_scale: Annotated[float, typer.Option(min=0.1, help="Crop width as a multiple of the detected eye box's "
-                                              "width.")] = 1.0,
+    min_eye_px: Annotated[int, typer.Option(min=1, help="Skip eyes whose corner distance (Haar: box width) is "
+                                            "smaller, in frame px.")] = 20,
+    crop_scale: Annotated[float, typer.Option(min=0.1, help="Crop width as a multiple of the standard crop (1.5 × "
+                                              "the corner distance; Haar: the eye box).")] = 1.0,
     rgb: Annotated[bool, typer.Option("--rgb/--grey", help="Colour or grey crops.")] = False,
+    landmarks: Annotated[str, typer.Option(help="Eye detector: mediapipe (face mesh: eye corners and eyelids, "
+                                           "`make mediapipe` sets it up), haar (OpenCV's bundled cascades: "
+                                           "eye boxes), or auto (mediapipe where set up).")] = "auto",
+    flip: Annotated[bool, typer.Option("--flip/--no-flip", help="Mirror the person's left eyes (on the image's "
+                                       "right) into right eyes, as the MPIIGaze importer does.")] = True,
+    min_openness: Annotated[float, typer.Option(min=0.0, help="MediaPipe: skip eyes whose eyelid gap is under this "
+                                                "fraction of the corner distance (closed).")] = 0.15,
+    python: Annotated[Path | None, typer.Option(help="The Python that runs MediaPipe (default: "
+                                                   "$SIMREAL_MEDIAPIPE_PYTHON, else .venv-mediapipe/bin/python)."
+                                                   )] = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Unlabeled real eye crops from face videos and photos (OpenCV's bundled face and eye detectors)."""
+    """Unlabeled real eye crops from face videos and photos (MediaPipe's face mesh or OpenCV's cascades)."""
     from simreal.data.importers.face_video import import_face_video as run
 
-    counts = run(src, out_dir, parse_size(size), every, min_eye_px, crop_scale, rgb, overwrite, log=out.print)
+    counts = run(src or [Path("data/real-cache/faces")], out_dir, parse_size(size), every, min_eye_px, crop_scale,
+                 rgb, landmarks, flip, min_openness, python, overwrite, log=out.print)
     out.print(f"wrote {counts.get('eyes written', 0)} real eye crops to {out_dir}")
 
 

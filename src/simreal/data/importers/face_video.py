@@ -1,24 +1,33 @@
 """Unlabeled real eye images from face videos and photos (``simreal import face-video``).
 
-For every ``every``-th frame of each video (and every photo), OpenCV's Haar cascades that ship inside the
-``opencv-python`` wheel find faces (``haarcascade_frontalface_default``) and, in the upper half of each
-face, eyes (``haarcascade_eye``). A face with exactly two eye detections at a plausible place (side by
-side, each 12–45 % of the face's width) gives two crops; anything else is skipped and counted. The crop
-is centred on the eye box, ``crop_scale`` × its width wide (the box is about 1.6 × the corner distance
-wide, so the default 1.0 is close to the UnityEyes crop's 1.5 × the corner distance), with the output's
-aspect (55:35 by default), resized with area averaging and converted to grey. Eyes narrower than
-``min_eye_px`` pixels are skipped (upsampling them would invent detail).
+For every ``every``-th frame of each video (neighbouring frames are near duplicates) and every photo, one
+of two detectors finds the eyes:
 
-Closed eyes are mostly not detected by the eye cascade, so few survive; no eye-openness check is made
-beyond that. The records carry no gaze label (the pool is for the refiner and the realism observer):
-``source`` (file name), ``frame``, ``side`` (``left``/``right`` in the image), ``eye_box`` and
-``crop_box`` (x0, y0, x1, y1 in the frame), ``face_box``.
+- **MediaPipe's face mesh** (:class:`MediaPipeEyes`, the default where ``make mediapipe`` has built its
+  environment): eye corners, eyelid midpoints and iris centres. The crop is the UnityEyes importer's:
+  centred on the corners' midpoint, 1.5 × the corner distance wide. An eye whose eyelid gap is under
+  ``min_openness`` × its corner distance is closed and skipped.
+- **OpenCV's Haar cascades** (:class:`HaarEyes`, inside the opencv-python wheel): a face, then exactly two
+  eye boxes side by side in its upper half. No landmarks: the crop is centred on the eye box and as wide
+  as it (the box is about 1.6 × the corner distance, close to the UnityEyes crop); closed eyes are mostly
+  not detected, and there is no other openness check.
+
+``crop_scale`` scales either crop; the output's aspect is 55:35 by default, resized with area averaging,
+grey unless ``rgb``. Eyes smaller than ``min_eye_px`` (corner distance, or box width for Haar) are skipped
+(upsampling them would invent detail). Eyes on the image's right (the person's left eyes) are mirrored
+into right eyes (``flip``), as the MPIIGaze importer does. Every skip is counted and logged.
+
+The records carry no gaze label (the pool is for the refiner and the realism observer): ``source`` (file
+name), ``frame``, ``side`` (``left``/``right`` in the image), ``flipped``, ``crop_box`` (x0, y0, x1, y1 in
+the frame), and the detector's evidence: ``landmarks`` (frame px: ``corners``, ``lids``, ``iris``) and
+``openness`` for MediaPipe, ``eye_box`` and ``face_box`` for Haar.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +43,10 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mov", ".mkv")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
-def media_files(src: str | Path) -> list[Path]:
-    """The videos and photos of ``src`` (a file or a folder, not recursive), sorted by name."""
+def media_files(src: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The videos and photos of ``src`` (a file or a folder, not recursive, or several), sorted by name."""
+    if not isinstance(src, (str, Path)):
+        return [p for one in src for p in media_files(one)]
     src = Path(src)
     if not src.exists():
         raise NotFoundError(f"{src}: no such file or folder (`make real-data-faces` puts face videos in "
@@ -75,8 +86,11 @@ def frames(path: Path, every: int) -> Iterator[tuple[int, np.ndarray]]:
         video.release()
 
 
-class EyeFinder:
-    """Faces, then two eyes per face, with OpenCV's bundled Haar cascades."""
+class HaarEyes:
+    """Faces, then two eyes per face, with OpenCV's bundled Haar cascades (no landmarks: the crop is centred
+    on the eye box, as wide as it, about the UnityEyes crop; no closed-eye check)."""
+
+    name = "OpenCV Haar cascades (frontalface_default, eye)"
 
     def __init__(self) -> None:
         import cv2
@@ -87,8 +101,22 @@ class EyeFinder:
         if self.face.empty() or self.eye.empty():  # pragma: no cover - the wheel ships them
             raise NotFoundError(f"{root}: OpenCV's Haar cascades are missing")
 
+    def __enter__(self) -> HaarEyes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def scan(self, path: Path, every: int, counts: Counter) -> Iterator[tuple[int, np.ndarray, list[dict[str, Any]]]]:
+        """(frame index, BGR frame, its eyes) for every ``every``-th frame of ``path``."""
+        import cv2
+
+        for index, image in frames(path, every):
+            yield index, image, self(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), counts)
+
     def __call__(self, grey: np.ndarray, counts: Counter) -> list[dict[str, Any]]:
-        """Eye boxes ``{"side", "eye_box", "face_box"}`` of the faces in ``grey`` (uint8)."""
+        """The eyes of the faces in ``grey`` (uint8): ``side``, ``center``, ``crop_width``, ``size`` (px) and
+        the record ``fields`` (``eye_box``, ``face_box``)."""
         import cv2
 
         faces = self.face.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(60, 60))
@@ -109,69 +137,185 @@ class EyeFinder:
                 counts["eyes not side by side"] += 1
                 continue
             for side, (x, y, w, h) in (("left", (ax, ay, aw, ah)), ("right", (bx, by, bw, bh))):
-                found.append({"side": side, "eye_box": [int(fx + x), int(fy + y), int(fx + x + w), int(fy + y + h)],
-                              "face_box": [int(fx), int(fy), int(fx + fw), int(fy + fh)]})
+                box = [int(fx + x), int(fy + y), int(fx + x + w), int(fy + y + h)]
+                found.append({"side": side, "center": ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2),
+                              "crop_width": float(w), "size": float(w),
+                              "fields": {"eye_box": box, "face_box": [int(fx), int(fy), int(fx + fw), int(fy + fh)]}})
         return found
 
 
-def eye_crop(image: np.ndarray, box: list[int], size: tuple[int, int], scale: float, rgb: bool
-             ) -> tuple[np.ndarray, list[int]] | None:
-    """The crop of ``image`` (BGR) centred on ``box``, ``scale`` × its width wide with the aspect of ``size``
-    (height, width), resized to ``size`` (area averaging); None when it leaves the frame."""
-    x0, y0, x1, y1 = box
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    w = scale * (x1 - x0)
-    h = w * size[0] / size[1]
-    crop = [round(cx - w / 2), round(cy - h / 2), round(cx + w / 2), round(cy + h / 2)]
+MEDIAPIPE_WORKER = Path(__file__).with_name("mediapipe_eyes.py")
+
+
+def mediapipe_python(python: str | Path | None = None) -> str | None:
+    """The Python that can run MediaPipe: ``python`` if given, else ``$SIMREAL_MEDIAPIPE_PYTHON``, else
+    ``.venv-mediapipe/bin/python`` (what ``make mediapipe`` builds), else this interpreter if it has
+    ``mediapipe``; None when there is none."""
+    import importlib.util
+    import os
+    import sys
+
+    if python:
+        if not Path(python).is_file():
+            raise NotFoundError(f"{python}: no such Python (`make mediapipe` builds .venv-mediapipe/bin/python)")
+        return str(python)
+    for candidate in (os.environ.get("SIMREAL_MEDIAPIPE_PYTHON"), ".venv-mediapipe/bin/python"):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return sys.executable if importlib.util.find_spec("mediapipe") else None
+
+
+class MediaPipeEyes:
+    """Eye corners, eyelids and irises from MediaPipe's face mesh, computed by ``mediapipe_eyes.py`` in
+    MediaPipe's own Python (one process for all the media, read line by line in step with :func:`frames`).
+    The crop is the UnityEyes one: centred on the corners' midpoint, 1.5 × the corner distance wide; an eye
+    whose eyelid gap is under ``min_openness`` × the corner distance counts as closed."""
+
+    name = "MediaPipe face mesh 0.10.14 (refine_landmarks: eye corners, eyelids, iris)"
+
+    def __init__(self, python: str, media: list[Path], every: int, min_openness: float = 0.15) -> None:
+        self.python, self.media, self.every, self.min_openness = python, media, every, min_openness
+        self.process: Any = None
+
+    def __enter__(self) -> MediaPipeEyes:
+        import subprocess
+        import tempfile
+
+        self.stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen([self.python, str(MEDIAPIPE_WORKER), str(self.every),
+                                         *map(str, self.media)], stdout=subprocess.PIPE, stderr=self.stderr,
+                                        text=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.stderr.close()
+
+    def _line(self, path: Path, index: int) -> dict[str, Any]:
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait()
+            self.stderr.seek(0)
+            last = (self.stderr.read().decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+            raise InputError(f"the MediaPipe worker ({self.python}) stopped at {path.name} frame {index}: {last}")
+        got = json.loads(line)
+        if Path(got["file"]).name != path.name or got["frame"] != index:  # pragma: no cover - decoders disagree
+            raise InputError(f"the MediaPipe worker read {got['file']} frame {got['frame']}, simreal "
+                             f"{path.name} frame {index}: different OpenCV builds decode differently")
+        return got
+
+    def scan(self, path: Path, every: int, counts: Counter) -> Iterator[tuple[int, np.ndarray, list[dict[str, Any]]]]:
+        for index, image in frames(path, every):
+            eyes = self._line(path, index)["eyes"]
+            if not eyes:
+                counts["no face"] += 1
+            yield index, image, [e for e in map(self._eye, sorted_pairs(eyes)) if _keep(e, counts)]
+
+    def _eye(self, side_eye: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+        side, e = side_eye
+        (ax, ay), (bx, by) = e["corners"]
+        distance = float(np.hypot(bx - ax, by - ay))
+        gap = float(np.hypot(*np.subtract(e["lids"][0], e["lids"][1])))
+        return {"side": side, "center": ((ax + bx) / 2, (ay + by) / 2), "crop_width": 1.5 * distance,
+                "size": distance, "closed": gap < self.min_openness * max(distance, 1e-6),
+                "fields": {"landmarks": {k: np.round(e[k], 2).tolist() for k in ("corners", "lids", "iris")},
+                           "openness": round(gap / max(distance, 1e-6), 3)}}
+
+
+def sorted_pairs(eyes: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The worker's eyes (two per face) as (side in the image, eye): the left one of each pair first."""
+    out = []
+    for a, b in zip(eyes[::2], eyes[1::2], strict=True):
+        a, b = sorted((a, b), key=lambda e: e["corners"][0][0] + e["corners"][1][0])
+        out += [("left", a), ("right", b)]
+    return out
+
+
+def _keep(eye: dict[str, Any], counts: Counter) -> bool:
+    if eye.pop("closed", False):
+        counts["eye closed"] += 1
+        return False
+    return True
+
+
+def eye_crop(image: np.ndarray, center: tuple[float, float], width: float, size: tuple[int, int], rgb: bool,
+             flip: bool = False) -> tuple[np.ndarray, list[int]] | None:
+    """The crop of ``image`` (BGR) centred on ``center``, ``width`` px wide with the aspect of ``size``
+    (height, width), resized to ``size`` (area averaging) and mirrored left–right if ``flip``; None when it
+    leaves the frame."""
+    cx, cy = center
+    h = width * size[0] / size[1]
+    crop = [round(cx - width / 2), round(cy - h / 2), round(cx + width / 2), round(cy + h / 2)]
     if crop[0] < 0 or crop[1] < 0 or crop[2] > image.shape[1] or crop[3] > image.shape[0]:
         return None
     patch = Image.fromarray(image[crop[1]: crop[3], crop[0]: crop[2], ::-1])  # BGR → RGB
     patch = patch.resize((size[1], size[0]), Image.Resampling.BOX)
+    if flip:
+        patch = patch.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     return np.asarray(patch if rgb else patch.convert("L")), crop
 
 
-def import_face_video(src: str | Path, out: str | Path, size: tuple[int, int] = (35, 55), every: int = 10,
-                      min_eye_px: int = 20, crop_scale: float = 1.0, rgb: bool = False, overwrite: bool = False,
-                      show_progress: bool | None = None, log: Callable[[str], object] = print) -> dict[str, Any]:
-    """Write the eye crops of the videos/photos in ``src`` into the dataset ``out``; returns the counts."""
+def import_face_video(src: str | Path | Sequence[str | Path], out: str | Path, size: tuple[int, int] = (35, 55),
+                      every: int = 10, min_eye_px: int = 20, crop_scale: float = 1.0, rgb: bool = False,
+                      landmarks: str = "auto", flip: bool = True, min_openness: float = 0.15,
+                      python: str | Path | None = None,
+                      overwrite: bool = False, show_progress: bool | None = None,
+                      log: Callable[[str], object] = print) -> dict[str, Any]:
+    """Write the eye crops of the videos/photos in ``src`` (a file, a folder or a list of them) into the
+    dataset ``out``; returns the counts.
+
+    ``landmarks``: ``mediapipe`` (:class:`MediaPipeEyes`, needs ``make mediapipe``), ``haar``
+    (:class:`HaarEyes`), or ``auto`` (MediaPipe where it is set up). ``flip`` mirrors the eyes on the
+    image's right (the person's left eyes) so that every crop looks like a right eye, as the MPIIGaze
+    importer does."""
     if every < 1 or min_eye_px < 1 or crop_scale <= 0:
         raise InputError("--every and --min-eye-px must be ≥ 1 and --crop-scale > 0")
+    if landmarks not in ("auto", "mediapipe", "haar"):
+        raise InputError(f"--landmarks must be auto, mediapipe or haar, not {landmarks!r}")
     media = media_files(src)
-    finder = EyeFinder()
+    sources = " ".join(map(str, src)) if isinstance(src, (list, tuple)) else str(src)
+    mp_python = mediapipe_python(python) if landmarks != "haar" else None
+    if landmarks == "mediapipe" and mp_python is None:
+        raise NotFoundError("MediaPipe is not set up: `make mediapipe` builds .venv-mediapipe (or pass --python)")
+    if landmarks == "auto" and mp_python is None:
+        log("MediaPipe is not set up (`make mediapipe`): using OpenCV's Haar cascades")
+    finder = MediaPipeEyes(mp_python, media, every, min_openness) if mp_python else HaarEyes()
     counts: Counter = Counter()
     config = {"source": [p.name for p in media], "every": every, "min_eye_px": min_eye_px, "crop_scale": crop_scale,
-              "size": list(size), "rgb": rgb, "detector": "OpenCV Haar cascades (frontalface_default, eye)"}
+              "size": list(size), "rgb": rgb, "detector": finder.name, "flip": flip,
+              "min_openness": min_openness if mp_python else None}
     writer = DatasetWriter(out, name="face-video-eyes", task="gaze", domain="real",
                            image=ImageSpec("RGB" if rgb else "L", size[0], size[1]), label_schema={},
-                           provenance=Provenance(f"simreal import face-video {src}", config, 0,
+                           provenance=Provenance(f"simreal import face-video {sources}", config, 0,
                                                  extra={"unlabeled": True}),
                            overwrite=overwrite)
     written = 0
-    import cv2
-
-    with writer, progress_bar(show_progress) as bar:
+    with writer, finder, progress_bar(show_progress) as bar:
         task = bar.add_task("face video → eyes", total=len(media), status="")
         for path in media:
-            for index, image in frames(path, every):
+            for index, image, eyes in finder.scan(path, every, counts):
                 counts["frames"] += 1
-                grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-                for eye in finder(grey, counts):
-                    if eye["eye_box"][2] - eye["eye_box"][0] < min_eye_px:
+                for eye in eyes:
+                    if eye["size"] < min_eye_px:
                         counts["eye too small"] += 1
                         continue
-                    crop = eye_crop(image, eye["eye_box"], size, crop_scale, rgb)
+                    flipped = flip and eye["side"] == "right"
+                    crop = eye_crop(image, eye["center"], crop_scale * eye["crop_width"], size, rgb, flipped)
                     if crop is None:
                         counts["crop leaves the frame"] += 1
                         continue
                     if written < writer.done:  # resumed: this crop is already in the dataset
                         written += 1
                         continue
-                    writer.add(crop[0], {"source": path.name, "frame": index, **eye, "crop_box": crop[1]})
+                    writer.add(crop[0], {"source": path.name, "frame": index, "side": eye["side"], "flipped": flipped,
+                                         **eye["fields"], "crop_box": crop[1]})
                     written += 1
                     counts["eyes written"] += 1
                 bar.update(task, status=f"{path.name} frame {index}: {written} eyes")
             bar.advance(task)
         if written == 0:
-            raise InputError(f"{src}: no eye found in {counts['frames']} frames ({dict(counts)})")
-    log("frames and eyes: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+            raise InputError(f"{sources}: no eye found in {counts['frames']} frames ({dict(counts)})")
+    log(f"{finder.name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return dict(counts)
