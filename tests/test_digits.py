@@ -78,6 +78,42 @@ def test_mnist_sensor_follows_mnists_normalisation():
     assert (thin > 127).sum() < (thick > 127).sum()  # negative stroke widths erode
 
 
+def _holes(image: np.ndarray) -> int:
+    """Enclosed background regions (of more than 20 px) of a white-on-black digit."""
+    from scipy import ndimage
+
+    background, n = ndimage.label(image < 128)
+    border = set(np.unique(np.r_[background[0], background[-1], background[:, 0], background[:, -1]]))
+    return sum(1 for k in range(1, n + 1) if k not in border and (background == k).sum() > 20)
+
+
+def test_handwritten_strokes_have_each_digits_topology():
+    """Pen strokes of every style, jittered: 0, 6 and 9 enclose one loop, 8 two, 1 2 3 5 7 none."""
+    from simreal.simulate.digit_strokes import draw_strokes
+    from simreal.utils.seeding import numpy_rng
+
+    expected = {0: 1, 1: 0, 2: 0, 3: 0, 5: 0, 6: 1, 7: 0, 8: 2, 9: 1}
+    for digit, loops in expected.items():
+        found = [_holes(draw_strokes(digit, numpy_rng(3, digit, i))[0]) for i in range(30)]
+        assert found.count(loops) >= 27, (digit, found)
+
+
+def test_stroke_digits_go_through_the_same_pose_and_sensor():
+    fonts = usable_fonts()
+    strokes = dataclasses.replace(DigitSimConfig.mnist(), source="strokes")
+    image, rec = render_digit(0, 7, fonts, strokes)
+    assert image.shape == (28, 28) and rec["factors"]["font"].startswith(f"strokes-{rec['label']}")
+    assert "stroke_width" not in rec["factors"] and np.array_equal(image, render_digit(0, 7, fonts, strokes)[0])
+    both = dataclasses.replace(strokes, source="both")
+    kinds = {render_digit(0, i, fonts, both)[1]["factors"]["font"].startswith("strokes") for i in range(20)}
+    assert kinds == {True, False}
+    # the pen draws from its own stream: a font sample of "both" is the "fonts" sample of the same index
+    for i in range(20):
+        image, rec = render_digit(0, i, fonts, both)
+        if not rec["factors"]["font"].startswith("strokes"):
+            assert np.array_equal(image, render_digit(0, i, fonts, DigitSimConfig.mnist())[0])
+
+
 def test_block_count():
     bitmap = np.zeros((32, 32), bool)
     bitmap[:4, :4] = True

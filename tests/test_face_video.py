@@ -205,11 +205,11 @@ def test_real_eyes_study_runs_every_stage_and_reuses_them(tmp_path):
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     res = json.loads((tmp_path / "study" / "results.json").read_text())
-    assert set(res["observer"]) == {"synthetic", "refined"} and len(res["observer"]["refined"]["runs"]) == 2
+    assert set(res["observer"]) == {"synthetic", "refined", "real"} and len(res["observer"]["refined"]["runs"]) == 2
     assert 0 <= res["observer"]["synthetic"]["accuracy_pct"]["mean"] <= 100
     assert res["statistics"]["real"]["noise"] > 0 and res["pupil_shift_px"]["pairs"] + \
         res["pupil_shift_px"]["not_found"] == 8
-    assert "| refined |" in (tmp_path / "study" / "report.md").read_text()
+    assert "| refined |" in (report := (tmp_path / "study" / "report.md").read_text()) and "| real (control" in report
     stage = tmp_path / "study" / "observer" / "refined-seed1.json"
     before = stage.stat().st_mtime_ns
     assert runner.invoke(app, args).exit_code == 0 and stage.stat().st_mtime_ns == before  # reused

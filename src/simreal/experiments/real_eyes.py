@@ -7,7 +7,8 @@ measured without them:
    noise), before any refinement;
 2. realism: the machine observer (:func:`simreal.evaluate.realism.observer_test`, a CNN trained to tell
    them apart, scored on held-out images; 50 % = indistinguishable) for synthetic vs real and refined vs
-   real, with ``seeds`` independent splits;
+   real, and as a control one random half of the real eyes vs the other (it must be at chance), with
+   ``seeds`` independent splits;
 3. label preservation: the pupil centre located in synthetic vs refined images (the paper: 1.1 ± 0.8 px);
 4. grids synthetic | refined | real.
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from simreal.data.bank import ImageBank
@@ -38,6 +40,7 @@ from simreal.utils.config import to_dict
 from simreal.utils.errors import InputError
 from simreal.utils.images import save_grid
 from simreal.utils.report import markdown_table, mean_std
+from simreal.utils.seeding import numpy_rng
 
 
 @dataclass(frozen=True)
@@ -100,9 +103,15 @@ def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealE
     refined = refine_bank(checkpoint, synthetic, device)
 
     observer: dict[str, Any] = {}
-    for name, bank in (("synthetic", synthetic), ("refined", refined)):
-        runs = [study.stage(f"observer/{name}-seed{s}", lambda bank=bank, s=s: observer_test(
-                    real_bank, bank, dataclasses.replace(cfg.observer, seed=s, device=device)))
+    halves = numpy_rng(cfg.data_seed, 7).permutation(len(real_bank))
+    pixels = real_bank.cache.numpy() if real_bank.cache is not None else \
+        np.stack([real_ds.image_array(i) for i in range(len(real_ds))])
+    control = [ImageBank.from_arrays(pixels[h], None, real_bank.mode)
+               for h in np.array_split(halves, 2)]  # real vs real: the observer must be at chance
+    for name, bank, against in (("synthetic", synthetic, real_bank), ("refined", refined, real_bank),
+                                ("real", control[1], control[0])):
+        runs = [study.stage(f"observer/{name}-seed{s}", lambda bank=bank, against=against, s=s: observer_test(
+                    against, bank, dataclasses.replace(cfg.observer, seed=s, device=device)))
                 for s in range(cfg.seeds)]
         observer[name] = {"accuracy_pct": mean_std([100 * r["accuracy"] for r in runs]),
                           "auc": mean_std([r["auc"] for r in runs]), "runs": runs}
@@ -127,7 +136,8 @@ def report(r: dict[str, Any]) -> str:
         return f"{k * s['mean']:.{digits}f} ± {k * s['std']:.{digits}f}"
 
     o, s, ps, m = r["observer"], r["statistics"], r["pupil_shift_px"], r["machine"]
-    obs = [[name, pm(o[name]["accuracy_pct"]), pm(o[name]["auc"], digits=3)] for name in ("synthetic", "refined")]
+    names = {"synthetic": "synthetic", "refined": "refined", "real": "real (control: one half vs the other)"}
+    obs = [[names[k], pm(o[k]["accuracy_pct"]), pm(o[k]["auc"], digits=3)] for k in names if k in o]
     stat_rows = [[k, *(f"{v[q]:.1f}" for q in ("mean", "contrast", "sharpness", "noise"))] for k, v in s.items()]
     return f"""# SimGAN on real eyes (no gaze labels)
 

@@ -57,6 +57,9 @@ class DigitSimConfig:
     # 0.6, 256 levels), used only to measure what a refiner can learn when the gap is appearance.
     # "mnist" is MNIST's own normalisation instead (see :func:`mnist_sensor`): a 28×28 anti-aliased image.
     sensor: Literal["block-count", "soft", "mnist"] = "block-count"
+    # Where the digit's shape comes from: "fonts" (printed glyphs), "strokes" (pen trajectories of
+    # handwriting styles, simreal.simulate.digit_strokes), or "both" (each sample picks one, 50/50).
+    source: Literal["fonts", "strokes", "both"] = "fonts"
 
     @property
     def size(self) -> int:
@@ -175,10 +178,19 @@ def render_digit(seed: int, index: int, fonts: tuple[Path, ...], cfg: DigitSimCo
         "dy": float(rng.uniform(-cfg.shift_px, cfg.shift_px)),
         "box_width": float(rng.uniform(*cfg.box_width)),
     }
-    stroke = round(factors["stroke_width"])
-    glyph = Image.fromarray(_glyph(_font(str(font_path)), digit, max(stroke, 0)))
-    if stroke < 0:
-        glyph = _thinned(glyph, -stroke)
+    pen = numpy_rng(seed, index, 1)  # the pen's own stream: font samples keep their factors
+    if cfg.source == "strokes" or (cfg.source == "both" and pen.random() < 0.5):
+        from simreal.simulate.digit_strokes import draw_strokes
+
+        canvas, style = draw_strokes(digit, pen)
+        glyph = Image.fromarray(canvas)
+        factors["font"] = f"strokes-{digit}{'abc'[style]}"
+        del factors["stroke_width"]  # the pen's width is drawn by draw_strokes
+    else:
+        stroke = round(factors["stroke_width"])
+        glyph = Image.fromarray(_glyph(_font(str(font_path)), digit, max(stroke, 0)))
+        if stroke < 0:
+            glyph = _thinned(glyph, -stroke)
     glyph = np.asarray(_affine(glyph, factors["rotation_deg"], factors["shear"], factors["aspect"]))
     box = None if cfg.keep_aspect else factors["box_width"]
     if cfg.keep_aspect:

