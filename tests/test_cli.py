@@ -89,6 +89,9 @@ def test_every_command_with_a_config_has_set_and_dry_run():
     (["demo", "--quick", "--set", "refine.iterations=7"], '"iterations": 7'),
     (["generate", "digits", "--set", "shift_px=0.5"], '"shift_px": 0.5'),
     (["generate", "eyes", "--size", "20x30", "--set", "height=7"], '"height": 20'),  # the shorthand wins
+    # a list in JSON style: its items lose their quotes
+    (["experiment", "real-eyes", "--set", 'refine.discriminator.layers=["conv:8:3:1", \'conv:2:1:1\']'],
+     '"conv:8:3:1",\n        "conv:2:1:1"'),
 ])
 def test_dry_run_prints_the_config_and_writes_nothing(command, expected, tmp_path: Path):
     out = tmp_path / "study"

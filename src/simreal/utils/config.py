@@ -60,7 +60,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return value
     if origin in (tuple, list):
         if isinstance(value, str):
-            value = [v for v in value.strip().strip("()[]").split(",") if v.strip()]
+            # "a,b", "[a, b]" or JSON/YAML-style "['a', \"b\"]": items lose their whitespace and quotes
+            value = [v.strip().strip("'\"") for v in value.strip().strip("()[]").split(",") if v.strip()]
         inner = typing.get_args(tp)[0] if typing.get_args(tp) else Any
         items = [_coerce(v, inner, key) for v in value]
         return tuple(items) if origin is tuple else items
