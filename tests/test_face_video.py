@@ -193,6 +193,19 @@ def test_mediapipe_finds_both_eyes_of_a_real_photo(tmp_path):
     assert max(a0[0], a1[0]) < min(b0[0], b1[0])  # the image-left eye is left of the image-right one
 
 
+def test_power_spectrum_is_flat_for_white_noise_and_falls_for_blurred_images():
+    from simreal.data.bank import ImageBank
+    from simreal.experiments.real_eyes import power_spectrum
+
+    rng = np.random.default_rng(0)
+    noise = np.clip(rng.normal(128, 20, (200, 35, 55)), 0, 255).astype(np.uint8)
+    flat = power_spectrum(ImageBank.from_arrays(noise, None, "L"))
+    assert max(flat[1:]) / min(flat[1:]) < 1.3  # white: every band alike (the window colours band 0 a little)
+    blurred = (noise.astype(float) + np.roll(noise, 1, 2) + np.roll(noise, 1, 1) + np.roll(noise, (1, 1), (1, 2))) / 4
+    low = power_spectrum(ImageBank.from_arrays(blurred.astype(np.uint8), None, "L"))
+    assert low[-1] < 0.1 * low[1] and low[-1] < 0.1 * flat[-1]  # a 2×2 box blur removes the highest band
+
+
 @pytest.mark.slow
 def test_real_eyes_study_runs_every_stage_and_reuses_them(tmp_path):
     from simreal.simulate.write import generate_eyes
@@ -207,6 +220,8 @@ def test_real_eyes_study_runs_every_stage_and_reuses_them(tmp_path):
     res = json.loads((tmp_path / "study" / "results.json").read_text())
     assert set(res["observer"]) == {"synthetic", "refined", "real"} and len(res["observer"]["refined"]["runs"]) == 2
     assert 0 <= res["observer"]["synthetic"]["accuracy_pct"]["mean"] <= 100
+    assert set(res["spectrum"]["power"]) == {"synthetic", "refined", "real"}
+    assert (tmp_path / "study" / "figures" / "spectrum.png").stat().st_size > 1000
     assert res["statistics"]["real"]["noise"] > 0 and res["pupil_shift_px"]["pairs"] + \
         res["pupil_shift_px"]["not_found"] == 8
     assert "| refined |" in (report := (tmp_path / "study" / "report.md").read_text()) and "| real (control" in report

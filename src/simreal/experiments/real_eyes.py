@@ -10,7 +10,9 @@ measured without them:
    real, and as a control one random half of the real eyes vs the other (it must be at chance), with
    ``seeds`` independent splits;
 3. label preservation: the pupil centre located in synthetic vs refined images (the paper: 1.1 ± 0.8 px);
-4. grids synthetic | refined | real.
+4. the power spectrum by frequency band, relative to the real eyes' (where a refiner leaves a texture of
+   its own, it shows as excess power at high frequencies);
+5. grids synthetic | refined | real.
 
 Stages are kept in ``--out`` (``experiments/study.py``): the synthetic eyes, the refiner run and each
 observer result are reused by a rerun with the same configuration.
@@ -19,6 +21,7 @@ observer result are reused by a rerun with the same configuration.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +81,47 @@ def image_statistics(bank: ImageBank, limit: int = 2000) -> dict[str, float]:
             "sharpness": float(lap.abs().mean()), "noise": float(noise.mean())}
 
 
+SPECTRUM_BANDS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.71)  # cycles per pixel (0.71: the grid's corner)
+
+
+def power_spectrum(bank: ImageBank, limit: int = 1000) -> list[float]:
+    """Mean radial power spectrum of up to ``limit`` grey images (0–255, mean removed, Hann window), averaged
+    over the frequency bands of :data:`SPECTRUM_BANDS`: where in scale two image sets differ."""
+    x = bank.images(torch.arange(min(limit, len(bank)))).mean(1).add(1).mul(127.5).double()
+    x = x - x.mean((1, 2), keepdim=True)
+    h, w = x.shape[1:]
+    window = torch.hann_window(h, periodic=False, dtype=x.dtype)[:, None] * \
+        torch.hann_window(w, periodic=False, dtype=x.dtype)[None]
+    power = torch.fft.fft2(x * window).abs().pow(2).mean(0)
+    fy, fx = torch.fft.fftfreq(h, dtype=x.dtype)[:, None], torch.fft.fftfreq(w, dtype=x.dtype)[None]
+    radius = torch.sqrt(fy**2 + fx**2)
+    return [float(power[(radius >= a) & (radius < b)].mean())
+            for a, b in itertools.pairwise(SPECTRUM_BANDS)]
+
+
+def plot_spectra(spectra: dict[str, list[float]], path: Path) -> Path:
+    """Band power of each image set relative to the real eyes' (1 = the same)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    centres = [(a + b) / 2 for a, b in itertools.pairwise(SPECTRUM_BANDS)]
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for name, values in spectra.items():
+        ax.plot(centres, [v / r for v, r in zip(values, spectra["real"], strict=True)], "o-", label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("spatial frequency (cycles / pixel)")
+    ax.set_ylabel("power / real eyes' power")
+    ax.set_title("where the images differ from real eyes, by scale")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealEyesConfig(),
                   device: str = "auto") -> dict[str, Any]:
     real_ds = SimrealDataset(real)
@@ -120,14 +164,18 @@ def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealE
     shift = pupil_shift(list(synthetic.cache[:n].numpy()), list(refined.cache[:n].numpy()), guesses)
     stats = {"synthetic": image_statistics(synthetic), "refined": image_statistics(refined),
              "real": image_statistics(real_bank)}
+    spectra = {"synthetic": power_spectrum(synthetic), "refined": power_spectrum(refined),
+               "real": power_spectrum(real_bank)}
     fig = study.out / "figures"
+    plot_spectra(spectra, fig / "spectrum.png")
     idx = torch.arange(min(12, len(real_bank)))
     save_grid([synthetic.images(idx), refined.images(idx), real_bank.images(idx)],
               fig / "synthetic_refined_real.png", min_cell=55)
     plot_refiner_losses(run_dir, fig / "refiner_losses.png")
     results = {"real": str(real), "counts": {"synthetic": len(synthetic), "real": len(real_bank)},
-               "observer": observer, "pupil_shift_px": shift, "statistics": stats, "checkpoint": str(checkpoint),
-               "config": to_dict(cfg)}
+               "observer": observer, "pupil_shift_px": shift, "statistics": stats,
+               "spectrum": {"bands_cycles_per_px": list(SPECTRUM_BANDS), "power": spectra},
+               "checkpoint": str(checkpoint), "config": to_dict(cfg)}
     return study.finish(results, report)
 
 
@@ -139,6 +187,10 @@ def report(r: dict[str, Any]) -> str:
     names = {"synthetic": "synthetic", "refined": "refined", "real": "real (control: one half vs the other)"}
     obs = [[names[k], pm(o[k]["accuracy_pct"]), pm(o[k]["auc"], digits=3)] for k in names if k in o]
     stat_rows = [[k, *(f"{v[q]:.1f}" for q in ("mean", "contrast", "sharpness", "noise"))] for k, v in s.items()]
+    edges, power = r["spectrum"]["bands_cycles_per_px"], r["spectrum"]["power"]
+    bands = [f"{a:g}–{b:g}" for a, b in itertools.pairwise(edges)]
+    spec_rows = [[k, *(f"{v / q:.2f}" for v, q in zip(power[k], power["real"], strict=True))]
+                 for k in ("synthetic", "refined")]
     return f"""# SimGAN on real eyes (no gaze labels)
 
 Real eyes: `{r['real']}` ({r['counts']['real']} crops). Synthetic: {r['counts']['synthetic']} eyes of the built-in
@@ -160,6 +212,12 @@ Pupil centre located in synthetic and refined versions of {ps['pairs']} images: 
 Contrast = std within an image; sharpness = mean |Laplacian|; noise = a robust σ of the high-pass residual.
 
 {markdown_table(["images", "mean", "contrast", "sharpness", "noise"], stat_rows)}
+
+## Power by spatial frequency, relative to the real eyes (1 = the same)
+
+{markdown_table(["images", *bands], spec_rows)}
+
+![power spectra relative to the real eyes](figures/spectrum.png)
 
 Rows: synthetic · refined · real.
 
