@@ -1,4 +1,4 @@
-"""``simreal demo``: synthetic printed digits → SimGAN-refined digits → real handwritten UCI digits.
+"""``simreal demo``: synthetic digits → SimGAN-refined digits → real handwritten digits (UCI or MNIST).
 
 Stages: generate → import → train a classifier on synthetic data (the refiner's label-consistency
 net) → refine train → refine apply → train classifiers for every condition and seed → evaluate each
@@ -63,7 +63,7 @@ class DemoConfig:
         """Synthetic → refined → real MNIST digits: handwritten pen strokes through the simulator's ``mnist``
         sensor (28×28, MNIST's normalisation; ``simulator.source=fonts`` for printed glyphs), the ``mnist``
         refiner preset, labeled budgets of 10, 100 and 1,000 real digits in total (class-balanced), a
-        half-width classifier with a stride-2 stem; 18 minutes on 2 CPU cores."""
+        half-width classifier with a stride-2 stem; 15 minutes on 2 CPU cores."""
         return DemoConfig(synthetic_count=10000, budgets=(10, 100, 1000), real="mnist",
                           simulator=dataclasses.replace(DigitSimConfig.mnist(), source="strokes"),
                           refine=preset("mnist"),
@@ -244,11 +244,15 @@ def _report(out: Path, r: dict[str, Any], banks: dict[str, ImageBank], refine_di
     budget_rows = [[str(n), _fmt(acc[f"real-{n}"]), _fmt(acc[f"real-{n}+synthetic"]), _fmt(acc[f"real-{n}+refined"])]
                    for n in budgets]
     m, c = r["machine"], r["counts"]
+    source = r["config"]["simulator"].get("source", "fonts")
+    made = {"fonts": "printed digits from matplotlib's fonts",
+            "strokes": "handwritten digits drawn as pen strokes",
+            "both": "digits, half printed from matplotlib's fonts and half drawn as pen strokes"}[source]
     return f"""# simreal demo: synthetic → refined → real handwritten digits
 
 Every number below is the accuracy (%) on the same **real** test split of the {real}
-({c['real_test']} images), mean ± sample std over {r['seeds']} classifier seeds. Synthetic: {c['synthetic']} printed
-digits from matplotlib's fonts. Refined: the same images after a SimGAN refiner trained against
+({c['real_test']} images), mean ± sample std over {r['seeds']} classifier seeds. Synthetic: {c['synthetic']}
+{made}. Refined: the same images after a SimGAN refiner trained against
 {c['real_pool']} unlabeled real digits (a disjoint pool). Real budgets are class-stratified subsets of
 the {c['real_train']}-digit labeled real training split; "+" means every batch is 50 % real / 50 % synthetic or refined.
 
