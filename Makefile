@@ -32,11 +32,11 @@ demo: $(STAMP)
 	$(VENV)/bin/simreal demo --real auto --out demo-out
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
 	$(PY) -m pytest -m "not slow"
 
 bench: $(STAMP)

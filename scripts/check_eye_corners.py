@@ -5,8 +5,8 @@
 
 Each listed frame is saved as a PNG and given to the MediaPipe worker (static-image mode, as `simreal
 import face-video` runs it); the eye on the listed side is matched to the hand-placed corners. For
-comparison, the crop centre of both detectors (MediaPipe: the corners' midpoint; OpenCV's Haar cascades: the eye box's centre) is compared
-with the midpoint of the hand-placed corners.
+comparison, the crop centre of both detectors (MediaPipe: the corners' midpoint; OpenCV's Haar
+cascades: the eye box's centre) is compared with the midpoint of the hand-placed corners.
 """
 
 from __future__ import annotations

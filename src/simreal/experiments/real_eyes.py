@@ -168,8 +168,9 @@ def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealE
                "real": power_spectrum(real_bank)}
     fig = study.out / "figures"
     plot_spectra(spectra, fig / "spectrum.png")
-    idx = torch.arange(min(12, len(real_bank)))
-    save_grid([synthetic.images(idx), refined.images(idx), real_bank.images(idx)],
+    idx = torch.arange(min(12, len(real_bank), len(synthetic)))
+    spread = torch.linspace(0, len(real_bank) - 1, len(idx)).long()  # real eyes from across the pool's sources
+    save_grid([synthetic.images(idx), refined.images(idx), real_bank.images(spread)],
               fig / "synthetic_refined_real.png", min_cell=55)
     plot_refiner_losses(run_dir, fig / "refiner_losses.png")
     results = {"real": str(real), "counts": {"synthetic": len(synthetic), "real": len(real_bank)},

@@ -13,8 +13,9 @@ of two detectors finds the eyes:
   not detected, and there is no other openness check.
 
 ``crop_scale`` scales either crop; the output's aspect is 55:35 by default, resized with area averaging
-(bilinear interpolation where the crop is smaller than the output), grey unless ``rgb``. Eyes smaller than ``min_eye_px`` (corner distance, or box width for Haar) are skipped
-(upsampling them would invent detail). Eyes on the image's right (the person's left eyes) are mirrored
+(bilinear interpolation where the crop is smaller than the output), grey unless ``rgb``. Eyes smaller
+than ``min_eye_px`` (corner distance, or box width for Haar) are skipped (enlarging them would invent
+detail). Eyes on the image's right (the person's left eyes) are mirrored
 into right eyes (``flip``), as the MPIIGaze importer does. Every skip is counted and logged.
 
 The records carry no gaze label (the pool is for the refiner and the realism observer): ``source`` (file
@@ -243,8 +244,8 @@ def _keep(eye: dict[str, Any], counts: Counter) -> bool:
 def eye_crop(image: np.ndarray, center: tuple[float, float], width: float, size: tuple[int, int], rgb: bool,
              flip: bool = False) -> tuple[np.ndarray, list[int]] | None:
     """The crop of ``image`` (BGR) centred on ``center``, ``width`` px wide with the aspect of ``size``
-    (height, width), resized to ``size`` (area averaging; bilinear where it enlarges) and mirrored left–right if ``flip``; None when it
-    leaves the frame."""
+    (height, width), resized to ``size`` (area averaging; bilinear where it enlarges) and mirrored
+    left–right if ``flip``; None when it leaves the frame."""
     cx, cy = center
     h = width * size[0] / size[1]
     crop = [round(cx - width / 2), round(cy - h / 2), round(cx + width / 2), round(cy + h / 2)]
