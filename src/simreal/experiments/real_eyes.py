@@ -34,7 +34,7 @@ from simreal.data.reader import SimrealDataset
 from simreal.evaluate.gaze import pupil_shift
 from simreal.evaluate.realism import ObserverConfig, observer_test
 from simreal.experiments.gaze_study import refine_bank
-from simreal.experiments.report import plot_refiner_losses
+from simreal.experiments.report import plot_band_ratios, plot_refiner_losses
 from simreal.experiments.study import Study
 from simreal.refine.config import RefineConfig, preset
 from simreal.refine.train import SimGANTrainer
@@ -99,29 +99,6 @@ def power_spectrum(bank: ImageBank, limit: int = 1000) -> list[float]:
             for a, b in itertools.pairwise(SPECTRUM_BANDS)]
 
 
-def plot_spectra(spectra: dict[str, list[float]], path: Path) -> Path:
-    """Band power of each image set relative to the real eyes' (1 = the same)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    centres = [(a + b) / 2 for a, b in itertools.pairwise(SPECTRUM_BANDS)]
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for name, values in spectra.items():
-        ax.plot(centres, [v / r for v, r in zip(values, spectra["real"], strict=True)], "o-", label=name)
-    ax.set_yscale("log")
-    ax.set_xlabel("spatial frequency (cycles / pixel)")
-    ax.set_ylabel("power / real eyes' power")
-    ax.set_title("where the images differ from real eyes, by scale")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
 def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealEyesConfig(),
                   device: str = "auto") -> dict[str, Any]:
     real_ds = SimrealDataset(real)
@@ -167,7 +144,8 @@ def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealE
     spectra = {"synthetic": power_spectrum(synthetic), "refined": power_spectrum(refined),
                "real": power_spectrum(real_bank)}
     fig = study.out / "figures"
-    plot_spectra(spectra, fig / "spectrum.png")
+    plot_band_ratios(SPECTRUM_BANDS, spectra, "real", fig / "spectrum.png",
+                     "where the images differ from real eyes, by scale")
     idx = torch.arange(min(12, len(real_bank), len(synthetic)))
     spread = torch.linspace(0, len(real_bank) - 1, len(idx)).long()  # real eyes from across the pool's sources
     save_grid([synthetic.images(idx), refined.images(idx), real_bank.images(spread)],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +19,23 @@ def _save(fig, path: Path) -> Path:
     atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=120, bbox_inches="tight"))
     plt.close(fig)
     return path
+
+
+def plot_band_ratios(edges: tuple[float, ...] | list[float], power: dict[str, list[float]], reference: str,
+                     path: Path, title: str) -> Path:
+    """Power per spatial-frequency band (``edges`` in cycles/px) of each image set, relative to
+    ``reference``'s (1 = the same), on a log scale."""
+    centres = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for name, values in power.items():
+        ax.plot(centres, [v / r for v, r in zip(values, power[reference], strict=True)], "o-", label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("spatial frequency (cycles / pixel)")
+    ax.set_ylabel(f"power / {reference} power")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
 
 
 def plot_budget_curves(budgets: list[int], curves: dict[str, tuple[list[float], list[float]]],

@@ -15,8 +15,8 @@ of two detectors finds the eyes:
 ``crop_scale`` scales either crop; the output's aspect is 55:35 by default, resized with area averaging
 (bilinear interpolation where the crop is smaller than the output), grey unless ``rgb``. Eyes smaller
 than ``min_eye_px`` (corner distance, or box width for Haar) are skipped (enlarging them would invent
-detail). Eyes on the image's right (the person's left eyes) are mirrored
-into right eyes (``flip``), as the MPIIGaze importer does. Every skip is counted and logged.
+detail). Eyes on the image's right (the person's left eyes) are mirrored into right eyes (``flip``), as
+the MPIIGaze importer does. Every skip is counted and logged.
 
 The records carry no gaze label (the pool is for the refiner and the realism observer): ``source`` (file
 name), ``frame``, ``side`` (``left``/``right`` in the image), ``flipped``, ``crop_box`` (x0, y0, x1, y1 in
@@ -212,7 +212,13 @@ class MediaPipeEyes:
             eyes = self._line(path, index)["eyes"]
             if not eyes:
                 counts["no face"] += 1
-            yield index, image, [e for e in map(self._eye, sorted_pairs(eyes)) if _keep(e, counts)]
+            found = []
+            for eye in map(self._eye, sorted_pairs(eyes)):
+                if eye.pop("closed"):
+                    counts["eye closed"] += 1
+                else:
+                    found.append(eye)
+            yield index, image, found
 
     def _eye(self, side_eye: tuple[str, dict[str, Any]]) -> dict[str, Any]:
         side, e = side_eye
@@ -232,13 +238,6 @@ def sorted_pairs(eyes: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]
         a, b = sorted((a, b), key=lambda e: e["corners"][0][0] + e["corners"][1][0])
         out += [("left", a), ("right", b)]
     return out
-
-
-def _keep(eye: dict[str, Any], counts: Counter) -> bool:
-    if eye.pop("closed", False):
-        counts["eye closed"] += 1
-        return False
-    return True
 
 
 def eye_crop(image: np.ndarray, center: tuple[float, float], width: float, size: tuple[int, int], rgb: bool,
