@@ -4,8 +4,8 @@ Printed glyphs differ from handwriting in shape (serifs, uniform strokes, font p
 refiner bound by self-regularisation cannot change. Here each digit is drawn as a person writes it: one
 or two pen strokes, each a Catmull–Rom spline through a few control points of one of several writing
 styles per digit (an open or a closed 4, a 1 with or without a flag, a 7 with or without a bar, ...).
-Every control point moves by Gaussian jitter, the whole digit gets a random slant, and the pen's width
-varies smoothly along the stroke (pressure). The result is a 160 px canvas like a font glyph's, so the
+Every control point moves by Gaussian jitter, the digit's width varies, and the pen's width varies
+smoothly along the stroke (pressure); slant, rotation and stretch come from the simulator's pose stage. The result is a 160 px canvas like a font glyph's, so the
 simulator's pose and sensor stages (:func:`simreal.simulate.digits.render_digit`) apply unchanged.
 
 Control points are in a unit box (x right, y down); the styles were written for this module by looking
@@ -61,7 +61,8 @@ STYLES: dict[int, list[list[Stroke]]] = {
 
 
 def catmull_rom(points: np.ndarray, per_segment: int = 24) -> np.ndarray:
-    """A centripetal-free (uniform) Catmull–Rom spline through ``points`` (n, 2), ends repeated."""
+    """A uniform Catmull–Rom spline through ``points`` (n, 2), its end points repeated, ``per_segment``
+    samples per segment."""
     p = np.vstack([points[:1], points, points[-1:]])
     t = np.linspace(0.0, 1.0, per_segment, endpoint=False)[:, None]
     out = []
@@ -75,7 +76,8 @@ def catmull_rom(points: np.ndarray, per_segment: int = 24) -> np.ndarray:
 
 def draw_strokes(digit: int, rng: np.random.Generator, canvas: int = 160, jitter: float = 0.05,
                  width: tuple[float, float] = (9.0, 19.0), height: float = 110.0) -> tuple[np.ndarray, int]:
-    """One handwritten ``digit`` on a ``canvas``² grey image (white ink on black) and the style drawn."""
+    """One handwritten ``digit`` on a ``canvas``² grey image (white ink on black) and the style drawn:
+    ``height`` px tall, 0.55–0.8 × as wide, strokes ``width`` px wide (before pressure)."""
     styles = STYLES[digit]
     style = int(rng.integers(len(styles)))
     base_width = rng.uniform(*width)
@@ -89,7 +91,8 @@ def draw_strokes(digit: int, rng: np.random.Generator, canvas: int = 160, jitter
         path = catmull_rom(ctrl)
         xy = np.c_[x0 + path[:, 0] * box_w, y0 + path[:, 1] * height] * 2
         s = np.linspace(0, 1, len(xy))
-        radius = base_width * (1 + pressure_amp * np.sin(2 * np.pi * s + pressure_phase))  # 2× canvas px / 2
+        # at 2× the canvas a radius of base_width draws a stroke base_width canvas px wide
+        radius = base_width * (1 + pressure_amp * np.sin(2 * np.pi * s + pressure_phase))
         for (x, y), r in zip(xy, radius, strict=True):
             draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
     return np.asarray(image.resize((canvas, canvas), Image.Resampling.BOX)), style
