@@ -6,7 +6,8 @@ or two pen strokes, each a Catmull–Rom spline through a few control points of 
 styles per digit (an open or a closed 4, a 1 with or without a flag, a 7 with or without a bar, ...).
 Every control point moves by Gaussian jitter, the digit's width varies, and the pen's width varies
 smoothly along the stroke (pressure); slant, rotation and stretch come from the simulator's pose stage.
-The result is a 160 px canvas like a font glyph's, so the simulator's pose and sensor stages (:func:`simreal.simulate.digits.render_digit`) apply unchanged.
+The result is a 160 px canvas like a font glyph's, so the simulator's pose and sensor stages
+(:func:`simreal.simulate.digits.render_digit`) apply unchanged.
 
 Control points are in a unit box (x right, y down); the styles were written for this module by looking
 at how digits are commonly handwritten, not traced from any data set.
