@@ -258,7 +258,8 @@ def test_import_coco_polygons_and_bad_files(tmp_path):
                              "segmentation": [[10, 5, 30, 5, 30, 15, 10, 15]]},
                             {"id": 2, "image_id": 7, "category_id": 1, "keypoints": [0] * 51, "num_keypoints": 0,
                              "bbox": [40, 20, 4, 4], "area": 16, "iscrowd": 1,
-                             "segmentation": {"size": [40, 60], "counts": [40 * 40 + 20, 4, 36, 4, 36, 4, 36, 4]}}],
+                             "segmentation": {"size": [40, 60],
+                                              "counts": [40 * 40 + 20, 4, 36, 4, 36, 4, 36, 4, 656]}}],
             "categories": [{"id": 1, "name": "person", "keypoints": [f"k{i}" for i in range(17)]}]}
     (tmp_path / "c.json").write_text(json.dumps(coco))
     out = import_coco(tmp_path / "c.json", tmp_path, tmp_path / "ds", show_progress=False)
@@ -272,6 +273,10 @@ def test_import_coco_polygons_and_bad_files(tmp_path):
     (tmp_path / "bad.json").write_text('{"images": []}')
     with pytest.raises(Exception, match="no 'annotations' list"):
         import_coco(tmp_path / "bad.json", tmp_path, tmp_path / "ds2", show_progress=False)
+    coco["annotations"][1]["segmentation"]["counts"] = [40 * 40 + 20, 4, 36, 4]  # stops short of 40×60
+    (tmp_path / "short.json").write_text(json.dumps(coco))
+    with pytest.raises(Exception, match="RLE counts cover 1664 pixels, its image 60x40 = 2400"):
+        import_coco(tmp_path / "short.json", tmp_path, tmp_path / "ds3", show_progress=False)
 
 
 def test_gait_swings_the_opposite_arm_and_leg_together():

@@ -111,6 +111,9 @@ def _mask(ann: dict[str, Any], h: int, w: int, path: Path) -> np.ndarray | None:
             rles = mask_utils.frPyObjects(seg, h, w)
             rle = mask_utils.merge(rles)
         elif isinstance(seg.get("counts"), list):  # uncompressed RLE
+            if sum(seg["counts"]) != h * w:  # pycocotools would leave the rest of the mask uninitialised
+                raise DatasetError(f"annotation {ann.get('id')}: RLE counts cover {sum(seg['counts'])} pixels, "
+                                   f"its image {w}x{h} = {h * w}", path)
             rle = mask_utils.frPyObjects(seg, h, w)
         else:
             rle = {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
