@@ -45,7 +45,9 @@ def frames(path: str, every: int):
     video.release()
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str]) -> None:
+    """Print the eye landmarks of every ``argv[0]``-th frame of the files ``argv[1:]``; a failure raises (the
+    importer reports the last line of this process's stderr)."""
     import cv2
     import mediapipe as mp
 
@@ -63,8 +65,7 @@ def main(argv: list[str]) -> int:
                         eyes.append({"corners": [p[i] for i in eye["corners"]], "lids": [p[i] for i in eye["lids"]],
                                      "iris": p[eye["iris"]]})
                 print(json.dumps({"file": path, "frame": index, "eyes": eyes}), flush=True)
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    main(sys.argv[1:])
