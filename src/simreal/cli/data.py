@@ -27,6 +27,9 @@ from simreal.cli.common import (
 )
 from simreal.utils.errors import SimrealError
 
+EYE_PRESETS_HELP = ("Appearance: clean (the simulator), calibrated (fitted to real webcam eyes: grey levels, lid "
+                    "shapes, crease, gaze range) or webcam (a SIMULATED low-quality target domain standing in for "
+                    "real eyes; not real data).")
 
 @cli_errors
 def info(
@@ -79,10 +82,7 @@ def generate_eyes(
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder (a dataset, or UnityEyes files).")],
     count: Annotated[int, typer.Option(min=1, help="Number of images.")] = 10000,
     seed: Seed = 0,
-    preset: Annotated[str, typer.Option(help="Appearance: clean (the simulator), calibrated (fitted to real webcam "
-                                        "eyes: grey levels, lid shapes, crease, gaze range) or webcam (a SIMULATED "
-                                        "low-quality target domain standing in for real eyes; not real data).")] \
-        = "clean",
+    preset: Annotated[str, typer.Option(help=EYE_PRESETS_HELP)] = "clean",
     size: Annotated[str | None, typer.Option(help="HEIGHTxWIDTH of the images (default 35x55, the paper's; "
                                              "240x320 for --layout unityeyes).")] = None,
     rgb: Annotated[bool | None, typer.Option("--rgb/--grey", help="Colour or grey images (default grey; RGB for "
