@@ -42,6 +42,18 @@ def test_refiner_has_no_striding_or_pooling_and_reports_receptive_field():
     assert rows.max() - rows.min() + 1 <= r.receptive_field
 
 
+def test_reflect_padding_leaves_no_border_on_a_flat_image():
+    flat = torch.full((1, 1, 20, 24), 0.3)
+    for padding, bordered in (("zeros", True), ("reflect", False), ("replicate", False)):
+        torch.manual_seed(0)
+        y = Refiner(1, width=8, blocks=2, kernel=3, padding=padding)(flat)
+        inner = y[0, 0, 6:-6, 6:-6]  # out of the border's reach (receptive field 11): alike for all
+        assert torch.allclose(inner, inner.flatten()[0].expand_as(inner), atol=1e-6)
+        assert ((y - inner.flatten()[0]).abs().max() > 1e-4) == bordered, padding
+    with pytest.raises(ConfigError, match="unknown refiner padding"):
+        Refiner(1, 8, 1, padding="circular")
+
+
 def test_refiner_rejects_wrong_channels():
     with pytest.raises(InputError, match=r"expects \(B, 1, H, W\)"):
         Refiner(1, width=4, blocks=1)(torch.zeros(1, 3, 8, 8))

@@ -17,6 +17,7 @@ class RefinerConfig:
     kernel: int = 3  # k of the k×k convs
     norm: Literal["none", "batch", "instance"] = "none"
     noise_channels: int = 0  # beyond the paper: N(0, 1) noise maps as extra inputs (0 = the paper's R)
+    padding: Literal["zeros", "reflect", "replicate"] = "zeros"  # the convs' border rule (the paper: unstated)
 
 
 @dataclass(frozen=True)

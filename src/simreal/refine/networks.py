@@ -22,12 +22,13 @@ def _norm(kind: str, width: int) -> nn.Module:
 class ResnetBlock(nn.Module):
     """conv k×k → ReLU → conv k×k, plus the input, then ReLU (the paper's refiner block)."""
 
-    def __init__(self, width: int, kernel: int, norm: str = "none"):
+    def __init__(self, width: int, kernel: int, norm: str = "none", padding: str = "zeros"):
         super().__init__()
         pad = kernel // 2
         self.body = nn.Sequential(
-            nn.Conv2d(width, width, kernel, padding=pad), _norm(norm, width), nn.ReLU(inplace=True),
-            nn.Conv2d(width, width, kernel, padding=pad), _norm(norm, width),
+            nn.Conv2d(width, width, kernel, padding=pad, padding_mode=padding), _norm(norm, width),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, kernel, padding=pad, padding_mode=padding), _norm(norm, width),
         )
         self.act = nn.ReLU(inplace=True)
 
@@ -45,6 +46,10 @@ class Refiner(nn.Module):
     (as PixelDA does), so R can synthesise sensor noise instead of faking it with input-dependent
     patterns; a deterministic R cannot produce noise that is independent of its input.
 
+    ``padding`` is the convs' border rule: ``"zeros"`` (PyTorch's default; the paper does not say) or
+    ``"reflect"``/``"replicate"``. With zeros every conv sees a dark frame around the image, and a refiner
+    learns to mark the border (visible in the std image of refined eyes, README): a signature of its own.
+
     Example::
 
         >>> R = Refiner(in_channels=1, width=64, blocks=4, kernel=3)
@@ -53,14 +58,16 @@ class Refiner(nn.Module):
     """
 
     def __init__(self, in_channels: int = 1, width: int = 64, blocks: int = 4, kernel: int = 3, norm: str = "none",
-                 noise_channels: int = 0):
+                 noise_channels: int = 0, padding: str = "zeros"):
         super().__init__()
         if kernel % 2 != 1:
             raise ConfigError(f"kernel must be odd to keep the image size, got {kernel}")
+        if padding not in ("zeros", "reflect", "replicate"):
+            raise ConfigError(f"unknown refiner padding {padding!r} (zeros, reflect, replicate)")
         self.in_channels, self.noise_channels = in_channels, noise_channels
-        self.head = nn.Sequential(nn.Conv2d(in_channels + noise_channels, width, kernel, padding=kernel // 2),
-                                  nn.ReLU(inplace=True))
-        self.blocks = nn.Sequential(*[ResnetBlock(width, kernel, norm) for _ in range(blocks)])
+        self.head = nn.Sequential(nn.Conv2d(in_channels + noise_channels, width, kernel, padding=kernel // 2,
+                                            padding_mode=padding), nn.ReLU(inplace=True))
+        self.blocks = nn.Sequential(*[ResnetBlock(width, kernel, norm, padding) for _ in range(blocks)])
         self.tail = nn.Conv2d(width, in_channels, 1)
 
     @property

@@ -41,7 +41,7 @@ ConsistencyLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 def build_refiner(cfg: RefineConfig, channels: int) -> Refiner:
     r = cfg.refiner
-    return Refiner(channels, r.width, r.blocks, r.kernel, r.norm, r.noise_channels)
+    return Refiner(channels, r.width, r.blocks, r.kernel, r.norm, r.noise_channels, r.padding)
 
 
 def build_discriminator(cfg: RefineConfig, channels: int) -> PatchDiscriminator:
