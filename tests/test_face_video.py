@@ -206,6 +206,23 @@ def test_power_spectrum_is_flat_for_white_noise_and_falls_for_blurred_images():
     assert low[-1] < 0.1 * low[1] and low[-1] < 0.1 * flat[-1]  # a 2×2 box blur removes the highest band
 
 
+def test_mean_image_gap_is_zero_for_the_same_layout_and_sees_a_shifted_one():
+    from simreal.data.bank import ImageBank
+    from simreal.experiments.real_eyes import mean_image_gap
+
+    rng = np.random.default_rng(0)
+    base = np.full((60, 20, 30), 100.0)
+    base[:, 8:12, 10:20] = 20  # a dark bar where an eye would be
+    noisy = lambda a: np.clip(a + rng.normal(0, 5, a.shape), 0, 255).astype(np.uint8)  # noqa: E731
+    a, b = (ImageBank.from_arrays(noisy(base), None, "L") for _ in range(2))
+    shifted = ImageBank.from_arrays(noisy(np.roll(base, 5, 1)), None, "L")
+    same, moved = mean_image_gap(a, b), mean_image_gap(a, shifted)
+    assert same["mean_rms"] < 0.1 and moved["mean_rms"] > 5 * same["mean_rms"]
+    # brightness and contrast do not count: each image is normalised first
+    brighter = ImageBank.from_arrays(noisy(base * 1.5 + 30), None, "L")
+    assert mean_image_gap(a, brighter)["mean_rms"] < 0.1
+
+
 @pytest.mark.slow
 def test_real_eyes_study_runs_every_stage_and_reuses_them(tmp_path):
     from simreal.simulate.write import generate_eyes
@@ -222,6 +239,8 @@ def test_real_eyes_study_runs_every_stage_and_reuses_them(tmp_path):
     assert 0 <= res["observer"]["synthetic"]["accuracy_pct"]["mean"] <= 100
     assert set(res["spectrum"]["power"]) == {"synthetic", "refined", "real"}
     assert (tmp_path / "study" / "figures" / "spectrum.png").stat().st_size > 1000
+    assert (tmp_path / "study" / "figures" / "mean_images.png").stat().st_size > 1000
+    assert set(res["layout_gap"]) == {"synthetic", "refined"} and res["layout_gap"]["synthetic"]["mean_rms"] > 0
     assert res["statistics"]["real"]["noise"] > 0 and res["pupil_shift_px"]["pairs"] + \
         res["pupil_shift_px"]["not_found"] == 8
     assert "| refined |" in (report := (tmp_path / "study" / "report.md").read_text()) and "| real (control" in report

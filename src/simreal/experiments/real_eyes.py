@@ -12,7 +12,8 @@ measured without them:
 3. label preservation: the pupil centre located in synthetic vs refined images (the paper: 1.1 ± 0.8 px);
 4. the power spectrum by frequency band, relative to the real eyes' (where a refiner leaves a texture of
    its own, it shows as excess power at high frequencies);
-5. grids synthetic | refined | real.
+5. the layout: mean and std images of each set (lids, iris, crease and cheek where they lie on average);
+6. grids synthetic | refined | real.
 
 Stages are kept in ``--out`` (``experiments/study.py``): the synthetic eyes, the refiner run and each
 observer result are reused by a rerun with the same configuration.
@@ -81,6 +82,20 @@ def image_statistics(bank: ImageBank, limit: int = 2000) -> dict[str, float]:
             "sharpness": float(lap.abs().mean()), "noise": float(noise.mean())}
 
 
+def mean_images(bank: ImageBank, limit: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std over up to ``limit`` grey images, each first normalised to zero mean and unit std: where
+    eyes' lids, iris, crease and cheek lie on average, and how much each pixel varies, ``(H, W)`` each."""
+    x = bank.images(torch.arange(min(limit, len(bank)))).mean(1)
+    x = (x - x.mean((1, 2), keepdim=True)) / x.std((1, 2), keepdim=True).clamp(min=1e-6)
+    return x.mean(0), x.std(0)
+
+
+def mean_image_gap(a: ImageBank, b: ImageBank) -> dict[str, float]:
+    """RMS difference of the :func:`mean_images` of two sets (in units of an image's own std): the layout gap."""
+    (ma, sa), (mb, sb) = mean_images(a), mean_images(b)
+    return {"mean_rms": float((ma - mb).pow(2).mean().sqrt()), "std_rms": float((sa - sb).pow(2).mean().sqrt())}
+
+
 SPECTRUM_BANDS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.71)  # cycles per pixel (0.71: the grid's corner)
 
 
@@ -143,7 +158,12 @@ def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealE
              "real": image_statistics(real_bank)}
     spectra = {"synthetic": power_spectrum(synthetic), "refined": power_spectrum(refined),
                "real": power_spectrum(real_bank)}
+    layout = {k: mean_image_gap(bank, real_bank) for k, bank in (("synthetic", synthetic), ("refined", refined))}
     fig = study.out / "figures"
+    means = [mean_images(b) for b in (synthetic, refined, real_bank)]
+    scale = lambda t: (t - t.min()) / (t.max() - t.min()) * 2 - 1  # noqa: E731  (each panel to [-1, 1])
+    save_grid([torch.stack([scale(m)[None] for m, _ in means]), torch.stack([scale(sd)[None] for _, sd in means])],
+              fig / "mean_images.png", min_cell=165)
     plot_band_ratios(SPECTRUM_BANDS, spectra, "real", fig / "spectrum.png",
                      "where the images differ from real eyes, by scale")
     idx = torch.arange(min(12, len(real_bank), len(synthetic)))
@@ -153,7 +173,7 @@ def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealE
     plot_refiner_losses(run_dir, fig / "refiner_losses.png")
     results = {"real": str(real), "counts": {"synthetic": len(synthetic), "real": len(real_bank)},
                "observer": observer, "pupil_shift_px": shift, "statistics": stats,
-               "spectrum": {"bands_cycles_per_px": list(SPECTRUM_BANDS), "power": spectra},
+               "spectrum": {"bands_cycles_per_px": list(SPECTRUM_BANDS), "power": spectra}, "layout_gap": layout,
                "checkpoint": str(checkpoint), "config": to_dict(cfg)}
     return study.finish(results, report)
 
@@ -167,6 +187,7 @@ def report(r: dict[str, Any]) -> str:
     obs = [[names[k], pm(o[k]["accuracy_pct"]), pm(o[k]["auc"], digits=3)] for k in names if k in o]
     stat_rows = [[k, *(f"{v[q]:.1f}" for q in ("mean", "contrast", "sharpness", "noise"))] for k, v in s.items()]
     edges, power = r["spectrum"]["bands_cycles_per_px"], r["spectrum"]["power"]
+    layout = "; ".join(f"{k} mean {v['mean_rms']:.3f}, std {v['std_rms']:.3f}" for k, v in r["layout_gap"].items())
     bands = [f"{a:g}–{b:g}" for a, b in itertools.pairwise(edges)]
     spec_rows = [[k, *(f"{v / q:.2f}" for v, q in zip(power[k], power["real"], strict=True))]
                  for k in ("synthetic", "refined")]
@@ -191,6 +212,14 @@ Pupil centre located in synthetic and refined versions of {ps['pairs']} images: 
 Contrast = std within an image; sharpness = mean |Laplacian|; noise = a robust σ of the high-pass residual.
 
 {markdown_table(["images", "mean", "contrast", "sharpness", "noise"], stat_rows)}
+
+## Layout: mean and std images
+
+Each image normalised to zero mean and unit std, then averaged (top row) and its per-pixel spread taken
+(bottom row); columns synthetic · refined · real. RMS difference from the real eyes' (in units of an
+image's own std): {layout}.
+
+![mean and std images](figures/mean_images.png)
 
 ## Power by spatial frequency, relative to the real eyes (1 = the same)
 
