@@ -94,8 +94,11 @@ def test_handwritten_strokes_have_each_digits_topology():
 
     expected = {0: 1, 1: 0, 2: 0, 3: 0, 5: 0, 6: 1, 7: 0, 8: 2, 9: 1}
     for digit, loops in expected.items():
-        found = [_holes(draw_strokes(digit, numpy_rng(3, digit, i))[0]) for i in range(30)]
+        found = [_holes(draw_strokes(digit, numpy_rng(3, digit, i), jitter=0.05)[0]) for i in range(30)]
         assert found.count(loops) >= 27, (digit, found)
+        # the simulator's messier default still keeps most shapes (measured 74-100 of 100 per digit)
+        found = [_holes(draw_strokes(digit, numpy_rng(3, digit, i), jitter=0.11)[0]) for i in range(30)]
+        assert found.count(loops) >= 20, (digit, found)
 
 
 def test_stroke_digits_go_through_the_same_pose_and_sensor():

@@ -62,12 +62,13 @@ class DemoConfig:
     def mnist() -> DemoConfig:
         """Synthetic → refined → real MNIST digits: handwritten pen strokes through the simulator's ``mnist``
         sensor (28×28, MNIST's normalisation; ``simulator.source=fonts`` for printed glyphs), the ``mnist``
-        refiner preset, labeled budgets of 10, 100 and 1,000 real digits in total (class-balanced), a
-        half-width classifier with a stride-2 stem; 15 minutes on 2 CPU cores."""
+        refiner preset, labeled budgets of 10, 100 and 1,000 real digits in total (class-balanced), the
+        classifier with a stride-2 stem trained for 2,000 steps (~25 s each on 2 CPU cores; 600 steps of a
+        half-width one left every condition short: 84.0 % instead of 92.4 % zero-label on one seed)."""
         return DemoConfig(synthetic_count=10000, budgets=(10, 100, 1000), real="mnist",
                           simulator=dataclasses.replace(DigitSimConfig.mnist(), source="strokes"),
                           refine=preset("mnist"),
-                          classifier=ClassifierTrainConfig(net=DigitNetConfig(width=16, stem_stride=2), steps=600))
+                          classifier=ClassifierTrainConfig(net=DigitNetConfig(width=32, stem_stride=2), steps=2000))
 
     @staticmethod
     def quick(base: DemoConfig | None = None) -> DemoConfig:
