@@ -31,6 +31,7 @@ EYE_PRESETS_HELP = ("Appearance: clean (the simulator), calibrated (fitted to re
                     "shapes, crease, gaze range) or webcam (a SIMULATED low-quality target domain standing in for "
                     "real eyes; not real data).")
 
+
 @cli_errors
 def info(
     dataset: Annotated[Path, typer.Argument(help="A simreal dataset folder.")],

@@ -42,7 +42,8 @@ Range = tuple[float, float]
 IRIS_TEXTURE = 64  # samples of the iris's angular texture
 SKIN_GRID = (6, 9)  # low-frequency skin texture grid
 SKIN_FINE = (18, 28)  # high-frequency skin texture grid
-# sampled after the round-1 factors, so presets that leave them fixed keep their random streams (and images)
+# a factor whose range is a single value draws no random number: presets that leave these fixed keep their
+# random streams (and images)
 STRUCTURE_FACTORS = ("lid_offset", "upper_lid", "lower_lid", "crease", "crease_height", "lid_line", "lower_fold",
                      "skin_gradient", "upper_fullness", "crease_width", "crease_extent")
 MARGIN_POINTS = 16  # UnityEyes: interior eyelid margin
@@ -329,8 +330,10 @@ def shade(px: torch.Tensor, py: torch.Tensor, c: dict[str, torch.Tensor], ring: 
         hv > lower - px_eye) * bell
     bell_c = (1 - (tt / c["crease_extent"]) ** 2).clamp(min=0)
     crease = c["crease"] * torch.exp(-((above - c["crease_height"] * bell_c - 0.1) / c["crease_width"]) ** 2) * bell_c
+    # the margin line runs into the canthi, further on the image's left (the outer corner of a right eye, as
+    # the real pool's mirrored eyes are)
     lid_line = c["lid_line"] * (1 - _smoothstep(0.0, 0.15, above)) * (above > -px_eye) * (
-        1 - (tt / torch.where(tt < 0, 1.35, 1.1)) ** 2).clamp(min=0).pow(0.3)  # into the canthi, the outer further
+        1 - (tt / torch.where(tt < 0, 1.35, 1.1)) ** 2).clamp(min=0).pow(0.3)
     below = hv - lower  # > 0 below the lower lid
     fold = c["lower_fold"] * torch.exp(-((below - 0.25 * bell - 0.12) / 0.08) ** 2) * bell
     margin_band = 0.35 * torch.exp(-(inside.clamp(max=0) / (1.5 * px_eye + 0.02)) ** 2) * (inside < 0)
