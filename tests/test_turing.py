@@ -155,6 +155,34 @@ def test_machine_observer_separates_what_differs_and_not_what_does_not(datasets,
     assert len(res["runs"]) == 2 and res["runs"][0]["test_per_class"] == 6
 
 
+def test_saliency_map_is_where_the_logit_looks_and_explain_writes_its_figure(datasets, tmp_path):
+    import torch
+
+    from simreal.data.bank import ImageBank
+    from simreal.evaluate.realism import ObserverConfig, observer_test, saliency_map
+
+    class Corner(torch.nn.Module):  # a logit that reads the top-left 3×3 pixels only, twice as hard in channel 0
+        def forward(self, x):
+            return 2 * x[:, 0, :3, :3].sum((1, 2)) + x[:, 1, :3, :3].sum((1, 2))
+
+    sal = saliency_map(Corner(), torch.randn(5, 2, 8, 10), chunk=2)
+    expected = torch.zeros(1, 1, 8, 10)
+    expected[..., :3, :3] = 1.5  # |∂/∂x| averaged over the two channels
+    assert torch.equal(sal, expected)
+
+    real = ImageBank(SimrealDataset(generate_digits(tmp_path / "r", 40, 5, show_progress=False)))
+    marked = real.cache.numpy().copy()
+    marked[:, :2, :2] = 255  # the tell: a bright corner
+    png = tmp_path / "explain" / "marked.png"
+    observer_test(real, ImageBank.from_arrays(marked, None, "L"), ObserverConfig(steps=20, device="cpu"), explain=png)
+    grid = Image.open(png)
+    assert grid.width > grid.height > 0  # three rows of eight cells
+    r = CliRunner().invoke(app, ["turing", "observer", "--real", str(datasets[0]), "--synthetic", str(datasets[1]),
+                                 "--steps", "3", "--device", "cpu", "--explain", str(tmp_path / "why")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "why" / f"{datasets[1].name}.png").stat().st_size > 500
+
+
 def test_simultaneous_submissions_of_one_trial_land_once(datasets, tmp_path):
     """8 threads answer trial 0 of the same subject at once: exactly one answer is stored."""
     import threading

@@ -88,6 +88,10 @@ def observer(
     max_side: Annotated[int, typer.Option(min=8, help="Shrink larger images to at most this side.")] = 128,
     out_json: Annotated[Path | None, typer.Option("--out", help="Also write the results to this JSON file.")]
     = None,
+    explain: Annotated[Path | None, typer.Option(help="Folder for one PNG per --synthetic of what the first "
+                                                 "observer looks at: the synthetic mean image, its saliency on "
+                                                 "synthetic and on real images, the synthetic images it found "
+                                                 "most real, the real ones it found most synthetic.")] = None,
     device: Device = "auto",
 ) -> None:
     """The machine's visual Turing test: train a small CNN to tell real from synthetic images, score it on
@@ -101,7 +105,7 @@ def observer(
     from simreal.utils.report import markdown_table
 
     cfg = ObserverConfig(max_per_class=max_per_class, max_side=max_side, steps=steps, device=device)
-    results = observer_study(real, synthetic, cfg, seeds)
+    results = observer_study(real, synthetic, cfg, seeds, explain=explain)
     rows = [[path, f"{r['accuracy_pct_mean']:.1f}" + (f" ± {r['accuracy_pct_std']:.1f}" if seeds > 1 else ""),
              f"{np.mean([x['auc'] for x in r['runs']]):.3f}", f"{max(x['p_value'] for x in r['runs']):.2g}",
              str(r["runs"][0]["test_per_class"])] for path, r in results.items()]
@@ -109,3 +113,5 @@ def observer(
         atomic_write_json(out_json, {"real": str(real), "config": dataclasses.asdict(cfg), "results": results})
     out.print(markdown_table(["synthetic", "observer accuracy (%)", "AUC", "p (largest)", "test images per kind"],
                              rows), highlight=False, soft_wrap=True)
+    if explain is not None:
+        out.print(f"what the observers look at: {explain}/ (one PNG per --synthetic, named after its folder)")

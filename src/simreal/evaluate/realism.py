@@ -74,9 +74,11 @@ def _load(bank: ImageBank, idx: np.ndarray, max_side: int) -> torch.Tensor:
 
 
 def observer_test(real: ImageBank, synthetic: ImageBank, cfg: ObserverConfig = ObserverConfig(),
-                  on_step: Callable[[], None] | None = None) -> dict[str, Any]:
+                  on_step: Callable[[], None] | None = None, explain: str | Path | None = None) -> dict[str, Any]:
     """Trains an :class:`Observer` on half of ``n`` real and ``n`` synthetic images and scores it on the other
-    half: held-out accuracy, 95 % interval, one-sided binomial p (above chance?), ROC AUC, and sizes."""
+    half: held-out accuracy, 95 % interval, one-sided binomial p (above chance?), ROC AUC, and sizes.
+
+    ``explain``: also write a PNG of what it looks at (:func:`explain_observer`)."""
     from sklearn.metrics import roc_auc_score
 
     n = min(len(real), len(synthetic), cfg.max_per_class)
@@ -113,21 +115,62 @@ def observer_test(real: ImageBank, synthetic: ImageBank, cfg: ObserverConfig = O
         logits = torch.cat([model(x_test[i:i + 256].contiguous(memory_format=fmt))
                             for i in range(0, len(x_test), 256)]).cpu().numpy()
     correct = int(((logits > 0) == (y_test == 1)).sum())
+    if explain is not None:
+        explain_observer(model, x_test.contiguous(memory_format=fmt), logits, n_test, explain)
     res = chance_test(correct, len(y_test))
     res.update({"auc": float(roc_auc_score(y_test, logits)), "train_per_class": n - n_test,
                 "test_per_class": n_test, "final_train_loss": float(loss.item())})
     return res
 
 
+def saliency_map(model: nn.Module, x: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+    """Mean over images and channels of |∂ model(x) / ∂ x|, ``(1, 1, H, W)``: where the logit is sensitive."""
+    grads = []
+    for i in range(0, len(x), chunk):
+        xi = x[i:i + chunk].detach().clone().requires_grad_(True)
+        model(xi).sum().backward()
+        grads.append(xi.grad.abs().mean(1, keepdim=True))
+    return torch.cat(grads).mean(0, keepdim=True)
+
+
+def explain_observer(model: Observer, x_test: torch.Tensor, logits: np.ndarray, n_real: int, path: str | Path,
+                     show: int = 8) -> Path:
+    """What a trained observer looks at, as one PNG of four rows: the held-out synthetic images' mean and its
+    saliency (mean |∂ logit / ∂ pixel| over the synthetic test images, then over the real ones), each
+    scaled to [-1, 1]; the ``show`` synthetic images it found most real; the ``show`` real images it found
+    most synthetic. ``x_test`` holds ``n_real`` real images, then the synthetic ones, with their ``logits``
+    (> 0: synthetic)."""
+    from simreal.utils.images import save_grid
+
+    def unit(t: torch.Tensor) -> torch.Tensor:
+        return (t - t.min()) / (t.max() - t.min()).clamp(min=1e-12) * 2 - 1
+
+    real, syn = x_test[:n_real], x_test[n_real:]
+    channels = x_test.shape[1]
+    maps = [unit(syn.mean(0, keepdim=True)),
+            *(unit(saliency_map(model, x)).expand(-1, channels, -1, -1) for x in (syn, real))]
+    most_real = syn[np.argsort(logits[n_real:])[:show].copy()]  # lowest logits: "real"
+    most_synthetic = real[np.argsort(-logits[:n_real])[:show].copy()]
+    return save_grid([torch.cat(maps).detach().cpu(), most_real.detach().cpu(), most_synthetic.detach().cpu()],
+                     path, min_cell=110)
+
+
 def observer_study(real: str | Path, synthetic: list[str | Path], cfg: ObserverConfig = ObserverConfig(),
-                   seeds: int = 1, show_progress: bool | None = None) -> dict[str, dict[str, Any]]:
+                   seeds: int = 1, show_progress: bool | None = None, explain: str | Path | None = None
+                   ) -> dict[str, dict[str, Any]]:
     """:func:`observer_test` of every ``synthetic`` dataset against ``real``, with ``seeds`` independent
-    splits and observers each: ``{path: {accuracy_pct_mean, accuracy_pct_std, runs}}``."""
+    splits and observers each: ``{path: {accuracy_pct_mean, accuracy_pct_std, runs}}``. With ``explain`` (a
+    folder), each dataset's first observer also writes ``explain/<dataset folder name>.png`` (the parent
+    folder's name in front where two datasets share a name)."""
     from simreal.data.reader import SimrealDataset
     from simreal.utils.progress import progress_bar
 
     real_bank = ImageBank(SimrealDataset(real))
     results: dict[str, dict[str, Any]] = {}
+    names: dict[str, str] = {}  # the folder's name, with its parent's where two share a name
+    for path in synthetic:
+        name = Path(path).name
+        names[str(path)] = name if name not in names.values() else f"{Path(path).resolve().parent.name}-{name}"
     with progress_bar(show_progress) as bar:
         task = bar.add_task("observers", total=len(synthetic) * seeds * cfg.steps, status="")
         for path in synthetic:
@@ -136,8 +179,9 @@ def observer_study(real: str | Path, synthetic: list[str | Path], cfg: ObserverC
             for seed in range(seeds):
                 bar.update(task, status=f"{Path(path).name} seed {seed}")
                 try:
+                    png = Path(explain) / f"{names[str(path)]}.png" if explain is not None and seed == 0 else None
                     runs.append(observer_test(real_bank, bank, dataclasses.replace(cfg, seed=cfg.seed + seed),
-                                              on_step=lambda: bar.advance(task)))
+                                              on_step=lambda: bar.advance(task), explain=png))
                 except ValueError as exc:
                     raise SimrealError(f"{path}: {exc}") from None
             acc = mean_std(100 * r["accuracy"] for r in runs)
