@@ -135,20 +135,17 @@ def saliency_map(model: nn.Module, x: torch.Tensor, chunk: int = 256) -> torch.T
 
 def explain_observer(model: Observer, x_test: torch.Tensor, logits: np.ndarray, n_real: int, path: str | Path,
                      show: int = 8) -> Path:
-    """What a trained observer looks at, as one PNG of four rows: the held-out synthetic images' mean and its
+    """What a trained observer looks at, as one PNG of three rows: the held-out synthetic images' mean and its
     saliency (mean |∂ logit / ∂ pixel| over the synthetic test images, then over the real ones), each
-    scaled to [-1, 1]; the ``show`` synthetic images it found most real; the ``show`` real images it found
+    stretched to [-1, 1]; the ``show`` synthetic images it found most real; the ``show`` real images it found
     most synthetic. ``x_test`` holds ``n_real`` real images, then the synthetic ones, with their ``logits``
     (> 0: synthetic)."""
-    from simreal.utils.images import save_grid
-
-    def unit(t: torch.Tensor) -> torch.Tensor:
-        return (t - t.min()) / (t.max() - t.min()).clamp(min=1e-12) * 2 - 1
+    from simreal.utils.images import save_grid, stretch
 
     real, syn = x_test[:n_real], x_test[n_real:]
     channels = x_test.shape[1]
-    maps = [unit(syn.mean(0, keepdim=True)),
-            *(unit(saliency_map(model, x)).expand(-1, channels, -1, -1) for x in (syn, real))]
+    maps = [stretch(syn.mean(0, keepdim=True)),
+            *(stretch(saliency_map(model, x)).expand(-1, channels, -1, -1) for x in (syn, real))]
     most_real = syn[np.argsort(logits[n_real:])[:show].copy()]  # lowest logits: "real"
     most_synthetic = real[np.argsort(-logits[:n_real])[:show].copy()]
     return save_grid([torch.cat(maps).detach().cpu(), most_real.detach().cpu(), most_synthetic.detach().cpu()],

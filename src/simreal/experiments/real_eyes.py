@@ -42,7 +42,7 @@ from simreal.refine.train import SimGANTrainer
 from simreal.simulate.write import generate_eyes
 from simreal.utils.config import to_dict
 from simreal.utils.errors import InputError
-from simreal.utils.images import save_grid
+from simreal.utils.images import save_grid, stretch
 from simreal.utils.report import markdown_table, mean_std
 from simreal.utils.seeding import numpy_rng
 
@@ -90,9 +90,11 @@ def mean_images(bank: ImageBank, limit: int = 2000) -> tuple[torch.Tensor, torch
     return x.mean(0), x.std(0)
 
 
-def mean_image_gap(a: ImageBank, b: ImageBank) -> dict[str, float]:
-    """RMS difference of the :func:`mean_images` of two sets (in units of an image's own std): the layout gap."""
-    (ma, sa), (mb, sb) = mean_images(a), mean_images(b)
+def mean_image_gap(a: ImageBank | tuple[torch.Tensor, torch.Tensor],
+                   b: ImageBank | tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
+    """RMS difference of the :func:`mean_images` of two sets (in units of an image's own std): the layout gap.
+    Either set may be given as its :func:`mean_images` already computed."""
+    (ma, sa), (mb, sb) = (x if isinstance(x, tuple) else mean_images(x) for x in (a, b))
     return {"mean_rms": float((ma - mb).pow(2).mean().sqrt()), "std_rms": float((sa - sb).pow(2).mean().sqrt())}
 
 
@@ -158,12 +160,11 @@ def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealE
              "real": image_statistics(real_bank)}
     spectra = {"synthetic": power_spectrum(synthetic), "refined": power_spectrum(refined),
                "real": power_spectrum(real_bank)}
-    layout = {k: mean_image_gap(bank, real_bank) for k, bank in (("synthetic", synthetic), ("refined", refined))}
+    means = {k: mean_images(b) for k, b in (("synthetic", synthetic), ("refined", refined), ("real", real_bank))}
+    layout = {k: mean_image_gap(means[k], means["real"]) for k in ("synthetic", "refined")}
     fig = study.out / "figures"
-    means = [mean_images(b) for b in (synthetic, refined, real_bank)]
-    scale = lambda t: (t - t.min()) / (t.max() - t.min()) * 2 - 1  # noqa: E731  (each panel to [-1, 1])
-    save_grid([torch.stack([scale(m)[None] for m, _ in means]), torch.stack([scale(sd)[None] for _, sd in means])],
-              fig / "mean_images.png", min_cell=165)
+    save_grid([torch.stack([stretch(m)[None] for m, _ in means.values()]),
+               torch.stack([stretch(sd)[None] for _, sd in means.values()])], fig / "mean_images.png", min_cell=165)
     plot_band_ratios(SPECTRUM_BANDS, spectra, "real", fig / "spectrum.png",
                      "where the images differ from real eyes, by scale")
     idx = torch.arange(min(12, len(real_bank), len(synthetic)))

@@ -18,6 +18,11 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return np.transpose(arr, (1, 2, 0))
 
 
+def stretch(t: torch.Tensor) -> torch.Tensor:
+    """``t`` linearly mapped onto [-1, 1] (its minimum to -1, its maximum to 1): a map or mean image for a grid."""
+    return (t - t.min()) / (t.max() - t.min()).clamp(min=1e-12) * 2 - 1
+
+
 def grid_image(rows: list[torch.Tensor], min_cell: int = 48, pad: int = 2) -> Image.Image:
     """One row per tensor ``(n, C, H, W)`` (values in [-1, 1]); cells upscaled to ≥ ``min_cell`` px."""
     n = max(r.shape[0] for r in rows)
