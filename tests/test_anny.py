@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import mujoco
 import numpy as np
 import pytest
 
@@ -80,6 +79,8 @@ def test_posing_is_rigid_per_bone(model):
 
 def _capsule_sites(pose: dict) -> dict[str, np.ndarray]:
     """Sites of a capsule body posed by MuJoCo (heading 0: world axes = the person's axes)."""
+    import mujoco  # after simreal.simulate.people, which chooses MuJoCo's GL backend
+
     rng = np.random.default_rng(0)
     builder = SceneBuilder(SceneConfig(width=64, height=64, max_people=1))
     person = Person(0, sample_shape(rng), sample_appearance(rng), pose, position=(0.0, 0.0), heading_deg=0.0)

@@ -29,6 +29,9 @@ Backgrounds = Annotated[Path | None, typer.Option(help="Folder of background pho
                                                   "shipped with scikit-image, scikit-learn and matplotlib).")]
 Detector = Annotated[str, typer.Option(help="Person detector that rejects backgrounds with people: opencv (HOG "
                                        "people + Haar faces), none, or package.module:function.")]
+Body = Annotated[str | None, typer.Option(help="anny: realistic Anny body meshes (needs `make body-model`); "
+                                          "capsules: the faster capsule bodies; auto (default): anny where "
+                                          "the body model exists, else capsules (scene.body).")]
 
 
 @cli_errors
@@ -39,6 +42,7 @@ def generate_people(
     people_lambda: Annotated[float | None, typer.Option(help="Mean number of people per scene (Poisson; paper: "
                                                         "9, the authors' code: 10 with --min-people 2).")] = None,
     min_people: Annotated[int | None, typer.Option(min=1, help="At least this many people per scene.")] = None,
+    body: Body = None,
     backgrounds: Backgrounds = None,
     person_detector: Detector = "opencv",
     workers: Workers = 1,
@@ -55,7 +59,7 @@ def generate_people(
     from simreal.utils.config import resolve
 
     cfg = resolve(PeopleConfig(), config, with_shorthands(sets, {
-        "scene.people_lambda": people_lambda, "scene.min_people": min_people,
+        "scene.people_lambda": people_lambda, "scene.min_people": min_people, "scene.body": body,
         "backgrounds": backgrounds or "none", "person_detector": person_detector}))
     if dry_run_printed(cfg, dry_run):
         return
@@ -76,6 +80,7 @@ def generate_mixed(
                                                         "default 4, the paper's; scene.people_lambda).")] = None,
     min_people: Annotated[int | None, typer.Option(min=0, help="At least this many synthetic people (default 1; "
                                                    "scene.min_people).")] = None,
+    body: Body = None,
     limit: Annotated[int, typer.Option(min=0, help="Use only the first N real images (0: all).")] = 0,
     seed: Seed = 0,
     workers: Workers = 1,
@@ -92,7 +97,8 @@ def generate_mixed(
     from simreal.utils.config import resolve
 
     cfg = resolve(MixedConfig(), config, with_shorthands(sets, {
-        "renders_per_image": renders_per_image, "scene.people_lambda": people_lambda, "scene.min_people": min_people}))
+        "renders_per_image": renders_per_image, "scene.people_lambda": people_lambda, "scene.min_people": min_people,
+        "scene.body": body}))
     if dry_run_printed(cfg, dry_run):
         return
 

@@ -8,6 +8,7 @@ renders every scene of a :class:`~simreal.simulate.people.scene.SceneBuilder` wi
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import mujoco
 import numpy as np
@@ -34,15 +35,18 @@ class SceneRenderer:
         self._cam.fixedcamid = model.camera(camera).id
         self._rect = mujoco.MjrRect(0, 0, width, height)
 
-    def render(self, data: mujoco.MjData, width: int | None = None,
-               height: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def render(self, data: mujoco.MjData, width: int | None = None, height: int | None = None,
+               meshes: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``rgb`` (H, W, 3) uint8, ``depth`` (H, W) float32 metres along the optical axis (inf where empty)
-        and ``geom`` (H, W) int32 geom id (−1 where empty); any size up to the one the renderer was made for."""
+        and ``geom`` (H, W) int32 geom id (−1 where empty); any size up to the one the renderer was made for.
+        ``meshes``: ids of meshes whose vertices or normals changed since they were last drawn (re-uploaded)."""
         w, h = width or self.width, height or self.height
         if w > self.width or h > self.height:
             raise SimrealError(f"cannot render {w}×{h}: this renderer's buffer is {self.width}×{self.height}")
         self._rect = mujoco.MjrRect(0, 0, w, h)
         self._gl.make_current()
+        for mesh in meshes:
+            mujoco.mjr_uploadMesh(self.model, self._con, mesh)
         mujoco.mjv_updateScene(self.model, data, self._opt, self._pert, self._cam, mujoco.mjtCatBit.mjCAT_ALL,
                                self._scene)
         rgb = np.empty((h, w, 3), np.uint8)

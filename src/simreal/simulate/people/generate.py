@@ -20,7 +20,7 @@ from simreal.data.format import ImageSpec, LabelField, Provenance, command_line
 from simreal.data.writer import DatasetWriter
 from simreal.simulate.people.backgrounds import Backgrounds, load_backgrounds, load_detector
 from simreal.simulate.people.labels import person_records
-from simreal.simulate.people.scene import SceneBuilder, SceneConfig
+from simreal.simulate.people.scene import SceneBuilder, SceneConfig, resolved_body, with_body
 from simreal.simulate.people.skeleton import COCO_FLIP_PAIRS, COCO_KEYPOINTS, COCO_SKELETON
 from simreal.simulate.render import SceneRenderer
 from simreal.simulate.shards import Row
@@ -72,7 +72,7 @@ class SceneMaker:
             attempt += 1
         attempt -= 1
         t1 = time.perf_counter()
-        rgb, depth, geom = self.renderer.render(scene.data)
+        rgb, depth, geom = self.renderer.render(scene.data, meshes=scene.meshes)
         t2 = time.perf_counter()
         owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
         background, bg_info = self.backgrounds.sample(rng, self.cfg.scene.width, self.cfg.scene.height)
@@ -114,6 +114,9 @@ class PeopleJob:
     cfg: PeopleConfig
     label: str = "generate people"
 
+    def __post_init__(self) -> None:  # the body a dataset records is the one it gets, "auto" resolved
+        object.__setattr__(self, "cfg", dataclasses.replace(self.cfg, scene=resolved_body(self.cfg.scene)))
+
     def start(self, root: Path, rows: range, log: Callable[[str], object]
               ) -> tuple[DatasetWriter, Callable[[int], Row], Callable[[], None]]:
         cfg = self.cfg
@@ -135,5 +138,6 @@ def generate_people(out: str | Path, count: int = 100, seed: int = 0, cfg: Peopl
                     overwrite: bool = False, show_progress: bool | None = None,
                     log: Callable[[str], object] = print) -> Path | None:
     """Render ``count`` scenes into ``out``; returns ``out`` once merged (None: other shards still running)."""
+    cfg = dataclasses.replace(cfg, scene=with_body(cfg.scene, log))
     return generate_sharded(out, PeopleJob(count, seed, cfg), workers, shard, ray_address, overwrite, show_progress,
                             log)

@@ -28,12 +28,10 @@ import mujoco
 import numpy as np
 from scipy.ndimage import find_objects
 
-from simreal.simulate.people.scene import Scene
-from simreal.simulate.people.skeleton import COCO_KEYPOINTS, MPII_KEYPOINTS, SITES
+from simreal.simulate.people.scene import COCO_SITES, MPII_SITES, Scene
+from simreal.simulate.people.skeleton import MPII_KEYPOINTS, SITES
 
 FACE = {"nose", "left_eye", "right_eye", "left_ear", "right_ear"}
-COCO_IDX = [SITES.index(n) for n in COCO_KEYPOINTS]
-MPII_IDX = [SITES.index(n) for n in MPII_KEYPOINTS]
 
 
 IS_FACE = np.array([name in FACE for name in SITES])
@@ -59,13 +57,25 @@ def site_tolerances(model: mujoco.MjModel, geom_person: np.ndarray, k: int) -> n
 
 
 def head_box(scene: Scene, k: int) -> list[float]:
-    """[x1, y1, x2, y2]: the image box of the projected corners of person ``k``'s head ellipsoid's box
-    (MPII's head rectangle, from which MPII's head size is 0.6 × its diagonal)."""
-    g = scene.model.geom(f"p{k}_head").id
-    centre, rot, size = scene.data.geom_xpos[g], scene.data.geom_xmat[g].reshape(3, 3), scene.model.geom_size[g]
-    signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=float)
-    uv, _ = scene.camera.project(centre + (signs * size) @ rot.T)
+    """[x1, y1, x2, y2]: MPII's head rectangle (from which MPII's head size is 0.6 × its diagonal): the image
+    box of the projected corners of person ``k``'s head ellipsoid's box, or of an Anny body's projected head
+    (the vertices the head bone moves most, hair regions included)."""
+    person = scene.people[k]
+    if person.anny_shape is not None:
+        bodies = _anny_model()
+        uv, _ = scene.camera.project(person.world[bodies.vertex_segment == "head"])
+    else:
+        g = scene.model.geom(f"p{k}_head").id
+        centre, rot, size = scene.data.geom_xpos[g], scene.data.geom_xmat[g].reshape(3, 3), scene.model.geom_size[g]
+        signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=float)
+        uv, _ = scene.camera.project(centre + (signs * size) @ rot.T)
     return [round(float(v), 2) for v in (*uv.min(axis=0), *uv.max(axis=0))]
+
+
+def _anny_model():
+    from simreal.simulate.people import anny
+
+    return anny.load()
 
 
 def visibility(uv: np.ndarray, z: np.ndarray, k: int, depth: np.ndarray, owner: np.ndarray, front_body: np.ndarray,
@@ -105,45 +115,48 @@ def person_records(scene: Scene, depth: np.ndarray, geom: np.ndarray) -> list[di
     """Labels of every person with at least one visible pixel (hidden people are left out); ``geom`` is the
     rendered geom index per pixel (−1: background)."""
     owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
-    front_body = np.where(geom >= 0, scene.model.geom_bodyid[np.maximum(geom, 0)], -1)
+    front_body = np.where(geom >= 0, scene.geom_body[np.maximum(geom, 0)], -1)
     cam = scene.camera
     f = cam.focal_px
     projected = []
     for person in scene.people:
-        world = scene.sites(person.index)
-        uv, z = cam.project(world)
-        projected.append((person, world, uv, z))
+        coco, mpii = scene.keypoints(person.index)
+        projected.append((person, coco, mpii, *cam.project(coco), *cam.project(mpii)))
     # every person's pixel count and bounding box in one pass over the image
     n = max((p.index for p in scene.people), default=-1) + 1
     areas = np.bincount(owner.ravel() + 1, minlength=n + 1)[1:]
     boxes = find_objects(owner + 1, max_label=n)
     records = []
-    for person, world, uv, z in projected:
+    for person, coco, mpii, uv, z, uv_mpii, z_mpii in projected:
         k = person.index
         if areas[k] == 0:
             continue
         rows, cols = boxes[k]
-        vis, occ = visibility(uv, z, k, depth, owner, front_body, site_tolerances(scene.model, scene.geom_person, k),
-                              site_bodies(scene.model, k), IS_FACE)
-        others = [o[2][COCO_IDX] for o in projected if o[0].index != k]
-        mine = uv[COCO_IDX]
-        min_dist = min((float(np.min(np.linalg.norm(mine[:, None] - other[None], axis=-1))) for other in others),
+        tolerance, bodies = site_tolerances(scene.model, scene.geom_person, k), site_bodies(scene.model, k)
+        coco_vis, occ = visibility(uv, z, k, depth, owner, front_body, tolerance[COCO_SITES], bodies[COCO_SITES],
+                                   IS_FACE[COCO_SITES])
+        mpii_vis, occ_mpii = visibility(uv_mpii, z_mpii, k, depth, owner, front_body, tolerance[MPII_SITES],
+                                        bodies[MPII_SITES], IS_FACE[MPII_SITES])
+        others = [o[3] for o in projected if o[0].index != k]
+        min_dist = min((float(np.min(np.linalg.norm(uv[:, None] - other[None], axis=-1))) for other in others),
                        default=None)
-        coco_vis = vis[COCO_IDX]
-        pelvis_z = float(z[SITES.index("pelvis")])
+        pelvis_z = float(z_mpii[MPII_KEYPOINTS.index("pelvis")])
+        body = {} if person.anny_shape is None else {
+            "age_years": round(person.anny_shape.morphological_age, 1),
+            "gender": round(person.anny_shape.phenotype["gender"], 3), "anny_shape": person.anny_shape.index}
         records.append({
-            "keypoints": _keypoints(uv[COCO_IDX], coco_vis),
-            "keypoints_mpii": _keypoints(uv[MPII_IDX], vis[MPII_IDX]),
-            "occluded_by": [occ[i] for i in COCO_IDX],
-            "occluded_by_mpii": [occ[i] for i in MPII_IDX],
+            "keypoints": _keypoints(uv, coco_vis),
+            "keypoints_mpii": _keypoints(uv_mpii, mpii_vis),
+            "occluded_by": occ,
+            "occluded_by_mpii": occ_mpii,
             "bbox": [cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start],
             "head_box": head_box(scene, k),
             "area": int(areas[k]),
             "mask_id": k + 1,
             "person": k,
             "synthetic": True,
-            "joints_3d": [[round(float(c), 4) for c in p] for p in world[COCO_IDX]],
-            "joints_3d_mpii": [[round(float(c), 4) for c in p] for p in world[MPII_IDX]],
+            "joints_3d": [[round(float(c), 4) for c in p] for p in coco],
+            "joints_3d_mpii": [[round(float(c), 4) for c in p] for p in mpii],
             "factors": {
                 "visible_ratio": round(float(np.mean(coco_vis == 2)), 4),
                 "stature_px": round(f * person.shape.height / max(pelvis_z, 1e-6), 2),
@@ -152,6 +165,8 @@ def person_records(scene: Scene, depth: np.ndarray, geom: np.ndarray) -> list[di
                 "height_m": round(person.shape.height, 3),
                 "child": person.shape.child,
                 "heading_deg": round(person.heading_deg, 2),
+                "body": "capsules" if person.anny_shape is None else "anny",
+                **body,
             },
         })
     return records

@@ -32,7 +32,15 @@ from simreal.data.reader import SimrealDataset, read_manifest
 from simreal.data.writer import DatasetWriter
 from simreal.simulate.people.generate import DEPTH_MAX_MM, composite
 from simreal.simulate.people.labels import person_records
-from simreal.simulate.people.scene import Camera, SceneBuilder, SceneConfig, make_camera, sample_light
+from simreal.simulate.people.scene import (
+    Camera,
+    SceneBuilder,
+    SceneConfig,
+    make_camera,
+    resolved_body,
+    sample_light,
+    with_body,
+)
 from simreal.simulate.render import SceneRenderer
 from simreal.simulate.shards import Row
 from simreal.simulate.workers import generate_sharded
@@ -127,7 +135,7 @@ class MixedMaker:
         while scene is None:
             scene, _ = self.builder.populate(rng, camera, sample_light(cfg.scene, rng), n, where)
             n = max(cfg.scene.min_people, n - 1) if scene is None else n  # crowded: one fewer
-        rgb, depth, geom = self.renderer.render(scene.data, w, h)
+        rgb, depth, geom = self.renderer.render(scene.data, w, h, meshes=scene.meshes)
         owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
         out = composite(rgb, image, owner >= 0)
         synthetic = person_records(scene, depth, geom)
@@ -165,6 +173,9 @@ class MixedJob:
     max_size: tuple[int, int]  # (width, height) of the largest real image used
     fixed_size: tuple[int, int] | None  # (width, height) when every real image used has it
     label: str = "generate mixed"
+
+    def __post_init__(self) -> None:  # the body a dataset records is the one it gets, "auto" resolved
+        object.__setattr__(self, "cfg", dataclasses.replace(self.cfg, scene=resolved_body(self.cfg.scene)))
 
     def start(self, root: Path, rows: range, log: Callable[[str], object]
               ) -> tuple[DatasetWriter, Callable[[int], Row], Callable[[], None]]:
@@ -219,5 +230,6 @@ def generate_mixed(real: str | Path, out: str | Path, seed: int = 0, cfg: MixedC
                    log: Callable[[str], object] = print) -> Path | None:
     """Write D_M from the real keypoint dataset ``real`` (``limit`` > 0: only its first ``limit`` images) in
     this process, ``workers`` processes, one ``shard`` (K, N) or Ray tasks; returns ``out`` once merged."""
+    cfg = dataclasses.replace(cfg, scene=with_body(cfg.scene, log))
     return generate_sharded(out, mixed_job(real, seed, cfg, limit), workers, shard, ray_address, overwrite,
                             show_progress, log)

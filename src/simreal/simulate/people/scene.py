@@ -6,10 +6,16 @@ into the image and at random headings; a person whose geoms penetrate another pe
 with negative distance) is re-placed, at most ``place_tries`` times, and a pose that penetrates itself
 (beyond ``self_penetration_m``) is re-drawn, at most ``pose_tries`` times. If a person cannot be placed the
 scene is rejected and the caller draws a new one.
+
+Bodies (``SceneConfig.body``): ``anny`` renders realistic Anny meshes (:mod:`simreal.simulate.people.anny`,
+:mod:`simreal.simulate.people.meshes`), each standing on a hidden capsule body fitted to it that MuJoCo uses
+for placement and self-penetration; ``capsules`` renders the capsule bodies themselves (faster, and no body
+file needed); ``auto`` is ``anny`` where ``make body-model`` has run, else ``capsules``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,18 +24,23 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from simreal.simulate.people import anny
 from simreal.simulate.people.body import (
+    CHILD_SHARE,
     MATERIALS,
     TEXTURES,
     Appearance,
     BodyShape,
+    material_of,
     person_body,
     sample_appearance,
     sample_shape,
     slot_materials,
 )
+from simreal.simulate.people.meshes import HIDDEN_GROUP, MeshSlots
 from simreal.simulate.people.pose import axis_quat, ball_quat, quat_mul, sample_pose
-from simreal.simulate.people.skeleton import SITES
+from simreal.simulate.people.skeleton import COCO_KEYPOINTS, MPII_KEYPOINTS, SITES
+from simreal.utils.errors import ConfigError
 
 Range = tuple[float, float]
 PARK_X = -60.0  # unplaced people wait behind the camera, out of view
@@ -55,6 +66,40 @@ class SceneConfig:
     light_intensity: Range = (0.35, 0.9)
     ambient: Range = (0.2, 0.5)
     postures: dict[str, float] | None = None  # None: pose.POSTURES
+    body: str = "auto"  # anny | capsules | auto (anny where `make body-model` has run)
+    child_share: float = CHILD_SHARE  # probability that a person is a child (capsules: 0.9-1.45 m; Anny: 3-17 years)
+
+
+BODIES = ("anny", "capsules", "auto")
+COCO_SITES = [SITES.index(n) for n in COCO_KEYPOINTS]
+MPII_SITES = [SITES.index(n) for n in MPII_KEYPOINTS]
+
+
+def resolve_body(body: str) -> str:
+    """``anny`` or ``capsules`` for a ``SceneConfig.body``; ``auto`` is anny when the body file exists."""
+    if body not in BODIES:
+        raise ConfigError(f"unknown body {body!r}; choose one of {', '.join(BODIES)}")
+    if body == "auto":
+        return "anny" if anny.available() else "capsules"
+    return body
+
+
+def resolved_body(cfg: SceneConfig) -> SceneConfig:
+    """``cfg`` with ``auto`` resolved: the body a dataset records is the one it gets."""
+    return dataclasses.replace(cfg, body=resolve_body(cfg.body))
+
+
+def with_body(cfg: SceneConfig, log: Callable[[str], object]) -> SceneConfig:
+    """:func:`resolved_body`, checked before any work starts: an explicit ``anny`` without the body file is
+    an error naming ``make body-model``, and ``auto`` says when it falls back to capsules."""
+    out = resolved_body(cfg)
+    if out.body == "anny":
+        anny.load()
+    elif cfg.body == "auto":
+        log(f"capsule bodies: no Anny body model at {anny.model_path()} (`make body-model` makes it)")
+    if not 0.0 <= cfg.child_share <= 1.0:
+        raise ConfigError(f"child_share must be in [0, 1], got {cfg.child_share}")
+    return out
 
 
 @dataclass
@@ -113,6 +158,9 @@ class Person:
     pose: dict[str, Any]
     position: tuple[float, float] = (PARK_X, 0.0)
     heading_deg: float = 0.0
+    anny_shape: anny.AnnyShape | None = None  # the rendered body; ``shape`` is then its hidden capsule stand-in
+    posed: anny.PosedBody | None = None  # posed without root tilt, relative to the hip joints' midpoint
+    world: np.ndarray | None = None  # the posed mesh's vertices in the world, once placed
 
 
 @dataclass
@@ -123,11 +171,30 @@ class Scene:
     data: mujoco.MjData
     light: dict[str, Any]
     geom_person: np.ndarray  # person index per geom (−1: none)
+    geom_body: np.ndarray  # the body segment each geom belongs to (an Anny mesh part: its capsule stand-in's)
     factors: dict[str, Any] = field(default_factory=dict)
+    meshes: list[int] = field(default_factory=list)  # meshes rewritten for this scene: upload before rendering
 
     def sites(self, k: int) -> np.ndarray:
-        """World positions ``(len(SITES), 3)`` of person ``k``'s keypoint sites."""
+        """World positions ``(len(SITES), 3)`` of person ``k``'s keypoint sites (on the capsule body)."""
         return np.stack([self.data.site(f"p{k}_{s}").xpos for s in SITES])
+
+    def keypoints(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """World positions of person ``k``'s COCO-17 and MPII-16 keypoints: the capsule body's sites, or the
+        Anny body's regressed and bone keypoints."""
+        person = self.people[k]
+        if person.anny_shape is None:
+            sites = self.sites(k)
+            return sites[COCO_SITES], sites[MPII_SITES]
+        to_world = _pelvis_frame(self.data, k)
+        return to_world(person.posed.coco), to_world(person.posed.mpii)
+
+
+def _pelvis_frame(data: mujoco.MjData, k: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Person frame (origin between the hip joints) → world, from person ``k``'s posed capsule pelvis."""
+    body = data.body(f"p{k}_pelvis")
+    rot, pos = body.xmat.reshape(3, 3).copy(), body.xpos.copy()
+    return lambda points: points @ rot.T + pos
 
 
 class Poser:
@@ -236,7 +303,8 @@ class SceneBuilder:
     """
 
     def __init__(self, cfg: SceneConfig):
-        self.cfg = cfg
+        self.cfg = cfg = resolved_body(cfg)
+        self.bodies = anny.load() if cfg.body == "anny" else None
         rng = np.random.default_rng(0)
         n = cfg.max_people
         slots = [_slot_xml(k, sample_shape(rng), sample_appearance(rng), True) for k in range(n)]
@@ -250,19 +318,33 @@ class SceneBuilder:
             '<camera name="cam" pos="0 0 2" xyaxes="0 -1 0 0 0 1" fovy="45"/>'
             f'{"".join(b for _, b in slots)}</worldbody><contact>{"".join(_excludes(k) for k in range(n))}</contact>'
             '</mujoco>')
-        self.model = mujoco.MjModel.from_xml_string(xml)
+        spec = mujoco.MjSpec.from_string(xml)
+        self.meshes = MeshSlots(self.bodies, n) if self.bodies is not None else None
+        if self.meshes is not None:  # the capsule bodies only stand in for the meshes in MuJoCo's checks
+            for g in spec.geoms:
+                g.group = HIDDEN_GROUP
+            self.meshes.add_to(spec)
+        self.model = spec.compile()
         self.data = mujoco.MjData(self.model)
         self.poser = Poser(self.model, self.data, n)
         m = self.model
+        self.geom_body = m.geom_bodyid.copy()
+        if self.meshes is not None:
+            self.meshes.bind(m)
+            for k in range(n):
+                for g, b in self.meshes.segment_bodies(k).items():
+                    self.geom_body[g] = b
         self._ids = []
         for k in range(n):
             pre = f"p{k}_"
             ids = {kind: np.array([i for i in range(count) if getattr(m, kind)(i).name.startswith(pre)])
                    for kind, count in (("body", m.nbody), ("geom", m.ngeom), ("site", m.nsite))}
+            mesh = np.array([m.geom(i).name.startswith(pre + "mesh_") for i in ids["geom"]], dtype=bool)
+            ids["geom"], ids["mesh"] = ids["geom"][~mesh], ids["geom"][mesh]  # the capsule body's, the mesh's
             ids["material"] = {name: m.material(pre + name).id for name in MATERIALS}
-            ids["top_geoms"] = [m.geom(pre + g).id for g in ("abdomen", "chest", "left_upper_arm", "right_upper_arm")]
-            ids["sleeves"] = [m.geom(f"{pre}{s}_forearm").id for s in ("left", "right")]
-            ids["trousers"] = [m.geom(f"{pre}{s}_shin").id for s in ("left", "right")]
+            # the geoms that are drawn, each with the segment whose clothes it wears
+            drawn = [i for i in [*ids["geom"], *ids["mesh"]] if m.geom_group[i] != HIDDEN_GROUP]
+            ids["dress"] = {i: m.geom(i).name[len(pre):].removeprefix("mesh_") for i in drawn}
             self._ids.append(ids)
 
     # -- one person --------------------------------------------------------------------------------
@@ -280,13 +362,11 @@ class SceneBuilder:
     def _set_appearance(self, person: Person) -> None:
         m, ids, a = self.model, self._ids[person.index], person.appearance
         mat = ids["material"]
-        for name, colour in (("skin", a.skin), ("hair", a.hair), ("bottom", a.bottom), ("shoes", a.shoes)):
+        for name, colour in (("skin", a.skin), ("hair", a.hair), ("bottom", a.bottom), ("shoes", a.shoes),
+                             (f"top_{a.pattern}", a.top)):
             m.mat_rgba[mat[name]] = (*colour, 1.0)
-        top = mat[f"top_{a.pattern}"]
-        m.mat_rgba[top] = (*a.top, 1.0)
-        m.geom_matid[ids["top_geoms"]] = top
-        m.geom_matid[ids["sleeves"]] = top if a.long_sleeves else mat["skin"]
-        m.geom_matid[ids["trousers"]] = mat["bottom"] if a.long_trousers else mat["skin"]
+        for g, segment in ids["dress"].items():
+            m.geom_matid[g] = mat[material_of(segment, a)]
 
     def _set_camera(self, camera: Camera, light: dict[str, Any]) -> None:
         m = self.model
@@ -322,13 +402,15 @@ class SceneBuilder:
         return scene, stats
 
     def populate(self, rng: np.random.Generator, camera: Camera, light: dict[str, Any], n: int,
-                 where: Callable[[Person], tuple[float, float, float]]) -> tuple[Scene | None, dict[str, int]]:
-        """Place ``n`` new people, each at ``where(person)`` = (x, y, ground height); re-placed on contact."""
+                 where: Callable[[Person], tuple[float, ...]]) -> tuple[Scene | None, dict[str, int]]:
+        """Place ``n`` new people, each at ``where(person)`` = (x, y, ground height) facing a random way, or
+        (x, y, ground height, heading in degrees); re-placed on contact."""
         self._set_camera(camera, light)
-        people = [Person(k, sample_shape(rng), sample_appearance(rng), sample_pose(rng, postures=self.cfg.postures))
-                  for k in range(n)]
+        people = [self._person(k, rng) for k in range(n)]
         for k in range(self.cfg.max_people):  # everyone waits behind the camera
             self.data.qpos[self.poser.root_adr(k):self.poser.root_adr(k) + 3] = (PARK_X - 4.0 * k, 0.0, 1.0)
+            if self.meshes is not None:
+                self.meshes.park(k)
         stats = {"replaced": 0, "reposed": 0}
         for person in people:
             self._set_geometry(person)
@@ -336,23 +418,57 @@ class SceneBuilder:
             if not self._place(person, where, rng, stats, n):
                 return None, stats
         mujoco.mj_forward(self.model, self.data)
-        return Scene(camera, people, self.model, self.data, light, self.poser.geom_person, {}), stats
+        scene = Scene(camera, people, self.model, self.data, light, self.poser.geom_person, self.geom_body, {})
+        for person in people:
+            if person.anny_shape is not None:
+                person.world = _pelvis_frame(self.data, person.index)(person.posed.vertices)
+                scene.meshes += self.meshes.write(person.index, person.world)
+        if scene.meshes:
+            mujoco.mj_kinematics(self.model, self.data)  # the mesh geoms moved from their parking place
+        return scene, stats
 
-    def _place(self, person: Person, where: Callable[[Person], tuple[float, float, float]],
+    def _person(self, k: int, rng: np.random.Generator) -> Person:
+        if self.bodies is None:
+            return Person(k, sample_shape(rng, self.cfg.child_share), sample_appearance(rng),
+                          sample_pose(rng, postures=self.cfg.postures))
+        body = self.bodies.sample_shape(rng, self.cfg.child_share)
+        return Person(k, self.bodies.proxy_shape(body), sample_appearance(rng),
+                      sample_pose(rng, postures=self.cfg.postures), anny_shape=body)
+
+    def _pose_mesh(self, person: Person) -> None:
+        """Pose the Anny body as the capsule body is (the root's tilt comes from MuJoCo's free joint)."""
+        posed = self.bodies.pose(person.anny_shape, {**person.pose, "root_tilt": (0.0, 0.0)})
+        i = self.bodies.index
+        hips = (person.anny_shape.heads[i["upperleg01.L"]] + person.anny_shape.heads[i["upperleg01.R"]]) / 2
+        person.posed = anny.PosedBody(posed.vertices - hips, posed.bone_heads - hips, posed.mpii - hips,
+                                      posed.coco - hips)
+
+    def _ground(self, person: Person, ground_z: float) -> None:
+        if person.anny_shape is None:
+            self.poser.ground(person, ground_z)
+            return
+        mujoco.mj_kinematics(self.model, self.data)
+        lowest = _pelvis_frame(self.data, person.index)(person.posed.vertices)[:, 2].min()
+        self.data.qpos[self.poser.root_adr(person.index) + 2] += ground_z - lowest
+
+    def _place(self, person: Person, where: Callable[[Person], tuple[float, ...]],
                rng: np.random.Generator, stats: dict[str, int], n: int) -> bool:
         cfg = self.cfg
         for _ in range(cfg.place_tries):
-            x, y, ground_z = where(person)
+            x, y, ground_z, *heading = where(person)
             person.position = (x, y)
-            person.heading_deg = float(rng.uniform(-180, 180))
+            person.heading_deg = float(heading[0]) if heading else float(rng.uniform(-180, 180))
             self.poser.set_pose(person)
-            self.poser.ground(person, ground_z)
+            if person.anny_shape is not None and person.posed is None:
+                self._pose_mesh(person)
+            self._ground(person, ground_z)
             self_pen, other = self.poser.contacts(person.index, cfg.self_penetration_m)
             if self_pen:
                 if stats["reposed"] >= cfg.pose_tries * n:
                     return False
                 stats["reposed"] += 1
                 person.pose = sample_pose(rng, person.pose["posture"], postures=cfg.postures)
+                person.posed = None
             elif other:
                 stats["replaced"] += 1
             else:
