@@ -47,6 +47,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse
 
 from simreal.simulate.people.body import ARMS, CHILD_SHARE, HINGES, LIMB_HINGES, SEGMENTS, BodyShape
 from simreal.simulate.people.pose import ball_quat
@@ -118,6 +119,7 @@ class AnnyShape:
     rest_vertices: np.ndarray  # (V, 3) Anny's rest (A-) pose
     canonical: np.ndarray  # (J, 4, 4) skinning transforms rest → zero pose
     heads: np.ndarray  # (J, 3) bone heads in the zero pose
+    zero_vertices: np.ndarray  # (V, 3) in the zero pose
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,10 @@ class AnnyModel:
         self.parents = data["bone_parents"].astype(np.int64)
         self.weight_index = data["vertex_bone_indices"].astype(np.int64)
         self.weights = data["vertex_bone_weights"].astype(np.float64)
+        rows = np.repeat(np.arange(len(self.weights)), self.weights.shape[1])
+        self._weight_matrix = scipy.sparse.csr_matrix(  # (vertices, bones): skinning as one sparse product
+            (self.weights.ravel(), (rows, self.weight_index.ravel())),
+            shape=(len(self.weights), len(data["bone_labels"])))
         self.bank = data["bank_coefficients"]
         self.phenotypes = data["bank_phenotypes"]
         self.phenotype_labels = [str(x) for x in data["bank_phenotype_labels"]]
@@ -194,7 +200,7 @@ class AnnyModel:
         its segment lengths are the Anny body's (zero pose), its girth fits the thighs' thickness."""
         h, i = shape.heads, self.index
         dist = lambda a, b: float(np.linalg.norm(h[i[a]] - h[i[b]]))  # noqa: E731
-        zero = self._skin(shape.canonical, shape.rest_vertices)
+        zero = shape.zero_vertices
         bottom = zero[:, 2].min()
         seg = {"ankle": float(h[i["foot.L"]][2] - bottom), "shank": dist("lowerleg01.L", "foot.L"),
                "thigh": dist("upperleg01.L", "lowerleg01.L"),
@@ -246,7 +252,7 @@ class AnnyModel:
                          morphological_age=float(self.morph_age[index]),
                          phenotype={k: float(v) for k, v in zip(self.phenotype_labels, ph, strict=True)},
                          height=float(zero[:, 2].max() - zero[:, 2].min()), rest_vertices=rest,
-                         canonical=canonical, heads=zero_heads)
+                         canonical=canonical, heads=zero_heads, zero_vertices=zero)
 
     # -- posing -----------------------------------------------------------------------------------------
     def local_rotations(self, pose: dict[str, object]) -> dict[int, np.ndarray]:
@@ -303,7 +309,7 @@ class AnnyModel:
 
     def _skin(self, transforms: np.ndarray, vertices: np.ndarray) -> np.ndarray:
         """Linear blend skinning: Σ_k w_k T_{b_k} v."""
-        blend = np.einsum("vk,vkij->vij", self.weights, transforms[self.weight_index, :3])
+        blend = (self._weight_matrix @ transforms[:, :3].reshape(len(transforms), 12)).reshape(-1, 3, 4)
         return np.einsum("vij,vj->vi", blend[:, :, :3], vertices) + blend[:, :, 3]
 
 
