@@ -46,12 +46,12 @@ def test_person_behind_another_is_occluded(body):
     cfg = SceneConfig(width=240, height=240, max_people=2, postures={"standing": 1.0}, body=body, child_share=0.0)
     builder = SceneBuilder(cfg)
     camera = make_camera(0.0, 5.0, 1.0, 50.0, 240, 240)
-    spots = iter([(4.0, 0.0, 0.0), (12.0, 0.0, 0.0)])
+    spots = iter([(4.0, 0.0, 0.0), (12.0, 0.2, 0.0)])  # the back person 20 cm to the side: a sliver shows
     rng = np.random.default_rng(0)
     scene, _ = builder.populate(rng, camera, sample_light(cfg, rng), 2, lambda p: next(spots))
     assert scene is not None
     with SceneRenderer(builder.model, 240, 240) as r:
-        _, depth, geom = r.render(scene.data)
+        _, depth, geom = r.render_scene(scene)
     records = {p["person"]: p for p in person_records(scene, depth, geom)}
     front = records[0]
     assert sum(kp[2] == 2 for kp in front["keypoints"]) >= 8  # the front person faces any way: many visible
@@ -75,7 +75,7 @@ def _one_person(pitch: float, heading: float, body: str, seed: int) -> dict:
     ground = 5.0 * np.cos(np.radians(pitch))
     scene, _ = builder.populate(rng, camera, sample_light(cfg, rng), 1, lambda p: (ground, 0.0, 0.0, heading))
     with SceneRenderer(builder.model, 240, 240) as r:
-        _, depth, geom = r.render(scene.data, meshes=scene.meshes)
+        _, depth, geom = r.render_scene(scene)
     return person_records(scene, depth, geom)[0]
 
 

@@ -36,10 +36,10 @@ class SceneRenderer:
         self._rect = mujoco.MjrRect(0, 0, width, height)
 
     def render(self, data: mujoco.MjData, width: int | None = None, height: int | None = None,
-               meshes: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               meshes: Sequence[int] = (), textures: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``rgb`` (H, W, 3) uint8, ``depth`` (H, W) float32 metres along the optical axis (inf where empty)
         and ``geom`` (H, W) int32 geom id (−1 where empty); any size up to the one the renderer was made for.
-        ``meshes``: ids of meshes whose vertices or normals changed since they were last drawn (re-uploaded)."""
+        ``meshes``, ``textures``: ids of those whose data changed since they were last drawn (re-uploaded)."""
         w, h = width or self.width, height or self.height
         if w > self.width or h > self.height:
             raise SimrealError(f"cannot render {w}×{h}: this renderer's buffer is {self.width}×{self.height}")
@@ -47,6 +47,8 @@ class SceneRenderer:
         self._gl.make_current()
         for mesh in meshes:
             mujoco.mjr_uploadMesh(self.model, self._con, mesh)
+        for texture in textures:
+            mujoco.mjr_uploadTexture(self.model, self._con, texture)
         mujoco.mjv_updateScene(self.model, data, self._opt, self._pert, self._cam, mujoco.mjtCatBit.mjCAT_ALL,
                                self._scene)
         rgb = np.empty((h, w, 3), np.uint8)
@@ -71,6 +73,11 @@ class SceneRenderer:
         geom = lookup[np.minimum(segid, len(lookup) - 1)]
         depth[geom < 0] = np.inf
         return rgb[::-1].copy(), depth[::-1].copy(), geom[::-1].copy()
+
+    def render_scene(self, scene, width: int | None = None, height: int | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`render` a :class:`~simreal.simulate.people.scene.Scene`, uploading what it changed."""
+        return self.render(scene.data, width, height, meshes=scene.meshes, textures=scene.textures)
 
     def _metric_depth(self, zbuf: np.ndarray) -> np.ndarray:
         """Undo MuJoCo's reversed-Z perspective depth (as ``mujoco.Renderer`` does)."""

@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -62,9 +62,7 @@ MPII_BONES = {"ankle": "foot", "knee": "lowerleg01", "hip": "upperleg01", "shoul
               "elbow": "lowerarm01", "wrist": "wrist"}
 LIMB_BONES = {"elbow": "lowerarm01", "wrist": "wrist", "knee": "lowerleg01", "ankle": "foot"}
 COCO_17 = 17  # the regressor's first 17 points are COCO's; the other 6 are foot points
-# the mesh is cut into the capsule body's segments (labels ask which segment is in front of a joint), plus
-# the scalp and, below it at the back, the region long hair covers
-HAIR = ("hair", "hair_long")
+# the mesh is cut into the capsule body's segments: labels ask which segment is in front of a joint
 
 
 def segment_of_bone(bone: str) -> str:
@@ -137,6 +135,7 @@ class AnnyModel:
         self.template_heads = data["template_bone_heads"].astype(np.float64)
         self.head_blendshapes = data["bone_heads_blendshapes"].reshape(len(data["bone_heads_blendshapes"]), -1)
         self.faces = data["faces"]
+        self.uv, self.face_uv = data["texture_coordinates"], data["face_texture_coordinate_indices"]  # the atlas
         self.bones = [str(b) for b in data["bone_labels"]]
         self.parents = data["bone_parents"].astype(np.int64)
         self.weight_index = data["vertex_bone_indices"].astype(np.int64)
@@ -169,30 +168,12 @@ class AnnyModel:
                 self._mpii.append({"pelvis": -1, "head_top": -2, "thorax": self.index["neck01"],
                                    "upper_neck": self.index["head"]}[name])
 
-    @property
+    @cached_property
     def segments(self) -> dict[str, np.ndarray]:
         """Segment name → its triangles (indices into :attr:`faces`), a partition of the mesh."""
-        if not hasattr(self, "_segments"):
-            self._segments = self._cut()
-        return self._segments
-
-    def _cut(self) -> dict[str, np.ndarray]:
         vertex = self.vertex_segment
         a, b, c = (vertex[self.faces[:, k]] for k in range(3))
         face = np.where(b == c, b, a)  # the majority of the three vertices (the first one if all differ)
-        # the scalp: above a hairline that runs from 45 % of the way from the eyes to the top at the front down
-        # to the eyes' height at the sides and the back; long hair also covers the back of the head and neck
-        t, i = self.template, self.index
-        eyes = (self.template_heads[i["eye.L"]][2] + self.template_heads[i["eye.R"]][2]) / 2
-        top = t[:, 2].max()
-        head = vertex == "head"
-        centre = t[head, 0].mean()
-        front = np.clip((t[:, 0] - centre) / (t[head, 0].max() - centre), 0, 1)
-        scalp = head & (t[:, 2] > eyes + 0.45 * (top - eyes) * front ** 2)
-        back = np.isin(vertex, ("head", "neck")) & ~scalp & (t[:, 0] < centre - 0.02) & (
-            t[:, 2] > self.template_heads[i["neck01"]][2])
-        for name, region in (("hair", scalp), ("hair_long", back)):
-            face = np.where(region[self.faces].all(1), name, face)
         return {name: np.flatnonzero(face == name) for name in dict.fromkeys(face)}
 
     def proxy_shape(self, shape: AnnyShape) -> BodyShape:

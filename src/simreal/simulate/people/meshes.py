@@ -6,7 +6,9 @@ re-uploads the meshes a scene lists in ``Scene.meshes``. The mesh geoms hang fro
 identity pose, so their vertices are world coordinates (MuJoCo re-centres a mesh at compile time, keeping
 the vertex order: the geom's pose is reset here). They never collide: MuJoCo's placement and
 self-penetration checks use the slot's capsule body, fitted to the Anny body and hidden (geom group 3).
-Unused slots are moved behind the camera, as the capsule bodies are.
+Unused slots are moved behind the camera, as the capsule bodies are. Each slot has one texture, its
+person's clothes, hair, skin and eyes (:mod:`simreal.simulate.people.clothes`), rewritten per scene and
+re-uploaded from ``Scene.textures``; the meshes carry Anny's UVs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 import scipy.sparse
 
 from simreal.simulate.people.anny import AnnyModel
+from simreal.simulate.people.clothes import TEXTURE
 
 HIDDEN_GROUP = 3  # not drawn by MuJoCo's default visual options (groups 0-2)
 
@@ -24,25 +27,32 @@ class MeshSlots:
     def __init__(self, body: AnnyModel, n_slots: int):
         self.body, self.n = body, n_slots
         faces = body.faces
-        self.parts = {}  # segment → (its vertices, its triangles in its own vertex numbering)
+        self.parts = {}  # segment → (its vertices, its triangles, its UVs, its triangles' UVs), in its own numbering
         for name, tri in body.segments.items():
-            verts = np.unique(faces[tri])
-            local = np.searchsorted(verts, faces[tri])
-            self.parts[name] = (verts, local.astype(np.int32))
+            verts, uvs = np.unique(faces[tri]), np.unique(body.face_uv[tri])
+            self.parts[name] = (verts, np.searchsorted(verts, faces[tri]).astype(np.int32), uvs,
+                                np.searchsorted(uvs, body.face_uv[tri]).astype(np.int32))
         n_vert = len(body.template)
         # vertex normals = Σ of the (area-weighted) normals of the triangles around the vertex
         self._incidence = scipy.sparse.csr_matrix(
             (np.ones(faces.size), (faces.ravel(), np.repeat(np.arange(len(faces)), 3))), shape=(n_vert, len(faces)))
 
     def add_to(self, spec: mujoco.MjSpec) -> None:
-        """Add every slot's meshes and geoms (``p{k}_mesh_{segment}``, material ``p{k}_skin`` until dressed)."""
+        """Add every slot's texture ``p{k}_texture``, material ``p{k}_body``, meshes and geoms
+        (``p{k}_mesh_{segment}``)."""
+        uv = self.body.uv
         for k in range(self.n):
-            for name, (verts, tri) in self.parts.items():
+            spec.add_texture(name=f"p{k}_texture", type=mujoco.mjtTexture.mjTEXTURE_2D, width=TEXTURE,
+                             height=TEXTURE, nchannel=3, builtin=mujoco.mjtBuiltin.mjBUILTIN_FLAT, rgb1=[0.8] * 3)
+            material = spec.add_material(name=f"p{k}_body", specular=0.15)
+            material.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = f"p{k}_texture"
+            for name, (verts, tri, uvs, tri_uv) in self.parts.items():
                 mesh = spec.add_mesh(name=f"p{k}_{name}", uservert=self.body.template[verts].ravel().tolist(),
-                                     userface=tri.ravel().tolist())
+                                     userface=tri.ravel().tolist(), usertexcoord=uv[uvs].ravel().tolist(),
+                                     userfacetexcoord=tri_uv.ravel().tolist())
                 mesh.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_SHELL
                 spec.worldbody.add_geom(name=f"p{k}_mesh_{name}", type=mujoco.mjtGeom.mjGEOM_MESH,
-                                        meshname=f"p{k}_{name}", material=f"p{k}_skin", contype=0, conaffinity=0,
+                                        meshname=f"p{k}_{name}", material=f"p{k}_body", contype=0, conaffinity=0,
                                         mass=0)
 
     def bind(self, model: mujoco.MjModel) -> None:
@@ -50,16 +60,15 @@ class MeshSlots:
         self.model = model
         self.mesh_ids = [{name: model.mesh(f"p{k}_{name}").id for name in self.parts} for k in range(self.n)]
         self.geom_ids = [{name: model.geom(f"p{k}_mesh_{name}").id for name in self.parts} for k in range(self.n)]
+        self.texture_ids = [model.texture(f"p{k}_texture").id for k in range(self.n)]
         for k in range(self.n):
             ids = list(self.geom_ids[k].values())
             model.geom_quat[ids] = (1.0, 0.0, 0.0, 0.0)
             self.park(k)
 
     def segment_bodies(self, k: int) -> dict[int, int]:
-        """Mesh geom id → the capsule body of its segment (the scalp and long hair belong to the head)."""
-        m = self.model
-        return {g: m.body(f"p{k}_{'head' if name.startswith('hair') else name}").id
-                for name, g in self.geom_ids[k].items()}
+        """Mesh geom id → the capsule body of its segment."""
+        return {g: self.model.body(f"p{k}_{name}").id for name, g in self.geom_ids[k].items()}
 
     def write(self, k: int, vertices: np.ndarray) -> list[int]:
         """Put world-coordinate ``vertices`` (V, 3) into slot ``k``; returns the meshes to re-upload."""
@@ -67,7 +76,7 @@ class MeshSlots:
         v = vertices.astype(np.float64)
         normals = self._incidence @ np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
         normals /= np.linalg.norm(normals, axis=1, keepdims=True) + 1e-12
-        for name, (verts, _) in self.parts.items():
+        for name, (verts, *_) in self.parts.items():
             mesh = self.mesh_ids[k][name]
             a, n = m.mesh_vertadr[mesh], m.mesh_vertnum[mesh]
             m.mesh_vert[a:a + n] = v[verts]
@@ -75,6 +84,14 @@ class MeshSlots:
             m.mesh_normal[a:a + n] = normals[verts]
         m.geom_pos[list(self.geom_ids[k].values())] = 0.0
         return list(self.mesh_ids[k].values())
+
+    def paint(self, k: int, texture: np.ndarray) -> int:
+        """Put slot ``k``'s texture, (TEXTURE, TEXTURE, 3) uint8 with row 0 at the atlas's top; returns the
+        texture to re-upload."""
+        m, t = self.model, self.texture_ids[k]
+        a = m.tex_adr[t]
+        m.tex_data[a:a + texture.size] = texture[::-1].ravel()  # MuJoCo's rows run from v = 0 up
+        return t
 
     def park(self, k: int, offset: tuple[float, float, float] = (-60.0, 0.0, -50.0)) -> None:
         """Move slot ``k``'s meshes by ``offset`` (out of view: behind and below the camera)."""

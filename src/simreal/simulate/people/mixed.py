@@ -135,7 +135,7 @@ class MixedMaker:
         while scene is None:
             scene, _ = self.builder.populate(rng, camera, sample_light(cfg.scene, rng), n, where)
             n = max(cfg.scene.min_people, n - 1) if scene is None else n  # crowded: one fewer
-        rgb, depth, geom = self.renderer.render(scene.data, w, h, meshes=scene.meshes)
+        rgb, depth, geom = self.renderer.render_scene(scene, w, h)
         owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
         out = composite(rgb, image, owner >= 0)
         synthetic = person_records(scene, depth, geom)

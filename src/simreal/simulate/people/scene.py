@@ -37,6 +37,7 @@ from simreal.simulate.people.body import (
     sample_shape,
     slot_materials,
 )
+from simreal.simulate.people.clothes import Atlas, Clothes, sample_clothes
 from simreal.simulate.people.meshes import HIDDEN_GROUP, MeshSlots
 from simreal.simulate.people.pose import axis_quat, ball_quat, quat_mul, sample_pose
 from simreal.simulate.people.skeleton import COCO_KEYPOINTS, MPII_KEYPOINTS, SITES
@@ -161,6 +162,8 @@ class Person:
     anny_shape: anny.AnnyShape | None = None  # the rendered body; ``shape`` is then its hidden capsule stand-in
     posed: anny.PosedBody | None = None  # posed without root tilt, relative to the hip joints' midpoint
     world: np.ndarray | None = None  # the posed mesh's vertices in the world, once placed
+    clothes: Clothes | None = None  # an Anny body's clothes (a capsule body's are its appearance)
+    texture_seed: int = 0
 
 
 @dataclass
@@ -174,6 +177,7 @@ class Scene:
     geom_body: np.ndarray  # the body segment each geom belongs to (an Anny mesh part: its capsule stand-in's)
     factors: dict[str, Any] = field(default_factory=dict)
     meshes: list[int] = field(default_factory=list)  # meshes rewritten for this scene: upload before rendering
+    textures: list[int] = field(default_factory=list)  # textures rewritten for this scene: upload them too
 
     def sites(self, k: int) -> np.ndarray:
         """World positions ``(len(SITES), 3)`` of person ``k``'s keypoint sites (on the capsule body)."""
@@ -302,9 +306,12 @@ class SceneBuilder:
     place; unused slots wait behind the camera. Reusing the model lets a renderer keep its GL context.
     """
 
-    def __init__(self, cfg: SceneConfig):
+    def __init__(self, cfg: SceneConfig, photos: list[np.ndarray] | tuple = ()):
+        """``photos``: RGB images that garments with a photo print are cut from (Anny bodies)."""
         self.cfg = cfg = resolved_body(cfg)
         self.bodies = anny.load() if cfg.body == "anny" else None
+        self.atlas = Atlas(self.bodies) if self.bodies is not None else None
+        self.photos = list(photos)
         rng = np.random.default_rng(0)
         n = cfg.max_people
         slots = [_slot_xml(k, sample_shape(rng), sample_appearance(rng), True) for k in range(n)]
@@ -342,9 +349,9 @@ class SceneBuilder:
             mesh = np.array([m.geom(i).name.startswith(pre + "mesh_") for i in ids["geom"]], dtype=bool)
             ids["geom"], ids["mesh"] = ids["geom"][~mesh], ids["geom"][mesh]  # the capsule body's, the mesh's
             ids["material"] = {name: m.material(pre + name).id for name in MATERIALS}
-            # the geoms that are drawn, each with the segment whose clothes it wears
-            drawn = [i for i in [*ids["geom"], *ids["mesh"]] if m.geom_group[i] != HIDDEN_GROUP]
-            ids["dress"] = {i: m.geom(i).name[len(pre):].removeprefix("mesh_") for i in drawn}
+            # the capsule geoms that are drawn, each with the segment whose clothes it wears (an Anny body's
+            # clothes are its texture)
+            ids["dress"] = {i: m.geom(i).name[len(pre):] for i in ids["geom"] if m.geom_group[i] != HIDDEN_GROUP}
             self._ids.append(ids)
 
     # -- one person --------------------------------------------------------------------------------
@@ -423,6 +430,8 @@ class SceneBuilder:
             if person.anny_shape is not None:
                 person.world = _pelvis_frame(self.data, person.index)(person.posed.vertices)
                 scene.meshes += self.meshes.write(person.index, person.world)
+                texture = self.atlas.paint(person.appearance, person.clothes, self.photos, person.texture_seed)
+                scene.textures.append(self.meshes.paint(person.index, texture))
         if scene.meshes:
             mujoco.mj_kinematics(self.model, self.data)  # the mesh geoms moved from their parking place
         return scene, stats
@@ -432,8 +441,9 @@ class SceneBuilder:
             return Person(k, sample_shape(rng, self.cfg.child_share), sample_appearance(rng),
                           sample_pose(rng, postures=self.cfg.postures))
         body = self.bodies.sample_shape(rng, self.cfg.child_share)
-        return Person(k, self.bodies.proxy_shape(body), sample_appearance(rng),
-                      sample_pose(rng, postures=self.cfg.postures), anny_shape=body)
+        appearance = sample_appearance(rng)
+        return Person(k, self.bodies.proxy_shape(body), appearance, sample_pose(rng, postures=self.cfg.postures),
+                      anny_shape=body, clothes=sample_clothes(rng, appearance), texture_seed=int(rng.integers(1 << 31)))
 
     def _pose_mesh(self, person: Person) -> None:
         """Pose the Anny body as the capsule body is (the root's tilt comes from MuJoCo's free joint)."""
