@@ -25,6 +25,7 @@ from simreal.data.writer import encode_png
 from simreal.simulate.people import anny
 from simreal.simulate.people import scene as scene_mod
 from simreal.simulate.people.backgrounds import load_backgrounds, load_detector
+from simreal.simulate.people.clothes import Atlas
 from simreal.simulate.people.generate import PeopleConfig, SceneMaker, generate_people
 
 
@@ -88,9 +89,10 @@ def measure(cfg: PeopleConfig, backgrounds, scenes: int) -> None:
     pose = Timed(scene_mod, "sample_pose")
     contacts = Timed(scene_mod.Poser, "contacts")
     bodies = [Timed(anny.AnnyModel, name) for name in ("shape", "proxy_shape", "pose")]
+    paint = Timed(Atlas, "paint")
     maker.timings = dict.fromkeys(maker.timings, 0.0)
     total, encode = run_maker(maker, scenes)
-    for t in (pose, contacts, *bodies):
+    for t in (pose, contacts, *bodies, paint):
         t.restore()
     maker.close()
     one = scenes / total
@@ -107,7 +109,8 @@ def measure(cfg: PeopleConfig, backgrounds, scenes: int) -> None:
         "pose sampling": pose.total,
         "Anny bodies: shape, stand-in, skinning": anny_t,
         "collision checks (MuJoCo)": contacts.total,
-        "placement, other scene set-up": scene_t - pose.total - contacts.total - anny_t,
+        "Anny textures (clothes, hair, skin)": paint.total,
+        "placement, other scene set-up": scene_t - pose.total - contacts.total - anny_t - paint.total,
         "rendering (meshes upload, RGB+depth, seg.)": maker.timings["render"],
         "labels, background, compositing": maker.timings["labels"],
         "PNG encoding (image, mask, depth)": encode,

@@ -31,7 +31,7 @@ Anny's own posed vertices.
 shoulder ``upperarm01``, elbow ``lowerarm01``, wrist ``wrist``, thorax ``neck01``, upper neck ``head``,
 pelvis the midpoint of the hips, head top the highest vertex of the head in the rest mesh (skinned).
 COCO-17 from Anny's regressor (linear in the posed vertices; it places the points where COCO's annotators
-click, e.g. the ears on the ear, the hips lower and wider than the joint centres).
+click, e.g. the ears on the ears; its joints are within 5 cm of the MPII ones, tested).
 
 **Shapes.** A person is an adult (morphological age 18–80) with probability ``1 − child_share`` and a child
 (3–17) otherwise, drawn from the bank, whose bodies follow Anny's ``SimpleShapeDistribution`` (height,
@@ -62,11 +62,11 @@ MPII_BONES = {"ankle": "foot", "knee": "lowerleg01", "hip": "upperleg01", "shoul
               "elbow": "lowerarm01", "wrist": "wrist"}
 LIMB_BONES = {"elbow": "lowerarm01", "wrist": "wrist", "knee": "lowerleg01", "ankle": "foot"}
 COCO_17 = 17  # the regressor's first 17 points are COCO's; the other 6 are foot points
-# the mesh is cut into the capsule body's segments: labels ask which segment is in front of a joint
 
 
 def segment_of_bone(bone: str) -> str:
-    """The capsule body's segment (MuJoCo body name without the person prefix) that an Anny bone moves."""
+    """The capsule body's segment (MuJoCo body name without the person prefix) that an Anny bone moves: the
+    mesh is cut into those segments, as labels ask which segment is in front of a joint."""
     base, _, side = bone.partition(".")
     s = {"L": "left_", "R": "right_"}.get(side, "")
     if base in ("root", "pelvis", "spine05"):

@@ -9,10 +9,11 @@ millimetres, so seams are smooth wherever the triangles run; patterns are functi
 stripes and checks continue across the atlas's cuts. Texels no triangle covers take their nearest
 covered neighbour's values (texture filtering then never mixes in the background).
 
-A person wears (:func:`sample_clothes`): a top (sleeveless, short, three-quarter or long sleeves; its hem
-between the waist and the hips), trousers, three-quarter trousers or shorts, shoes, hair (short or long,
-a hairline above the forehead), each garment flat, striped, checked, mottled or cut from a real photo, with
-a faint fabric grain; skin in the person's tone with mottling; eyes with sclera, iris and pupil.
+A person wears (:func:`sample_clothes`; colours from :func:`garment_colour`'s prior): a top (sleeveless,
+short, three-quarter or long sleeves; its hem between the waist and the hips), trousers, three-quarter
+trousers or shorts, shoes, hair (short or long, a hairline above the forehead), each garment flat,
+striped, checked, mottled or cut from a real photo, with a faint fabric grain; skin in the person's tone
+with mottling; eyes with sclera, iris and pupil.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ BOTTOM_PATTERNS = {"flat": 0.5, "mottled": 0.3, "photo": 0.2}
 
 @dataclass(frozen=True)
 class Clothes:
+    top: tuple[float, float, float]  # colours
+    bottom: tuple[float, float, float]
+    shoes: tuple[float, float, float]
     sleeve: float  # the top's sleeves end here along the arm (0: sleeveless, 1: at the wrist)
     hem: float  # the top's lower edge, metres above the hip joints
     waist: float  # the trousers' upper edge, metres above the hip joints
@@ -55,20 +59,43 @@ def _pick(rng: np.random.Generator, table: dict[str, float]) -> str:
     return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
+def _hsv(h: float, s: float, v: float) -> tuple[float, float, float]:
+    return tuple(float(c) for c in colorsys.hsv_to_rgb(h % 1.0, s, v))
+
+
+def garment_colour(rng: np.random.Generator, kind: str) -> tuple[float, float, float]:
+    """A hand-set prior of what people wear (not fitted to data): half neutrals (black, grey, white, navy,
+    brown or beige), denim for many trousers, dark or white shoes, the rest any hue at moderate saturation
+    (the capsule bodies' colours are uniform in hue, saturation and value: garish)."""
+    u = rng.uniform
+    if kind == "shoes":
+        return _hsv(0.08, u(0, 0.3), u(0.05, 0.3)) if rng.random() < 0.75 else _hsv(0.1, u(0, 0.1), u(0.75, 0.95))
+    if kind == "bottom" and rng.random() < 0.4:
+        return _hsv(u(0.58, 0.63), u(0.3, 0.6), u(0.2, 0.55))  # denim
+    if rng.random() < 0.5:
+        return [_hsv(0, u(0, 0.1), u(0.05, 0.22)), _hsv(0, u(0, 0.08), u(0.3, 0.7)), _hsv(0.1, u(0, 0.1), u(0.8, 0.95)),
+                _hsv(u(0.6, 0.66), u(0.4, 0.7), u(0.12, 0.32)), _hsv(u(0.05, 0.1), u(0.25, 0.55), u(0.25, 0.75))][
+            int(rng.integers(5))]
+    return _hsv(u(0, 1), u(0.25, 0.75), u(0.2, 0.8))
+
+
 def sample_clothes(rng: np.random.Generator, a: Appearance) -> Clothes:
-    """Garment cuts and patterns; the colours are the appearance's (top, bottom, shoes, hair, skin)."""
+    """Garment colours, cuts and patterns (sleeve and trouser lengths follow the appearance's long-or-short
+    choices; skin and hair colours are the appearance's)."""
+    top, bottom, shoes = (garment_colour(rng, kind) for kind in ("top", "bottom", "shoes"))
     sleeve = float(rng.choice([0.0, rng.uniform(0.15, 0.35), rng.uniform(0.6, 0.75), 1.0] if a.long_sleeves
                               else [0.0, rng.uniform(0.15, 0.35)]))
     leg = float(rng.uniform(0.88, 1.0) if a.long_trousers else rng.uniform(0.3, 0.5))
-    h, _, v = colorsys.rgb_to_hsv(*a.top)
+    h, _, v = colorsys.rgb_to_hsv(*top)
     second = colorsys.hsv_to_rgb((h + rng.uniform(0.3, 0.7)) % 1.0 if rng.random() < 0.5 else h,
                                  rng.uniform(0, 0.6), float(np.clip(v + rng.choice([-1, 1]) * rng.uniform(0.3, 0.6),
                                                                     0.05, 0.98)))
-    return Clothes(sleeve=sleeve, hem=float(rng.uniform(-0.06, 0.08)), waist=float(rng.uniform(0.05, 0.12)),
-                   leg=leg, hairline=float(rng.uniform(0, 1)), top_pattern=_pick(rng, TOP_PATTERNS),
-                   bottom_pattern=_pick(rng, BOTTOM_PATTERNS), second=tuple(float(c) for c in second),
-                   period=float(rng.uniform(0.02, 0.08)), phase=float(rng.uniform(0, 2 * np.pi)),
-                   photo=int(rng.integers(1 << 30)), photo_offset=(float(rng.uniform()), float(rng.uniform())))
+    return Clothes(top=top, bottom=bottom, shoes=shoes, sleeve=sleeve, hem=float(rng.uniform(-0.06, 0.08)),
+                   waist=float(rng.uniform(0.05, 0.12)), leg=leg, hairline=float(rng.uniform(0, 1)),
+                   top_pattern=_pick(rng, TOP_PATTERNS), bottom_pattern=_pick(rng, BOTTOM_PATTERNS),
+                   second=tuple(float(c) for c in second), period=float(rng.uniform(0.02, 0.08)),
+                   phase=float(rng.uniform(0, 2 * np.pi)), photo=int(rng.integers(1 << 30)),
+                   photo_offset=(float(rng.uniform()), float(rng.uniform())))
 
 
 class Atlas:
@@ -153,13 +180,13 @@ class Atlas:
         # trousers: the pelvis, and down each leg to `leg`; their upper edge at `waist`
         d_leg = np.where(m["legs"], (c.leg - along) * 0.8, -1.0)  # ~metres along a leg
         d_bottom = np.where(m["torso"], self.hip_z + c.waist - z, d_leg)
-        img = _over(img, self._fabric(a.bottom, c.bottom_pattern, c, photos, grain, rng), _edge(d_bottom))
+        img = _over(img, self._fabric(c.bottom, c.bottom_pattern, c, photos, grain, rng), _edge(d_bottom))
         # the top: the torso above the hem and below the neckline, and down each arm to `sleeve`
         d_top = np.where(m["torso"], z - (self.hip_z + c.hem), np.where(m["arms"], (c.sleeve - along) * 0.55, -1.0))
         d_top = np.where(m["chest"] & (z > self.neck_z - 0.03), np.minimum(d_top, self.neck_z - 0.02 - z), d_top)
-        img = _over(img, self._fabric(a.top, c.top_pattern, c, photos, grain, rng), _edge(d_top))
+        img = _over(img, self._fabric(c.top, c.top_pattern, c, photos, grain, rng), _edge(d_top))
         # shoes: the feet, up to just above the ankle
-        shoes = np.asarray(a.shoes, np.float32)[None, None] * (1 + 0.08 * grain)[..., None]
+        shoes = np.asarray(c.shoes, np.float32)[None, None] * (1 + 0.08 * grain)[..., None]
         img = _over(img, shoes, _edge(np.where(m["feet"], 0.02 + (along - 1.0) * 0.8, -1.0)))
         # hair: above a hairline rising from the eyes' height at the back to the forehead at the front; long
         # hair also down the back of the neck
