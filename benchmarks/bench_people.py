@@ -22,6 +22,7 @@ from pathlib import Path
 
 import simreal.simulate.people  # noqa: F401  (sets MUJOCO_GL before mujoco is imported)
 from simreal.data.writer import encode_png
+from simreal.simulate import render
 from simreal.simulate.people import anny
 from simreal.simulate.people import scene as scene_mod
 from simreal.simulate.people.backgrounds import load_backgrounds, load_detector
@@ -90,9 +91,10 @@ def measure(cfg: PeopleConfig, backgrounds, scenes: int) -> None:
     contacts = Timed(scene_mod.Poser, "contacts")
     bodies = [Timed(anny.AnnyModel, name) for name in ("shape", "proxy_shape", "pose")]
     paint = Timed(Atlas, "paint")
+    uploads = [Timed(render.mujoco, name) for name in ("mjr_uploadMesh", "mjr_uploadTexture")]
     maker.timings = dict.fromkeys(maker.timings, 0.0)
     total, encode = run_maker(maker, scenes)
-    for t in (pose, contacts, *bodies, paint):
+    for t in (pose, contacts, *bodies, paint, *uploads):
         t.restore()
     maker.close()
     one = scenes / total
@@ -112,6 +114,7 @@ def measure(cfg: PeopleConfig, backgrounds, scenes: int) -> None:
         "Anny textures (clothes, hair, skin)": paint.total,
         "placement, other scene set-up": scene_t - pose.total - contacts.total - anny_t - paint.total,
         "rendering (meshes upload, RGB+depth, seg.)": maker.timings["render"],
+        "  of which uploading meshes and textures": sum(t.total for t in uploads),
         "labels, background, compositing": maker.timings["labels"],
         "PNG encoding (image, mask, depth)": encode,
     }

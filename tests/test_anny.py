@@ -154,9 +154,14 @@ def test_keypoints_follow_the_coco_and_mpii_definitions(model):
     assert coco["nose"][0] > coco["left_eye"][0] > coco["left_ear"][0]
     assert coco["left_eye"][2] > coco["nose"][2]
     assert abs(coco["left_ear"][1]) > abs(coco["left_eye"][1])
-    # COCO's and MPII's joints agree to a few centimetres where both define one
-    for name in ("left_shoulder", "left_elbow", "left_wrist", "left_hip", "left_knee", "left_ankle"):
-        assert np.linalg.norm(coco[name] - mpii[name]) < 0.1, name
+    # COCO's and MPII's joints agree to a few centimetres where both define one, on bodies across the bank
+    for i in range(0, 1200, 60):
+        posed = model.pose(model.shape(i), _zero_pose())
+        coco = dict(zip(COCO_KEYPOINTS, posed.coco, strict=True))
+        mpii = dict(zip(MPII_KEYPOINTS, posed.mpii, strict=True))
+        for side in ("left", "right"):
+            for joint in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle"):
+                assert np.linalg.norm(coco[f"{side}_{joint}"] - mpii[f"{side}_{joint}"]) < 0.05, (i, side, joint)
 
 
 def test_the_shape_bank_has_adults_and_children(model):

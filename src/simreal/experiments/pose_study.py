@@ -75,6 +75,9 @@ class PoseStudyConfig:
     mixed_from: int = 40  # real images D_M is made from
     mixed_renders: int = 2
     image_size: int = 320
+    # the built-in data's bodies ("real" stand-in, D_S and D_M alike): the capsules its README table was
+    # measured with; `--set body=anny` for Anny bodies (the "real" data is generated either way)
+    body: str = "capsules"
     seed: int = 0
 
 
@@ -110,7 +113,7 @@ def camera_copy(src: Path, out: Path, seed: int) -> Path:
 
 
 def builtin_data(out: Path, cfg: PoseStudyConfig, log) -> dict[str, Path]:
-    scene = SceneConfig(width=cfg.image_size, height=cfg.image_size)
+    scene = SceneConfig(width=cfg.image_size, height=cfg.image_size, body=cfg.body)
     people = PeopleConfig(scene=scene)
     paths = {}
     for name, count, seed in (("real-train-source", cfg.real_train_count, cfg.seed + 101),
@@ -126,8 +129,10 @@ def builtin_data(out: Path, cfg: PoseStudyConfig, log) -> dict[str, Path]:
     mixed = out / "data" / "mixed"
     if not (mixed / "dataset.json").exists():
         log("generating the mixed dataset")
-        generate_mixed(paths["real"], mixed, cfg.seed + 404,
-                       dataclasses.replace(MixedConfig(), renders_per_image=cfg.mixed_renders), limit=cfg.mixed_from)
+        mixed_cfg = MixedConfig()
+        mixed_cfg = dataclasses.replace(mixed_cfg, renders_per_image=cfg.mixed_renders,
+                                        scene=dataclasses.replace(mixed_cfg.scene, body=cfg.body))
+        generate_mixed(paths["real"], mixed, cfg.seed + 404, mixed_cfg, limit=cfg.mixed_from)
     paths["mixed"] = mixed
     return paths
 
