@@ -305,3 +305,23 @@ def test_person_crops_of_a_keypoint_dataset_follow_its_boxes(people, tmp_path):
     assert (rec["source_index"], rec["box"]) == boxes[0]
     _, _, w, h = rec["crop_box"]
     assert abs(w * 2 - h) <= 1 and h >= boxes[0][1][3] and w >= boxes[0][1][2]  # 1:2, holding the whole box
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_contact_shadow_lies_under_the_feet(body):
+    from simreal.simulate.people.shadows import contact_shadow
+
+    cfg = SceneConfig(width=240, height=240, max_people=1, postures={"standing": 1.0}, body=body, child_share=0.0)
+    builder = SceneBuilder(cfg)
+    camera = make_camera(30.0, 5.0, 1.0, 40.0, 240, 240)
+    rng = np.random.default_rng(0)
+    ground = 5.0 * np.cos(np.radians(30.0))
+    scene, _ = builder.populate(rng, camera, sample_light(cfg, rng), 1, lambda p: (ground, 0.0, 0.0, 180.0))
+    shadow = contact_shadow(scene, 240, 240, 0.45)
+    assert np.isclose(shadow.max(), 0.45) and shadow.min() == 0.0
+    coco, _ = scene.keypoints(0)
+    (ankle_u, ankle_v), (head_u, head_v) = camera.project(coco[[15, 0]])[0]  # left ankle, nose
+    ys, xs = np.nonzero(shadow > 0.2)
+    assert abs(np.median(xs) - ankle_u) < 15 and abs(np.median(ys) - ankle_v) < 20  # around the feet
+    assert shadow[int(head_v), int(head_u)] == 0.0 and ys.min() > head_v  # nothing near the head
+    assert not contact_shadow(scene, 240, 240, 0.0).any()

@@ -21,6 +21,7 @@ from simreal.data.writer import DatasetWriter
 from simreal.simulate.people.backgrounds import Backgrounds, load_backgrounds, load_detector
 from simreal.simulate.people.labels import person_records
 from simreal.simulate.people.scene import SceneBuilder, SceneConfig, resolved_body, with_body
+from simreal.simulate.people.shadows import contact_shadow
 from simreal.simulate.people.skeleton import COCO_FLIP_PAIRS, COCO_KEYPOINTS, COCO_SKELETON
 from simreal.simulate.render import SceneRenderer
 from simreal.simulate.shards import Row
@@ -76,6 +77,7 @@ class SceneMaker:
         t2 = time.perf_counter()
         owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
         background, bg_info = self.backgrounds.sample(rng, self.cfg.scene.width, self.cfg.scene.height)
+        background = shade(background, contact_shadow(scene, *background.shape[1::-1], self.cfg.scene.contact_shadow))
         image = composite(rgb, background, owner >= 0)
         people = person_records(scene, depth, geom)
         mask = (owner + 1).astype(np.uint8)
@@ -90,6 +92,13 @@ class SceneMaker:
 
     def close(self) -> None:
         self.renderer.close()
+
+
+def shade(image: np.ndarray, darkness: np.ndarray) -> np.ndarray:
+    """``image`` (uint8 RGB) darkened by ``darkness`` (H, W) in [0, 1]."""
+    if not darkness.any():
+        return image
+    return np.clip(image * (1 - darkness[..., None]) + 0.5, 0, 255).astype(np.uint8)
 
 
 def composite(render: np.ndarray, background: np.ndarray, foreground: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ from simreal.data.derive import derived_writer, parent_ref, sample_mask
 from simreal.data.format import ImageSpec, LabelField, Provenance, command_line
 from simreal.data.reader import SimrealDataset, read_manifest
 from simreal.data.writer import DatasetWriter
-from simreal.simulate.people.generate import DEPTH_MAX_MM, composite
+from simreal.simulate.people.generate import DEPTH_MAX_MM, composite, shade
 from simreal.simulate.people.labels import person_records
 from simreal.simulate.people.scene import (
     Camera,
@@ -41,6 +41,7 @@ from simreal.simulate.people.scene import (
     sample_light,
     with_body,
 )
+from simreal.simulate.people.shadows import contact_shadow
 from simreal.simulate.render import SceneRenderer
 from simreal.simulate.shards import Row
 from simreal.simulate.workers import generate_sharded
@@ -137,7 +138,7 @@ class MixedMaker:
             n = max(cfg.scene.min_people, n - 1) if scene is None else n  # crowded: one fewer
         rgb, depth, geom = self.renderer.render_scene(scene, w, h)
         owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
-        out = composite(rgb, image, owner >= 0)
+        out = composite(rgb, shade(image, contact_shadow(scene, w, h, cfg.scene.contact_shadow)), owner >= 0)
         synthetic = person_records(scene, depth, geom)
         offset = len(real_people)
         final = {p["person"]: offset + i for i, p in enumerate(synthetic)}  # scene person → index in people

