@@ -28,6 +28,7 @@ import mujoco
 import numpy as np
 from scipy.ndimage import find_objects
 
+from simreal.simulate.people import anny
 from simreal.simulate.people.scene import COCO_SITES, MPII_SITES, Scene
 from simreal.simulate.people.skeleton import MPII_KEYPOINTS, SITES
 
@@ -62,8 +63,7 @@ def head_box(scene: Scene, k: int) -> list[float]:
     (the vertices the head bone moves most, hair regions included)."""
     person = scene.people[k]
     if person.anny_shape is not None:
-        bodies = _anny_model()
-        uv, _ = scene.camera.project(person.world[bodies.vertex_segment == "head"])
+        uv, _ = scene.camera.project(person.world[anny.load().vertex_segment == "head"])
     else:
         g = scene.model.geom(f"p{k}_head").id
         centre, rot, size = scene.data.geom_xpos[g], scene.data.geom_xmat[g].reshape(3, 3), scene.model.geom_size[g]
@@ -71,11 +71,6 @@ def head_box(scene: Scene, k: int) -> list[float]:
         uv, _ = scene.camera.project(centre + (signs * size) @ rot.T)
     return [round(float(v), 2) for v in (*uv.min(axis=0), *uv.max(axis=0))]
 
-
-def _anny_model():
-    from simreal.simulate.people import anny
-
-    return anny.load()
 
 
 def visibility(uv: np.ndarray, z: np.ndarray, k: int, depth: np.ndarray, owner: np.ndarray, front_body: np.ndarray,
