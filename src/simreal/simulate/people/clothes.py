@@ -135,8 +135,7 @@ class Atlas:
         first = faces[owner][..., 0]
         self.bone = np.asarray(body.bones)[body.weight_index[first, body.weights[first].argmax(-1)]]
         heads, i = body.template_heads, body.index
-        part = np.char.replace(np.char.replace(self.segment, "left_", ""), "right_", "")
-        self.part = part
+        part = np.char.replace(np.char.replace(self.segment, "left_", ""), "right_", "")  # sides merged
         self.along = np.full((size, size), -1.0)  # along the arm (upper arm, forearm, hand) or leg
         for side, s in (("left", "L"), ("right", "R")):
             for parts, a, b in ((("upper_arm", "forearm", "hand"), "upperarm01", "wrist"),
