@@ -281,12 +281,20 @@ def _ground_position(rng: np.random.Generator, camera: Camera, centre: np.ndarra
     return x, y
 
 
+def _direction(azimuth: float, elevation: float) -> list[float]:
+    """The direction light travels in, from a source at ``azimuth`` and ``elevation`` (radians)."""
+    return [-math.cos(elevation) * math.cos(azimuth), -math.cos(elevation) * math.sin(azimuth), -math.sin(elevation)]
+
+
 def sample_light(cfg: SceneConfig, rng: np.random.Generator) -> dict[str, Any]:
-    """One directional light from a random azimuth, 20–80° above the horizon, plus ambient light."""
+    """A key light from a random azimuth, 20–80° above the horizon, slightly warm; a fill light from the
+    other side (120–240° around), 10–50° up, 15–40 % of the key's intensity, slightly cool; ambient light."""
     azimuth, elevation = rng.uniform(0, 2 * math.pi), rng.uniform(math.radians(20), math.radians(80))
-    return {"dir": [-math.cos(elevation) * math.cos(azimuth), -math.cos(elevation) * math.sin(azimuth),
-                    -math.sin(elevation)],
-            "diffuse": float(rng.uniform(*cfg.light_intensity)), "ambient": float(rng.uniform(*cfg.ambient))}
+    key = float(rng.uniform(*cfg.light_intensity))
+    fill_azimuth = azimuth + rng.uniform(math.radians(120), math.radians(240))
+    fill_elevation = rng.uniform(math.radians(10), math.radians(50))
+    return {"dir": _direction(azimuth, elevation), "diffuse": key, "ambient": float(rng.uniform(*cfg.ambient)),
+            "fill_dir": _direction(fill_azimuth, fill_elevation), "fill": key * float(rng.uniform(0.15, 0.4))}
 
 
 def _slot_xml(k: int, shape: BodyShape, appearance: Appearance, textured: bool) -> tuple[str, str]:
@@ -323,6 +331,7 @@ class SceneBuilder:
             '<quality shadowsize="0" offsamples="0"/><map znear="0.002" zfar="10"/></visual>'
             f'<asset>{TEXTURES}{"".join(a for a, _ in slots)}</asset><worldbody>'
             '<light name="sun" directional="true" castshadow="false" dir="0 0 -1"/>'
+            '<light name="fill" directional="true" castshadow="false" dir="0 0 -1" specular="0 0 0"/>'
             '<camera name="cam" pos="0 0 2" xyaxes="0 -1 0 0 0 1" fovy="45"/>'
             f'{"".join(b for _, b in slots)}</worldbody><contact>{"".join(_excludes(k) for k in range(n))}</contact>'
             '</mujoco>')
@@ -383,8 +392,9 @@ class SceneBuilder:
         quat = np.empty(4)
         mujoco.mju_mat2Quat(quat, mat.ravel())
         m.cam_pos[0], m.cam_quat[0], m.cam_fovy[0] = camera.position, quat, camera.fovy_deg
-        m.light_dir[0] = light["dir"]
-        m.light_diffuse[0] = (light["diffuse"],) * 3
+        m.light_dir[0], m.light_dir[1] = light["dir"], light["fill_dir"]
+        m.light_diffuse[0] = light["diffuse"] * np.array([1.0, 0.97, 0.92])  # warm key
+        m.light_diffuse[1] = light["fill"] * np.array([0.9, 0.95, 1.0])  # cool fill
         m.vis.headlight.ambient[:] = light["ambient"]
         m.vis.headlight.diffuse[:] = 0.25
 
