@@ -152,6 +152,7 @@ class AnnyModel:
         self.head_top = int(data["head_top_vertex"])
         dominant = self.weight_index[np.arange(len(self.weights)), self.weights.argmax(1)]  # bone per vertex
         self.vertex_segment = np.array([segment_of_bone(b) for b in self.bones])[dominant]
+        self.segment_vertices = {s: np.flatnonzero(self.vertex_segment == s) for s in np.unique(self.vertex_segment)}
         self.children = np.flatnonzero(self.morph_age < 18)
         self.adults = np.flatnonzero(self.morph_age >= 18)
         self.index = {b: i for i, b in enumerate(self.bones)}
@@ -188,10 +189,10 @@ class AnnyModel:
                "torso": float(h[i["neck01"]][2] - h[i["upperleg01.L"]][2]), "neck": dist("neck01", "head"),
                "head": float(zero[:, 2].max() - h[i["head"]][2]), "upper_arm": dist("upperarm01.L", "lowerarm01.L"),
                "forearm": dist("lowerarm01.L", "wrist.L")}
-        hand = zero[self.vertex_segment == "left_hand"]
+        hand = zero[self.segment_vertices["left_hand"]]
         seg["hand"] = float(np.linalg.norm(hand - h[i["wrist.L"]], axis=1).max())
         assert set(seg) == set(SEGMENTS) | set(ARMS)
-        thigh = zero[self.vertex_segment == "left_thigh"]
+        thigh = zero[self.segment_vertices["left_thigh"]]
         axis = h[i["lowerleg01.L"]] - h[i["upperleg01.L"]]
         axis /= np.linalg.norm(axis)
         rel = thigh - h[i["upperleg01.L"]]

@@ -25,6 +25,7 @@ import numpy as np
 
 from simreal.simulate.people.anny import AnnyModel
 from simreal.simulate.people.body import Appearance
+from simreal.simulate.people.pose import pick
 
 TEXTURE = 128  # texels a side: ~7 mm a texel on the torso, about a pixel for a person 300 px tall
 NOISE_SCALES = (0.01, 0.03, 0.08)  # wavelengths (m) of the body noise fields
@@ -51,12 +52,6 @@ class Clothes:
     phase: float
     photo: int  # which photo patterned garments are cut from (modulo the number of photos)
     photo_offset: tuple[float, float]
-
-
-def _pick(rng: np.random.Generator, table: dict[str, float]) -> str:
-    names = list(table)
-    p = np.array([table[n] for n in names])
-    return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
 def _hsv(h: float, s: float, v: float) -> tuple[float, float, float]:
@@ -92,7 +87,7 @@ def sample_clothes(rng: np.random.Generator, a: Appearance) -> Clothes:
                                                                     0.05, 0.98)))
     return Clothes(top=top, bottom=bottom, shoes=shoes, sleeve=sleeve, hem=float(rng.uniform(-0.06, 0.08)),
                    waist=float(rng.uniform(0.05, 0.12)), leg=leg, hairline=float(rng.uniform(0, 1)),
-                   top_pattern=_pick(rng, TOP_PATTERNS), bottom_pattern=_pick(rng, BOTTOM_PATTERNS),
+                   top_pattern=pick(rng, TOP_PATTERNS), bottom_pattern=pick(rng, BOTTOM_PATTERNS),
                    second=tuple(float(c) for c in second), period=float(rng.uniform(0.02, 0.08)),
                    phase=float(rng.uniform(0, 2 * np.pi)), photo=int(rng.integers(1 << 30)),
                    photo_offset=(float(rng.uniform()), float(rng.uniform())))
@@ -150,7 +145,7 @@ class Atlas:
         head = part == "head"
         self.top_z = float(body.template[:, 2].max())
         self.head_x = float(self.point[head, 0].mean())
-        self.front_x = float(body.template[body.vertex_segment == "head", 0].max())
+        self.front_x = float(body.template[body.segment_vertices["head"], 0].max())
         self.mask = {"torso": np.isin(part, ("pelvis", "abdomen", "chest")), "legs": np.isin(part, ("thigh", "shin")),
                      "arms": np.isin(part, ("upper_arm", "forearm")), "chest": part == "chest", "feet": part == "foot",
                      "head": head, "head_back": np.isin(part, ("head", "neck")) & (

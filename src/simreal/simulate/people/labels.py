@@ -63,7 +63,7 @@ def head_box(scene: Scene, k: int) -> list[float]:
     (the vertices the head bone moves most, hair regions included)."""
     person = scene.people[k]
     if person.anny_shape is not None:
-        uv, _ = scene.camera.project(person.world[anny.load().vertex_segment == "head"])
+        uv, _ = scene.camera.project(person.world[anny.load().segment_vertices["head"]])
     else:
         g = scene.model.geom(f"p{k}_head").id
         centre, rot, size = scene.data.geom_xpos[g], scene.data.geom_xmat[g].reshape(3, 3), scene.model.geom_size[g]

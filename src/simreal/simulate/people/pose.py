@@ -25,7 +25,8 @@ ARM_GESTURES = {"hanging": 0.35, "forward": 0.15, "raised": 0.1, "on_hips": 0.1,
                 "reaching_side": 0.1}
 
 
-def _pick(rng: np.random.Generator, table: dict[str, float]) -> str:
+def pick(rng: np.random.Generator, table: dict[str, float]) -> str:
+    """A name of ``table`` drawn with probability proportional to its value."""
     names = list(table)
     p = np.array([table[n] for n in names])
     return names[int(rng.choice(len(names), p=p / p.sum()))]
@@ -79,7 +80,7 @@ def sample_pose(rng: np.random.Generator, posture: str | None = None,
                 postures: dict[str, float] | None = None) -> dict[str, object]:
     """Angles (degrees) of every joint, for ``posture`` or one drawn from ``postures`` (default
     :data:`POSTURES`: name → relative probability)."""
-    posture = posture or _pick(rng, postures or POSTURES)
+    posture = posture or pick(rng, postures or POSTURES)
     u = rng.uniform
     pose: dict[str, object] = {"posture": posture}
     spine_flex = {"bending": u(40, 80), "crouching": u(10, 40), "sitting": u(-10, 25), "running": u(5, 20)}
@@ -87,8 +88,8 @@ def sample_pose(rng: np.random.Generator, posture: str | None = None,
     pose["spine_lat"], pose["spine_twist"] = rng.normal(0, 6), rng.normal(0, 12)
     pose["neck_flex"] = u(-25, 35) - (0.5 * pose["spine_flex"] if posture == "bending" else 0)
     pose["neck_lat"], pose["neck_twist"] = rng.normal(0, 8), rng.normal(0, 25)
-    gestures = ("raised", _pick(rng, {"raised": 0.5, "hanging": 0.2, "waving": 0.3})) if posture == "arms_raised" \
-        else (_pick(rng, ARM_GESTURES), _pick(rng, ARM_GESTURES))
+    gestures = ("raised", pick(rng, {"raised": 0.5, "hanging": 0.2, "waving": 0.3})) if posture == "arms_raised" \
+        else (pick(rng, ARM_GESTURES), pick(rng, ARM_GESTURES))
     if posture in ("walking", "running") and rng.random() < 0.7:
         swing = u(15, 35) if posture == "walking" else u(35, 70)
         gestures = ("swing", "swing")

@@ -77,18 +77,14 @@ COCO_SITES = [SITES.index(n) for n in COCO_KEYPOINTS]
 MPII_SITES = [SITES.index(n) for n in MPII_KEYPOINTS]
 
 
-def resolve_body(body: str) -> str:
-    """``anny`` or ``capsules`` for a ``SceneConfig.body``; ``auto`` is anny when the body file exists."""
-    if body not in BODIES:
-        raise ConfigError(f"unknown body {body!r}; choose one of {', '.join(BODIES)}")
-    if body == "auto":
-        return "anny" if anny.available() else "capsules"
-    return body
-
-
 def resolved_body(cfg: SceneConfig) -> SceneConfig:
-    """``cfg`` with ``auto`` resolved: the body a dataset records is the one it gets."""
-    return dataclasses.replace(cfg, body=resolve_body(cfg.body))
+    """``cfg`` with ``auto`` resolved (anny when the body file exists, else capsules): the body a dataset
+    records is the one it gets."""
+    if cfg.body not in BODIES:
+        raise ConfigError(f"unknown body {cfg.body!r}; choose one of {', '.join(BODIES)}")
+    if cfg.body != "auto":
+        return cfg
+    return dataclasses.replace(cfg, body="anny" if anny.available() else "capsules")
 
 
 def with_body(cfg: SceneConfig, log: Callable[[str], object]) -> SceneConfig:
@@ -356,8 +352,7 @@ class SceneBuilder:
             pre = f"p{k}_"
             ids = {kind: np.array([i for i in range(count) if getattr(m, kind)(i).name.startswith(pre)])
                    for kind, count in (("body", m.nbody), ("geom", m.ngeom), ("site", m.nsite))}
-            mesh = np.array([m.geom(i).name.startswith(pre + "mesh_") for i in ids["geom"]], dtype=bool)
-            ids["geom"], ids["mesh"] = ids["geom"][~mesh], ids["geom"][mesh]  # the capsule body's, the mesh's
+            ids["geom"] = np.array([i for i in ids["geom"] if not m.geom(i).name.startswith(pre + "mesh_")])  # capsules
             ids["material"] = {name: m.material(pre + name).id for name in MATERIALS}
             # the capsule geoms that are drawn, each with the segment whose clothes it wears (an Anny body's
             # clothes are its texture)
@@ -469,7 +464,8 @@ class SceneBuilder:
             self.poser.ground(person, ground_z)
             return
         mujoco.mj_kinematics(self.model, self.data)
-        lowest = _pelvis_frame(self.data, person.index)(person.posed.vertices)[:, 2].min()
+        pelvis = self.data.body(f"p{person.index}_pelvis")
+        lowest = float((person.posed.vertices @ pelvis.xmat[6:9]).min() + pelvis.xpos[2])  # world z only
         self.data.qpos[self.poser.root_adr(person.index) + 2] += ground_z - lowest
 
     def _place(self, person: Person, where: Callable[[Person], tuple[float, ...]],
