@@ -235,18 +235,9 @@ class Poser:
     def ground(self, person: Person, ground_z: float = 0.0) -> None:
         """Shift the person vertically so that their lowest point touches z = ``ground_z``."""
         mujoco.mj_kinematics(self.model, self.data)
-        lowest = min(self._lowest(g) for g in self.person_geoms[person.index] if self.model.geom_contype[g])
+        lowest = min(lowest_z(self.model, self.data, g) for g in self.person_geoms[person.index]
+                     if self.model.geom_contype[g])
         self.data.qpos[self._qadr(f"p{person.index}_root") + 2] += ground_z - lowest
-
-    def _lowest(self, g: int) -> float:
-        m, d = self.model, self.data
-        size, z, rz = m.geom_size[g], d.geom_xpos[g][2], d.geom_xmat[g].reshape(3, 3)[2]
-        t = m.geom_type[g]
-        if t == mujoco.mjtGeom.mjGEOM_CAPSULE:
-            return z - abs(rz[2]) * size[1] - size[0]
-        if t == mujoco.mjtGeom.mjGEOM_SPHERE:
-            return z - size[0]
-        return z - float(np.sqrt(np.sum((rz * size) ** 2)))  # ellipsoid
 
     def contacts(self, k: int, self_tolerance_m: float) -> tuple[bool, bool]:
         """(self-penetration deeper than the tolerance, any penetration of another person) of person ``k``."""
@@ -260,6 +251,17 @@ class Poser:
         self_pen = bool(np.any(mine & (a == b) & (dist < -self_tolerance_m)))
         other = bool(np.any(mine & (a != b) & (dist < 0)))
         return self_pen, other
+
+
+def lowest_z(m: mujoco.MjModel, d: mujoco.MjData, g: int) -> float:
+    """World height of the lowest point of geom ``g`` (a capsule, sphere or ellipsoid)."""
+    size, z, rz = m.geom_size[g], d.geom_xpos[g][2], d.geom_xmat[g].reshape(3, 3)[2]
+    t = m.geom_type[g]
+    if t == mujoco.mjtGeom.mjGEOM_CAPSULE:
+        return z - abs(rz[2]) * size[1] - size[0]
+    if t == mujoco.mjtGeom.mjGEOM_SPHERE:
+        return z - size[0]
+    return z - float(np.sqrt(np.sum((rz * size) ** 2)))  # ellipsoid
 
 
 def _ground_position(rng: np.random.Generator, camera: Camera, centre: np.ndarray, radius: float,

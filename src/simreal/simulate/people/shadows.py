@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from simreal.simulate.people.scene import Scene
+from simreal.simulate.people.scene import Scene, lowest_z
 
 REACH_M = 0.3  # body points higher than this above the ground cast nothing
 BLUR_M = 0.06  # the shadow's softness (Gaussian σ on the ground)
@@ -27,8 +27,7 @@ def body_points(scene: Scene, k: int) -> np.ndarray:
     m, d = scene.model, scene.data
     geoms = np.flatnonzero((scene.geom_person == k) & (m.geom_contype > 0))
     points = d.geom_xpos[geoms].copy()
-    extent = np.sqrt(((d.geom_xmat[geoms].reshape(-1, 3, 3)[:, 2, :] * m.geom_size[geoms]) ** 2).sum(1))
-    points[:, 2] -= extent  # roughly each geom's lowest point
+    points[:, 2] = [lowest_z(m, d, g) for g in geoms]  # under each geom's centre, at its lowest point
     return points
 
 
