@@ -1,9 +1,10 @@
 """One row of evenly spaced images per dataset, for side-by-side figures (person crops, eye crops...).
 
-    .venv/bin/python scripts/image_rows.py DATASET [DATASET...] --out FIGURE.png [--n 16] [--height 128]
+    .venv/bin/python scripts/image_rows.py DATASET [DATASET...] --out FIGURE.jpg [--n 16]
 
 Each row holds ``--n`` images taken at even steps through the dataset's records (the same ones every
-run), scaled to ``--height`` pixels.
+run); the datasets' images must have one size (person crops: 128×64). The format follows ``--out``'s
+extension.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+import torch
 
 from simreal.data.reader import SimrealDataset
+from simreal.utils.images import grid_image
 
 
 def main() -> None:
@@ -22,27 +24,14 @@ def main() -> None:
     ap.add_argument("datasets", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--n", type=int, default=16)
-    ap.add_argument("--height", type=int, default=128)
     args = ap.parse_args()
     rows = []
     for root in args.datasets:
         ds = SimrealDataset(root)
         picks = np.linspace(0, len(ds) - 1, args.n).round().astype(int)
-        tiles = []
-        for i in picks:
-            img = Image.fromarray(ds.image_array(int(i))).convert("RGB")
-            tiles.append(img.resize((round(img.width * args.height / img.height), args.height), Image.BILINEAR))
-        row = Image.new("RGB", (sum(t.width for t in tiles), args.height))
-        x = 0
-        for t in tiles:
-            row.paste(t, (x, 0))
-            x += t.width
-        rows.append(row)
-    out = Image.new("RGB", (max(r.width for r in rows), args.height * len(rows)))
-    for k, r in enumerate(rows):
-        out.paste(r, (0, k * args.height))
+        rows.append(torch.stack([ds[int(i)]["image"] for i in picks]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    out.save(args.out)
+    grid_image(rows, min_cell=128).convert("RGB").save(args.out, quality=85)
     print(f"wrote {args.out}: {len(rows)} rows of {args.n}")
 
 
