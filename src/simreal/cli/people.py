@@ -25,8 +25,12 @@ from simreal.cli.common import (
 )
 from simreal.utils.errors import SimrealError
 
-Backgrounds = Annotated[Path | None, typer.Option(help="Folder of background photos (default: the photographs "
-                                                  "shipped with scikit-image, scikit-learn and matplotlib).")]
+Backgrounds = Annotated[Path | None, typer.Option(help="Folder of background photos, or builtin (default: "
+                                                  "$SIMREAL_BACKGROUNDS, else data/backgrounds where `make "
+                                                  "backgrounds` has fetched photographs of places, else builtin: "
+                                                  "the few photos shipped with scikit-image, scikit-learn and "
+                                                  "matplotlib). A backgrounds.json there may give each photo's "
+                                                  "horizon, which then sets the camera's pitch.")]
 Detector = Annotated[str, typer.Option(help="Person detector that rejects backgrounds with people: opencv (HOG "
                                        "people + Haar faces), none, or package.module:function.")]
 Body = Annotated[str | None, typer.Option(help="anny: realistic Anny body meshes (needs `make body-model`); "

@@ -1,7 +1,8 @@
 """``simreal generate people``: the purely synthetic multi-person dataset D_S, sharded and resumable.
 
-Sample ``i`` depends only on ``(seed, i)``: its generator draws scenes until one can be placed, then the
-background crop; the renderer is deterministic. So any split of ``[0, count)`` into shards gives the same
+Sample ``i`` depends only on ``(seed, i)``: its generator draws the field of view and the background crop
+(whose horizon may fix the camera's pitch), then scenes until one can be placed; the renderer is
+deterministic. So any split of ``[0, count)`` into shards gives the same
 samples (:mod:`simreal.simulate.shards`).
 """
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from simreal.data.format import ImageSpec, LabelField, Provenance, command_line
 from simreal.data.writer import DatasetWriter
-from simreal.simulate.people.backgrounds import Backgrounds, load_backgrounds, load_detector
+from simreal.simulate.people.backgrounds import Backgrounds, load_backgrounds, load_detector, resolve_backgrounds
 from simreal.simulate.people.labels import person_records
 from simreal.simulate.people.scene import SceneBuilder, SceneConfig, resolved_body, with_body
 from simreal.simulate.people.shadows import contact_shadow
@@ -36,7 +37,7 @@ DEPTH_MAX_MM = 65535
 @dataclass(frozen=True)
 class PeopleConfig:
     scene: SceneConfig = field(default_factory=SceneConfig)
-    backgrounds: str | None = None  # folder of photos; None: the built-in photographs
+    backgrounds: str | None = None  # folder of photos, or builtin; None: resolve_backgrounds' default
     min_background_size: int = 512
     person_detector: str = "opencv"  # opencv | none | module:function
 
@@ -64,20 +65,23 @@ class SceneMaker:
         """RGB image, instance mask (k+1 for person k), depth (mm, 0 = background) and the record."""
         rng = numpy_rng(seed, index)
         t0 = time.perf_counter()
+        scfg = self.cfg.scene
+        fovy = float(rng.uniform(*scfg.fovy_deg))  # the background first: its horizon may fix the camera's pitch
+        background, bg_info, pitch = self.backgrounds.sample(rng, scfg.width, scfg.height, fovy,
+                                                             scfg.photo_pitch_deg)
         scene, attempt = None, 0
         while scene is None:
             if attempt == MAX_SCENE_TRIES:
                 raise SimrealError(f"sample {index}: no placeable scene in {MAX_SCENE_TRIES} draws; "
                                "lower people_lambda or widen crowd_radius_m")
-            scene, _ = self.builder.sample(rng)
+            scene, _ = self.builder.sample(rng, pitch, fovy)
             attempt += 1
         attempt -= 1
         t1 = time.perf_counter()
         rgb, depth, geom = self.renderer.render_scene(scene)
         t2 = time.perf_counter()
         owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
-        background, bg_info = self.backgrounds.sample(rng, self.cfg.scene.width, self.cfg.scene.height)
-        background = shade(background, contact_shadow(scene, *background.shape[1::-1], self.cfg.scene.contact_shadow))
+        background = shade(background, contact_shadow(scene, *background.shape[1::-1], scfg.contact_shadow))
         image = composite(rgb, background, owner >= 0)
         people = person_records(scene, depth, geom)
         mask = (owner + 1).astype(np.uint8)
@@ -123,14 +127,15 @@ class PeopleJob:
     cfg: PeopleConfig
     label: str = "generate people"
 
-    def __post_init__(self) -> None:  # the body a dataset records is the one it gets, "auto" resolved
-        object.__setattr__(self, "cfg", dataclasses.replace(self.cfg, scene=resolved_body(self.cfg.scene)))
+    def __post_init__(self) -> None:  # the body and backgrounds a dataset records are the ones it gets
+        object.__setattr__(self, "cfg", dataclasses.replace(self.cfg, scene=resolved_body(self.cfg.scene),
+                                                            backgrounds=resolve_backgrounds(self.cfg.backgrounds)))
 
     def start(self, root: Path, rows: range, log: Callable[[str], object]
               ) -> tuple[DatasetWriter, Callable[[int], Row], Callable[[], None]]:
         cfg = self.cfg
         backgrounds = load_backgrounds(cfg.backgrounds, cfg.min_background_size, load_detector(cfg.person_detector),
-                                       log)
+                                       log, cfg.person_detector)
         provenance = Provenance(command_line(), _config_json(cfg, self.count), self.seed,
                                 extra={"shard": [rows.start, rows.stop], "backgrounds_used": backgrounds.names,
                                        "backgrounds_rejected": backgrounds.rejected})
@@ -147,6 +152,7 @@ def generate_people(out: str | Path, count: int = 100, seed: int = 0, cfg: Peopl
                     overwrite: bool = False, show_progress: bool | None = None,
                     log: Callable[[str], object] = print) -> Path | None:
     """Render ``count`` scenes into ``out``; returns ``out`` once merged (None: other shards still running)."""
-    cfg = dataclasses.replace(cfg, scene=with_body(cfg.scene, log))
+    cfg = dataclasses.replace(cfg, scene=with_body(cfg.scene, log),
+                              backgrounds=resolve_backgrounds(cfg.backgrounds, log))
     return generate_sharded(out, PeopleJob(count, seed, cfg), workers, shard, ray_address, overwrite, show_progress,
                             log)

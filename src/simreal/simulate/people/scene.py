@@ -57,6 +57,7 @@ class SceneConfig:
     min_people: int = 1  # the authors' code: Poisson(10) with at least 2
     max_people: int = 25
     camera_pitch_deg: Range = (0.0, 45.0)  # uniform in angle (the paper)
+    photo_pitch_deg: Range = (-15.0, 45.0)  # where a background photo's horizon sets the pitch (< 0: looking up)
     camera_distance_m: Range = (3.5, 10.0)  # along the optical axis, to the point the camera looks at
     look_at_height_m: Range = (0.4, 1.2)  # height of that point above the ground
     crowd_radius_m: Range = (1.5, 5.0)  # people stand in a disc of this radius around the looked-at point
@@ -139,12 +140,13 @@ class Camera:
 def make_camera(pitch_deg: float, distance_m: float, look_at_height_m: float, fovy_deg: float, width: int,
                 height: int) -> Camera:
     """A camera at the ground origin's vertical, looking along +x and down by ``pitch_deg`` at a point
-    ``distance_m`` away and ``look_at_height_m`` above the ground."""
+    ``distance_m`` away and ``look_at_height_m`` above the ground; looking up (negative pitch), the camera
+    itself is at ``look_at_height_m``."""
     p = math.radians(pitch_deg)
     forward = np.array([math.cos(p), 0.0, -math.sin(p)])
     right = np.array([0.0, -1.0, 0.0])
     down = np.cross(forward, right)
-    position = np.array([0.0, 0.0, look_at_height_m + distance_m * math.sin(p)])
+    position = np.array([0.0, 0.0, look_at_height_m + distance_m * math.sin(max(p, 0.0))])
     return Camera(position, np.stack([right, down, forward]), fovy_deg, width, height)
 
 
@@ -396,14 +398,18 @@ class SceneBuilder:
         m.vis.headlight.diffuse[:] = 0.25
 
     # -- one scene ----------------------------------------------------------------------------------
-    def sample(self, rng: np.random.Generator) -> tuple[Scene | None, dict[str, int]]:
-        """Draw a scene; None (with the statistics of the failed attempt) when a person could not be placed."""
+    def sample(self, rng: np.random.Generator, pitch_deg: float | None = None, fovy_deg: float | None = None
+               ) -> tuple[Scene | None, dict[str, int]]:
+        """Draw a scene (the camera's pitch and field of view as given, e.g. to match a background photo's
+        horizon, else drawn); None (with the statistics of the failed attempt) when a person could not be
+        placed."""
         cfg = self.cfg
         n = int(np.clip(rng.poisson(cfg.people_lambda), cfg.min_people, cfg.max_people))
-        pitch = float(rng.uniform(*cfg.camera_pitch_deg))
+        pitch = float(rng.uniform(*cfg.camera_pitch_deg)) if pitch_deg is None else pitch_deg
         distance = float(rng.uniform(*cfg.camera_distance_m))
-        camera = make_camera(pitch, distance, float(rng.uniform(*cfg.look_at_height_m)),
-                             float(rng.uniform(*cfg.fovy_deg)), cfg.width, cfg.height)
+        look_at = float(rng.uniform(*cfg.look_at_height_m))
+        fovy = float(rng.uniform(*cfg.fovy_deg)) if fovy_deg is None else fovy_deg
+        camera = make_camera(pitch, distance, look_at, fovy, cfg.width, cfg.height)
         centre = np.array([distance * math.cos(math.radians(pitch)), 0.0])  # below the looked-at point
         radius = float(rng.uniform(*cfg.crowd_radius_m))
         light = sample_light(cfg, rng)
