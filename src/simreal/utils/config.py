@@ -45,6 +45,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         is_none = value is None or (isinstance(value, str) and value.lower() in ("none", "null"))
         if is_none and type(None) in args:
             return None
+        if len(real := [a for a in args if a is not type(None)]) == 1:  # X | None: X's own message
+            return _coerce(value, real[0], key)
         for arg in args:
             if arg is type(None):
                 continue
@@ -65,6 +67,16 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         inner = typing.get_args(tp)[0] if typing.get_args(tp) else Any
         items = [_coerce(v, inner, key) for v in value]
         return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if isinstance(value, str):  # "{a: 1, b: 2}" or JSON, as YAML reads it
+            try:
+                value = yaml.safe_load(value)
+            except yaml.YAMLError:
+                value = None
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{key}' expects a mapping such as {{a: 1, b: 2}}, got {value!r}")
+        k_tp, v_tp = typing.get_args(tp) or (Any, Any)
+        return {_coerce(k, k_tp, key): _coerce(v, v_tp, f"{key}.{k}") for k, v in value.items()}
     if tp is bool:
         if isinstance(value, bool):
             return value
