@@ -108,6 +108,80 @@ def test_interpenetrating_people_are_replaced_then_rejected(body):
     assert scene is not None and stats["replaced"] >= 1
 
 
+def _sitting_scenes(body: str, seeds: range, check, size: int = 200) -> None:
+    """``check(builder, scene, rgb, depth, geom)`` on scenes of 3 sitting people each, seen by a low camera."""
+    cfg = SceneConfig(width=size, height=size, max_people=3, postures={"sitting": 1.0}, body=body)
+    builder = SceneBuilder(cfg)
+    with SceneRenderer(builder.model, size, size) as r:
+        for seed in seeds:
+            rng = np.random.default_rng(seed)
+            camera = make_camera(float(rng.uniform(0, 30)), 5.0, 0.5, 50.0, size, size)
+            spots = iter([(5.0, -1.0, 0.0), (5.0, 1.0, 0.0), (6.5, 0.0, 0.0)] + [(8.0, 3.0, 0.0)] * 200)
+            scene, _ = builder.populate(rng, camera, sample_light(cfg, rng), 3, lambda p, s=spots: next(s))
+            if scene is not None:
+                check(builder, scene, *r.render_scene(scene))
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_sitting_people_sit_on_seats_or_on_the_ground(body):
+    """A seat stands on the ground, its top touches the buttocks it carries, it stops short of the sitter's
+    lower legs and nobody else penetrates it; without a seat, the buttocks are on the ground."""
+    seen = {"seats": 0, "grounded": 0}
+
+    def check(builder, scene, *_):
+        m, d = scene.model, scene.data
+        for person in scene.people:
+            h = np.radians(person.heading_deg)
+            forward = np.array([np.cos(h), np.sin(h)])
+            sit = builder._surface(person, ("pelvis", "left_thigh", "right_thigh"))
+            if person.seat is None:
+                seen["grounded"] += 1
+                assert sit[:, 2].min() < 0.06
+                continue
+            seen["seats"] += 1
+            g, mocap = builder.seats[person.index]
+            centre, half = d.mocap_pos[mocap], m.geom_size[g]
+            assert centre[2] - half[2] == pytest.approx(0.0, abs=1e-6)  # on the ground
+            rel = sit[:, :2] - centre[:2]
+            inside = (np.abs(rel @ forward) < half[0]) & (np.abs(rel @ [-forward[1], forward[0]]) < half[1])
+            assert sit[inside, 2].min() == pytest.approx(centre[2] + half[2], abs=0.005)  # touching the top
+            legs = builder._surface(person, ("left_shin", "right_shin", "left_foot", "right_foot"))
+            rel = legs[:, :2] - centre[:2]
+            inside = (np.abs(rel @ forward) < half[0]) & (np.abs(rel @ [-forward[1], forward[0]]) < half[1])
+            assert not np.any(inside & (legs[:, 2] < centre[2] + half[2]))  # no leg inside the box
+        import mujoco  # here: simreal's import has chosen the GL backend by now
+
+        mujoco.mj_forward(m, d)
+        for c in d.contact[:d.ncon]:
+            owners = builder.poser.geom_owner[[c.geom1, c.geom2]]
+            assert not (c.dist < 0 and owners[0] != owners[1])  # nobody in anyone else's seat
+
+    _sitting_scenes(body, range(6), check)
+    assert seen["seats"] >= 5 and seen["grounded"] >= 1, seen
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_seats_hide_keypoints_but_are_nobody(body):
+    hidden = []
+
+    def check(builder, scene, rgb, depth, geom):
+        seat_px = np.isin(geom, [g for g, _ in builder.seats])
+        for p in person_records(scene, depth, geom):
+            uv, z = scene.camera.project(np.concatenate(scene.keypoints(p["person"])))
+            kps = p["keypoints"] + p["keypoints_mpii"]
+            occ = p["occluded_by"] + p["occluded_by_mpii"]
+            for (*_, v), o, (u, w), zi in zip(kps, occ, uv, z, strict=True):
+                if v == 0:
+                    continue
+                on_seat = seat_px[int(w), int(u)] and depth[int(w), int(u)] < zi - 0.02
+                assert (o == -1) == on_seat and (v == 1 if on_seat else True)
+                hidden.append(on_seat)
+            assert not seat_px[geom == -1].any()
+
+    _sitting_scenes(body, range(10), check)
+    assert sum(hidden) >= 3  # the test saw seats hide keypoints
+
+
 def test_dataset_labels(people):
     manifest = json.loads((people / "dataset.json").read_text())
     assert manifest["task"] == "keypoints" and manifest["count"] == 4 and len(manifest["keypoint_names"]) == 17
@@ -116,7 +190,8 @@ def test_dataset_labels(people):
         mask = np.asarray(Image.open(people / rec["file_name"].replace("images/", "masks/")))
         depth = np.asarray(Image.open(people / rec["file_name"].replace("images/", "depth/")))
         assert mask.shape == depth.shape == (160, 160)
-        assert ((mask > 0) == (depth > 0)).all()
+        seated = any(p["factors"]["seat_height_m"] for p in rec["people"])
+        assert ((mask > 0) <= (depth > 0)).all() and (seated or ((mask > 0) == (depth > 0)).all())  # seats: depth
         assert 0 <= rec["factors"]["camera_pitch_deg"] <= 45
         for p in rec["people"]:
             assert len(p["keypoints"]) == 17 and len(p["keypoints_mpii"]) == 16 and p["synthetic"] is True
@@ -198,7 +273,11 @@ def test_mixed_keeps_real_labels(people, tmp_path):
                 assert (x0, y0) == (x1, y1)
                 if v0 != v1:  # only visible → occluded, by a synthetic person whose pixel covers the point
                     changed += 1
-                    assert (v0, v1) == (2, 1) and rec["people"][occ]["synthetic"]
+                    assert (v0, v1) == (2, 1)
+                    if occ == -1:  # or by a seat, nobody's pixel
+                        assert mask[int(y1), int(x1)] not in [p["mask_id"] for p in rec["people"][n_real:]]
+                        continue
+                    assert rec["people"][occ]["synthetic"]
                     assert mask[int(y1), int(x1)] == rec["people"][occ]["mask_id"]
     assert changed > 0
     r = runner.invoke(app, ["show", str(out), "--index", "1", "--out", str(tmp_path / "s.png")])

@@ -82,9 +82,9 @@ class SceneMaker:
         t2 = time.perf_counter()
         owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
         background = shade(background, contact_shadow(scene, *background.shape[1::-1], scfg.contact_shadow))
-        image = composite(rgb, background, owner >= 0)
+        image = composite(rgb, background, geom >= 0)  # people and seats
         people = person_records(scene, depth, geom)
-        mask = (owner + 1).astype(np.uint8)
+        mask = (np.maximum(owner, -1) + 1).astype(np.uint8)  # seats: 0
         depth_mm = np.where(np.isfinite(depth), np.clip(depth * 1000, 1, DEPTH_MAX_MM), 0).astype(np.uint16)
         factors = {**scene.factors, "rejected_scenes": attempt, "n_visible_people": len(people)}
         record = {"people": people, "camera": scene.camera.to_json(), "synthetic": True, **bg_info,

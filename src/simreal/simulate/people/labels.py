@@ -11,7 +11,7 @@ Visibility (COCO convention) of a keypoint whose site projects to pixel ``(u, v)
   hidden by another segment of the same person whose surface is nearer than ``z − tolerance``, the
   tolerance being 2 cm plus the largest radius of the two segments' geoms (the joint is that deep under its
   own skin). ``occluded_by`` records the occluder's person index (the person's own index for
-  self-occlusion);
+  self-occlusion). A seat in front hides a point when it is more than 2 cm nearer (``occluded_by`` −1);
 - ``v = 2``: visible.
 
 Factors per person: ``visible_ratio`` (share of the 17 COCO keypoints with v = 2), ``stature_px`` (the
@@ -29,7 +29,7 @@ import numpy as np
 from scipy.ndimage import find_objects
 
 from simreal.simulate.people import anny
-from simreal.simulate.people.scene import COCO_SITES, MPII_SITES, Scene
+from simreal.simulate.people.scene import COCO_SITES, MPII_SITES, SEAT, Scene
 from simreal.simulate.people.skeleton import MPII_KEYPOINTS, SITES
 
 FACE = {"nose", "left_eye", "right_eye", "left_ear", "right_ear"}
@@ -90,6 +90,9 @@ def visibility(uv: np.ndarray, z: np.ndarray, k: int, depth: np.ndarray, owner: 
             continue
         px, py = int(u), int(v)
         front = int(owner[py, px])
+        if front == SEAT:
+            vis[i], occluder[i] = (1, -1) if depth[py, px] < zi - 0.02 else (2, None)
+            continue
         if front >= 0 and front != k:
             vis[i], occluder[i] = 1, front
             continue
@@ -109,7 +112,8 @@ def _keypoints(uv: np.ndarray, vis: np.ndarray) -> list[list[float]]:
 def person_records(scene: Scene, depth: np.ndarray, geom: np.ndarray) -> list[dict[str, Any]]:
     """Labels of every person with at least one visible pixel (hidden people are left out); ``geom`` is the
     rendered geom index per pixel (−1: background)."""
-    owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
+    owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)  # SEAT where a seat is in front
+    person_id = np.maximum(owner, -1) + 1  # 0: nobody (background or a seat)
     front_body = np.where(geom >= 0, scene.geom_body[np.maximum(geom, 0)], -1)
     cam = scene.camera
     f = cam.focal_px
@@ -119,8 +123,8 @@ def person_records(scene: Scene, depth: np.ndarray, geom: np.ndarray) -> list[di
         projected.append((person, coco, mpii, *cam.project(coco), *cam.project(mpii)))
     # every person's pixel count and bounding box in one pass over the image
     n = max((p.index for p in scene.people), default=-1) + 1
-    areas = np.bincount(owner.ravel() + 1, minlength=n + 1)[1:]
-    boxes = find_objects(owner + 1, max_label=n)
+    areas = np.bincount(person_id.ravel(), minlength=n + 1)[1:]
+    boxes = find_objects(person_id, max_label=n)
     records = []
     for person, coco, mpii, uv, z, uv_mpii, z_mpii in projected:
         k = person.index
@@ -161,6 +165,7 @@ def person_records(scene: Scene, depth: np.ndarray, geom: np.ndarray) -> list[di
                 "child": person.shape.child,
                 "heading_deg": round(person.heading_deg, 2),
                 "body": "capsules" if person.anny_shape is None else "anny",
+                "seat_height_m": None if person.seat is None else round(2 * float(person.seat["half"][2]), 3),
                 **body,
             },
         })

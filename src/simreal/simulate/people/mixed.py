@@ -33,6 +33,7 @@ from simreal.data.writer import DatasetWriter
 from simreal.simulate.people.generate import DEPTH_MAX_MM, composite, shade
 from simreal.simulate.people.labels import person_records
 from simreal.simulate.people.scene import (
+    SEAT,
     Camera,
     SceneBuilder,
     SceneConfig,
@@ -97,7 +98,8 @@ def _ground_point(camera: Camera, u: float, v: float, stature_px: float, height_
 
 def occlude_real(people: list[dict[str, Any]], owner: np.ndarray, index: dict[int, int]) -> list[dict[str, Any]]:
     """Real people with v = 2 keypoints under a synthetic person's pixels set to v = 1, ``occluded_by`` that
-    person's index in the final ``people`` list (``index``: scene person → list index); all else unchanged."""
+    person's index in the final ``people`` list (``index``: scene person → list index), or under a seat's
+    (``owner`` SEAT: −1); all else unchanged."""
     h, w = owner.shape
     out = []
     for p in people:
@@ -105,8 +107,9 @@ def occlude_real(people: list[dict[str, Any]], owner: np.ndarray, index: dict[in
         occ = list(p.get("occluded_by") or [None] * len(p["keypoints"]))
         kps = [list(kp) for kp in p["keypoints"]]
         for j, (x, y, v) in enumerate(kps):
-            if v == 2 and 0 <= x < w and 0 <= y < h and owner[int(y), int(x)] >= 0:
-                kps[j][2], occ[j] = 1, index[int(owner[int(y), int(x)])]
+            front = int(owner[int(y), int(x)]) if 0 <= x < w and 0 <= y < h else -1
+            if v == 2 and (front >= 0 or front == SEAT):
+                kps[j][2], occ[j] = 1, -1 if front == SEAT else index[front]
         p["keypoints"], p["occluded_by"] = kps, occ
         out.append(p)
     return out
@@ -138,7 +141,7 @@ class MixedMaker:
             n = max(cfg.scene.min_people, n - 1) if scene is None else n  # crowded: one fewer
         rgb, depth, geom = self.renderer.render_scene(scene, w, h)
         owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
-        out = composite(rgb, shade(image, contact_shadow(scene, w, h, cfg.scene.contact_shadow)), owner >= 0)
+        out = composite(rgb, shade(image, contact_shadow(scene, w, h, cfg.scene.contact_shadow)), geom >= 0)
         synthetic = person_records(scene, depth, geom)
         offset = len(real_people)
         final = {p["person"]: offset + i for i, p in enumerate(synthetic)}  # scene person → index in people
@@ -147,7 +150,7 @@ class MixedMaker:
             p["mask_id"] = base_id + 1 + p["person"]
             p["person"] = final[p["person"]]
             for key in ("occluded_by", "occluded_by_mpii"):
-                p[key] = [None if o is None else final[o] for o in p[key]]
+                p[key] = [None if o is None else o if o < 0 else final[o] for o in p[key]]  # −1: a seat
         mask = real_mask.copy() if real_mask is not None else np.zeros((h, w), np.uint8)
         sel = owner >= 0
         mask[sel] = (base_id + 1 + owner[sel]).astype(mask.dtype)

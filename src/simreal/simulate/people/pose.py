@@ -61,8 +61,13 @@ def _legs(rng: np.random.Generator, posture: str) -> tuple[dict[str, float], dic
         a = u(15, 30) if posture == "walking" else u(30, 60)
         knee_swing = u(10, 40) if posture == "walking" else u(60, 110)
         return leg(a, knee_swing, ankle=5), leg(-a * 0.6, u(0, 15), ankle=-10)
-    if posture == "sitting":  # on the ground, legs forward or bent
-        return leg(u(80, 100), u(0, 100), abd=u(0, 20)), leg(u(80, 100), u(0, 100), abd=u(0, 20))
+    if posture == "sitting":  # on a seat (the scene puts one under the buttocks), or on the ground
+        way = pick(rng, {"seat": 0.5, "legs_forward": 0.3, "knees_up": 0.2})
+        if way == "seat":  # thighs level, shanks down, feet on the ground
+            return tuple(leg(u(80, 100), u(70, 105), abd=u(0, 15), ankle=u(-10, 10)) for _ in range(2))
+        if way == "legs_forward":
+            return tuple(leg(u(92, 105), u(0, 10), abd=u(0, 20)) for _ in range(2))
+        return tuple(leg(u(100, 120), u(100, 130), abd=u(5, 25), ankle=u(10, 25)) for _ in range(2))
     if posture == "crouching":
         f, k = u(95, 120), u(115, 145)
         return leg(f, k, abd=u(5, 25), ankle=u(15, 35)), leg(f + u(-10, 10), k, abd=u(5, 25), ankle=u(15, 35))

@@ -7,6 +7,13 @@ with negative distance) is re-placed, at most ``place_tries`` times, and a pose 
 (beyond ``self_penetration_m``) is re-drawn, at most ``pose_tries`` times. If a person cannot be placed the
 scene is rejected and the caller draws a new one.
 
+Sitting people whose buttocks end up above the ground (their feet on it) sit on a seat: a box under the
+buttocks and the backs of the thighs, its top where they touch it, stopping short of the lower legs, as
+wide as the hips and a bit (a stool, a crate, a low wall, a bench end), in a wood, stone, metal or plastic
+colour. A seat is rendered and hides what is behind it, but its pixels belong to no person (masks 0,
+``occluded_by`` −1); another person may not penetrate it. A sitting pose that leaves no room for one is
+re-drawn. Sitting on the ground needs no seat.
+
 Bodies (``SceneConfig.body``): ``anny`` renders realistic Anny meshes (:mod:`simreal.simulate.people.anny`,
 :mod:`simreal.simulate.people.meshes`), each standing on a hidden capsule body fitted to it that MuJoCo uses
 for placement and self-penetration; ``capsules`` renders the capsule bodies themselves (faster, and no body
@@ -45,6 +52,10 @@ from simreal.utils.errors import ConfigError
 
 Range = tuple[float, float]
 PARK_X = -60.0  # unplaced people wait behind the camera, out of view
+SEAT = -2  # geom_person of a seat: nobody's pixels, but it hides what is behind it
+MIN_SEAT_M = 0.06  # buttocks lower than this above the ground sit on the ground
+SEAT_COLOURS = ((0.45, 0.31, 0.19), (0.62, 0.48, 0.32), (0.55, 0.55, 0.52), (0.42, 0.42, 0.4),  # woods, stone
+                (0.16, 0.17, 0.19), (0.85, 0.85, 0.82), (0.2, 0.35, 0.25), (0.25, 0.32, 0.5))  # metal, plastic, paint
 
 
 @dataclass(frozen=True)
@@ -163,6 +174,7 @@ class Person:
     world: np.ndarray | None = None  # the posed mesh's vertices in the world, once placed
     clothes: Clothes | None = None  # an Anny body's clothes (a capsule body's are its appearance)
     texture_seed: int = 0
+    seat: dict[str, Any] | None = None  # the box a sitting person sits on: centre, half sizes (m), heading
 
 
 @dataclass
@@ -172,7 +184,7 @@ class Scene:
     model: mujoco.MjModel
     data: mujoco.MjData
     light: dict[str, Any]
-    geom_person: np.ndarray  # person index per geom (−1: none)
+    geom_person: np.ndarray  # person index per geom (−1: none; SEAT: a seat)
     geom_body: np.ndarray  # the body segment each geom belongs to (an Anny mesh part: its capsule stand-in's)
     factors: dict[str, Any] = field(default_factory=dict)
     meshes: list[int] = field(default_factory=list)  # meshes rewritten for this scene: upload before rendering
@@ -206,7 +218,11 @@ class Poser:
     def __init__(self, model: mujoco.MjModel, data: mujoco.MjData, n_people: int):
         self.model, self.data = model, data
         names = [model.geom(i).name for i in range(model.ngeom)]
-        self.geom_person = np.array([int(n[1:n.index("_")]) if n.startswith("p") else -1 for n in names])
+        self.geom_person = np.array([int(n[1:n.index("_")]) if n.startswith("p") else SEAT if n.startswith("seat")
+                                     else -1 for n in names])
+        # whose a geom is in placement checks: a seat is its sitter's
+        self.geom_owner = np.array([int(n[4:]) if n.startswith("seat") else k for n, k in zip(names, self.geom_person,
+                                                                                                strict=True)])
         self.person_geoms = [np.flatnonzero(self.geom_person == k) for k in range(n_people)]
 
     def _qadr(self, name: str) -> int:
@@ -248,9 +264,10 @@ class Poser:
         if n == 0:
             return False, False
         geoms, dist = self.data.contact.geom[:n], self.data.contact.dist[:n]
-        a, b = self.geom_person[geoms[:, 0]], self.geom_person[geoms[:, 1]]
+        a, b = self.geom_owner[geoms[:, 0]], self.geom_owner[geoms[:, 1]]
+        seat = (self.geom_person[geoms[:, 0]] == SEAT) | (self.geom_person[geoms[:, 1]] == SEAT)
         mine = (a == k) | (b == k)
-        self_pen = bool(np.any(mine & (a == b) & (dist < -self_tolerance_m)))
+        self_pen = bool(np.any(mine & (a == b) & ~seat & (dist < -self_tolerance_m)))  # one's own seat: fine
         other = bool(np.any(mine & (a != b) & (dist < 0)))
         return self_pen, other
 
@@ -302,6 +319,12 @@ def _slot_xml(k: int, shape: BodyShape, appearance: Appearance, textured: bool) 
     return slot_materials(p, textured), person_body(p, shape, appearance)
 
 
+def _seat_xml(k: int) -> str:
+    """Person slot ``k``'s seat: a box on a mocap body, moved and resized per scene, parked when unused."""
+    return (f'<body name="seat{k}" mocap="true" pos="{PARK_X - 4.0 * k} 40 0">'
+            f'<geom name="seat{k}" type="box" size="0.2 0.2 0.2" rgba="0.5 0.5 0.5 1"/></body>')
+
+
 def _excludes(k: int) -> str:
     """Soft-tissue neighbours that touch in normal poses (belly and thighs when sitting or crouching)."""
     return "".join(f'<exclude body1="p{k}_abdomen" body2="p{k}_{side}_thigh"/>' for side in ("left", "right"))
@@ -333,13 +356,15 @@ class SceneBuilder:
             '<light name="sun" directional="true" castshadow="false" dir="0 0 -1"/>'
             '<light name="fill" directional="true" castshadow="false" dir="0 0 -1" specular="0 0 0"/>'
             '<camera name="cam" pos="0 0 2" xyaxes="0 -1 0 0 0 1" fovy="45"/>'
-            f'{"".join(b for _, b in slots)}</worldbody><contact>{"".join(_excludes(k) for k in range(n))}</contact>'
+            f'{"".join(b for _, b in slots)}{"".join(_seat_xml(k) for k in range(n))}</worldbody>'
+            f'<contact>{"".join(_excludes(k) for k in range(n))}</contact>'
             '</mujoco>')
         spec = mujoco.MjSpec.from_string(xml)
         self.meshes = MeshSlots(self.bodies, n) if self.bodies is not None else None
         if self.meshes is not None:  # the capsule bodies only stand in for the meshes in MuJoCo's checks
             for g in spec.geoms:
-                g.group = HIDDEN_GROUP
+                if not g.name.startswith("seat"):
+                    g.group = HIDDEN_GROUP
             self.meshes.add_to(spec)
         self.model = spec.compile()
         self.data = mujoco.MjData(self.model)
@@ -351,6 +376,7 @@ class SceneBuilder:
             for k in range(n):
                 for g, b in self.meshes.segment_bodies(k).items():
                     self.geom_body[g] = b
+        self.seats = [(m.geom(f"seat{k}").id, int(m.body(f"seat{k}").mocapid[0])) for k in range(n)]
         self._ids = []
         for k in range(n):
             pre = f"p{k}_"
@@ -432,6 +458,7 @@ class SceneBuilder:
             self.data.qpos[self.poser.root_adr(k):self.poser.root_adr(k) + 3] = (PARK_X - 4.0 * k, 0.0, 1.0)
             if self.meshes is not None:
                 self.meshes.park(k)
+            self._park_seat(k)
         stats = {"replaced": 0, "reposed": 0}
         for person in people:
             self._set_geometry(person)
@@ -467,6 +494,68 @@ class SceneBuilder:
         person.posed = anny.PosedBody(posed.vertices - hips, posed.bone_heads - hips, posed.mpii - hips,
                                       posed.coco - hips)
 
+    def _surface(self, person: Person, segments: tuple[str, ...]) -> np.ndarray:
+        """(N, 3) world points on ``segments`` of a placed person: an Anny body's vertices, or, of each
+        capsule body geom, points around its axis (capsule) or its six extreme points (ellipsoid)."""
+        k = person.index
+        if person.anny_shape is not None:
+            sv = self.bodies.segment_vertices
+            return _pelvis_frame(self.data, k)(person.posed.vertices[np.concatenate([sv[s] for s in segments])])
+        m, d, out = self.model, self.data, []
+        for name in segments:
+            g = m.geom(f"p{k}_{name}").id
+            rot, size, centre = d.geom_xmat[g].reshape(3, 3), m.geom_size[g], d.geom_xpos[g]
+            if m.geom_type[g] == mujoco.mjtGeom.mjGEOM_CAPSULE:
+                axis = centre + np.linspace(-size[1], size[1], 9)[:, None] * rot[:, 2]
+                out.append((axis[:, None] + size[0] * np.concatenate([np.eye(3), -np.eye(3)])[None]).reshape(-1, 3))
+            else:
+                out.append(centre + np.concatenate([rot * size, -rot * size], axis=1).T)
+        return np.concatenate(out)
+
+    def _park_seat(self, k: int) -> None:
+        self.data.mocap_pos[self.seats[k][1]] = (PARK_X - 4.0 * k, 40.0, 0.0)
+
+    def _seat(self, person: Person, ground_z: float, rng: np.random.Generator) -> bool:
+        """Give a grounded sitting person whose buttocks are off the ground a seat (see the module docstring);
+        False when the lower legs leave no room for one."""
+        k = person.index
+        person.seat = None
+        self._park_seat(k)
+        if person.pose["posture"] != "sitting":
+            return True
+        mujoco.mj_kinematics(self.model, self.data)
+        h = math.radians(person.heading_deg)
+        forward = np.array([math.cos(h), math.sin(h)])
+        hips = self.data.body(f"p{k}_pelvis").xpos[:2]
+        thigh = person.shape.seg["thigh"]
+        sit = self._surface(person, ("pelvis", "left_thigh", "right_thigh"))
+        legs = self._surface(person, ("left_shin", "right_shin", "left_foot", "right_foot"))
+        x, lx = (sit[:, :2] - hips) @ forward, (legs[:, :2] - hips) @ forward
+        back, front = float(rng.uniform(0.12, 0.25)), 0.45 * thigh
+        while True:  # the top touches the lowest point above the box, which stops short of the legs below it
+            under = (x > -back) & (x < front)
+            height = float(sit[under, 2].min()) - ground_z if under.any() else 0.0
+            if height < MIN_SEAT_M:
+                return True  # on the ground
+            below = legs[:, 2] < ground_z + height
+            if np.any(below & (lx <= -back)):
+                return False  # a foot tucked back under the seat
+            shorter = float(lx[below].min()) - 0.02 if below.any() else np.inf
+            if shorter >= front:
+                break
+            if shorter < 0.05:
+                return False
+            front = shorter
+        half = np.array([(front + back) / 2, person.shape.hip_half + float(rng.uniform(0.1, 0.25)), height / 2])
+        centre = np.array([*(hips + (front - back) / 2 * forward), ground_z + height / 2])
+        g, mocap = self.seats[k]
+        m = self.model
+        m.geom_size[g], m.geom_rbound[g], m.geom_aabb[g] = half, float(np.linalg.norm(half)), (0, 0, 0, *half)
+        m.geom_rgba[g] = (*SEAT_COLOURS[int(rng.integers(len(SEAT_COLOURS)))], 1.0)
+        self.data.mocap_pos[mocap], self.data.mocap_quat[mocap] = centre, axis_quat((0, 0, 1), person.heading_deg)
+        person.seat = {"centre": centre, "half": half, "heading_deg": person.heading_deg}
+        return True
+
     def _ground(self, person: Person, ground_z: float) -> None:
         if person.anny_shape is None:
             self.poser.ground(person, ground_z)
@@ -487,8 +576,9 @@ class SceneBuilder:
             if person.anny_shape is not None and person.posed is None:
                 self._pose_mesh(person)
             self._ground(person, ground_z)
+            seated = self._seat(person, ground_z, rng)
             self_pen, other = self.poser.contacts(person.index, cfg.self_penetration_m)
-            if self_pen:
+            if self_pen or not seated:
                 if stats["reposed"] >= cfg.pose_tries * n:
                     return False
                 stats["reposed"] += 1

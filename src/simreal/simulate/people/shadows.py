@@ -1,7 +1,8 @@
 """Soft contact shadows: people darken the ground under and around where they touch it.
 
 Not a light's cast shadow but the ambient occlusion a body makes near the ground: every point of the body
-(an Anny body's vertices, a capsule body's geoms' lowest points) within ``REACH_M`` of the ground is
+(an Anny body's vertices, a capsule body's geoms' lowest points, and a seat's footprint) within ``REACH_M``
+of the ground is
 dropped onto it, weighted by (1 − height / ``REACH_M``)², projected into the image, and blurred by
 ``BLUR_M`` at the person's distance. The result darkens the background only: people, masks and labels
 are unchanged.
@@ -20,15 +21,25 @@ ANNY_STEP = 4  # every ANNY_STEP-th vertex of an Anny body
 
 
 def body_points(scene: Scene, k: int) -> np.ndarray:
-    """(N, 3) world points of person ``k`` that stand for its surface near the ground."""
+    """(N, 3) world points of person ``k`` (and their seat) that stand for its surface near the ground."""
     person = scene.people[k]
     if person.anny_shape is not None:
-        return person.world[::ANNY_STEP]
-    m, d = scene.model, scene.data
-    geoms = np.flatnonzero((scene.geom_person == k) & (m.geom_contype > 0))
-    points = d.geom_xpos[geoms].copy()
-    points[:, 2] = [lowest_z(m, d, g) for g in geoms]  # under each geom's centre, at its lowest point
-    return points
+        points = person.world[::ANNY_STEP]
+    else:
+        m, d = scene.model, scene.data
+        geoms = np.flatnonzero((scene.geom_person == k) & (m.geom_contype > 0))
+        points = d.geom_xpos[geoms].copy()
+        points[:, 2] = [lowest_z(m, d, g) for g in geoms]  # under each geom's centre, at its lowest point
+    if person.seat is None:
+        return points
+    seat = person.seat
+    h = np.radians(seat["heading_deg"])
+    u, v = np.meshgrid(np.linspace(-1, 1, 7), np.linspace(-1, 1, 7))
+    local = np.stack([u.ravel() * seat["half"][0], v.ravel() * seat["half"][1]], axis=1)
+    rot = np.array([[np.cos(h), -np.sin(h)], [np.sin(h), np.cos(h)]])
+    ground = seat["centre"][2] - seat["half"][2]
+    footprint = np.column_stack([seat["centre"][:2] + local @ rot.T, np.full(len(local), ground)])
+    return np.concatenate([points, footprint])
 
 
 def contact_shadow(scene: Scene, width: int, height: int, strength: float) -> np.ndarray:
