@@ -12,7 +12,7 @@ from simreal.simulate.people import anny
 from simreal.simulate.people.body import sample_appearance, sample_shape
 from simreal.simulate.people.pose import sample_pose
 from simreal.simulate.people.scene import Person, SceneBuilder, SceneConfig
-from simreal.simulate.people.skeleton import COCO_KEYPOINTS, MPII_KEYPOINTS, SITES
+from simreal.simulate.people.skeleton import COCO_KEYPOINTS, HAND_KEYPOINTS, MPII_KEYPOINTS, SITES
 from simreal.utils.errors import SimrealError
 
 
@@ -162,6 +162,28 @@ def test_keypoints_follow_the_coco_and_mpii_definitions(model):
         for side in ("left", "right"):
             for joint in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle"):
                 assert np.linalg.norm(coco[f"{side}_{joint}"] - mpii[f"{side}_{joint}"]) < 0.05, (i, side, joint)
+
+
+def test_hand_keypoints_follow_the_21_point_hand(model):
+    """Wrist, then each finger base to tip; hands hanging in the zero pose: fingers point down, the thumb and
+    index in front of the little finger, each finger's points ever farther from the wrist; the two hands
+    mirror each other; lengths of an adult hand; the wrist is MPII's."""
+    for i in (3, 400, 899, 1000):  # adults and a child
+        shape = model.shape(int(i))
+        posed = model.pose(shape, _zero_pose())
+        for side, sign, hand in (("left", 1, posed.hands[:21]), ("right", -1, posed.hands[21:])):
+            h = dict(zip(HAND_KEYPOINTS, hand, strict=True))
+            assert np.allclose(h["wrist"], posed.mpii[MPII_KEYPOINTS.index(f"{side}_wrist")])
+            for finger in ("thumb", "index", "middle", "ring", "little"):
+                chain = [h[n] for n in HAND_KEYPOINTS if n.startswith(finger)]
+                reach = [np.linalg.norm(p - h["wrist"]) for p in chain]
+                assert all(np.diff(reach) > 0), (i, side, finger)
+                assert chain[-1][2] < chain[0][2]  # the tip below the base: the hand hangs
+                assert sign * chain[0][1] > 0.05  # on the person's own side
+            assert h["thumb_tip"][0] > h["index_tip"][0] > h["little_tip"][0]  # palm towards the thigh
+            length = np.linalg.norm(h["middle_tip"] - h["wrist"])
+            assert (0.12 if i < 900 else 0.08) < length < 0.23, (i, length)
+        assert np.allclose(posed.hands[:21] * [1, -1, 1], posed.hands[21:], atol=0.01)
 
 
 def test_the_shape_bank_has_adults_and_children(model):

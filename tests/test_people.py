@@ -182,6 +182,38 @@ def test_seats_hide_keypoints_but_are_nobody(body):
     assert sum(hidden) >= 3  # the test saw seats hide keypoints
 
 
+@pytest.mark.parametrize("body", BODIES)
+def test_hand_keypoints_on_request_where_there_are_fingers(body):
+    cfg = SceneConfig(width=240, height=240, max_people=3, body=body, postures={"arms_raised": 0.5, "standing": 0.5})
+    builder = SceneBuilder(cfg)
+    camera = make_camera(10.0, 4.0, 1.0, 50.0, 240, 240)
+    seen = {0: 0, 1: 0, 2: 0}
+    with SceneRenderer(builder.model, 240, 240) as r:
+        for seed in range(3):
+            rng = np.random.default_rng(seed)
+            spots = iter([(4.0, -0.8, 0.0), (4.0, 0.8, 0.0), (5.5, 0.0, 0.0)] + [(7.0, 2.0, 0.0)] * 200)
+            scene, _ = builder.populate(rng, camera, sample_light(cfg, rng), 3, lambda p, s=spots: next(s))
+            _, depth, geom = r.render_scene(scene)
+            owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
+            assert all("keypoints_hands" not in p for p in person_records(scene, depth, geom))  # not asked
+            for p in person_records(scene, depth, geom, hands=True):
+                if body == "capsules":
+                    assert "keypoints_hands" not in p  # no fingers
+                    continue
+                uv, _ = scene.camera.project(scene.hand_keypoints(p["person"]))
+                assert len(p["keypoints_hands"]) == len(p["occluded_by_hands"]) == 42
+                for (x, y, v), o, (u, w) in zip(p["keypoints_hands"], p["occluded_by_hands"], uv, strict=True):
+                    seen[v] += 1
+                    if v == 0:
+                        assert not (0 <= u < 240 and 0 <= w < 240) and o is None
+                        continue
+                    assert (x, y) == (round(float(u), 2), round(float(w), 2))
+                    front = owner[int(y), int(x)]
+                    assert front in ((-1, p["person"]) if v == 2 else (o,)) and (o is None) == (v == 2)
+    if body == "anny":
+        assert seen[2] > 50 and seen[1] > 0, seen
+
+
 def test_dataset_labels(people):
     manifest = json.loads((people / "dataset.json").read_text())
     assert manifest["task"] == "keypoints" and manifest["count"] == 4 and len(manifest["keypoint_names"]) == 17

@@ -28,6 +28,16 @@ MPII_SKELETON = [[0, 1], [1, 2], [2, 6], [3, 6], [3, 4], [4, 5], [6, 7], [7, 8],
                  [12, 7], [13, 7], [13, 14], [14, 15]]  # 0-based
 MPII_FLIP_PAIRS = [[0, 5], [1, 4], [2, 3], [10, 15], [11, 14], [12, 13]]
 
+# 21 points of one hand, in the order of OpenPose's and MediaPipe's hand models: the wrist, then each finger
+# from its base to its tip (thumb: carpometacarpal, metacarpophalangeal and interphalangeal joints; the other
+# fingers: metacarpophalangeal, proximal and distal interphalangeal joints)
+HAND_KEYPOINTS = ["wrist"] + [f"{finger}_{joint}" for finger, joints in (
+    ("thumb", ("cmc", "mcp", "ip", "tip")), *((f, ("mcp", "pip", "dip", "tip")) for f in ("index", "middle", "ring",
+                                                                                          "little")))
+    for joint in joints]
+HAND_SKELETON = [[0, 1], [1, 2], [2, 3], [3, 4], [0, 5], [5, 6], [6, 7], [7, 8], [0, 9], [9, 10], [10, 11],
+                 [11, 12], [0, 13], [13, 14], [14, 15], [15, 16], [0, 17], [17, 18], [18, 19], [19, 20]]  # 0-based
+
 
 @dataclass(frozen=True)
 class KeypointSet:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from simreal.data.keypoints import HAND_SKELETON
 from simreal.data.reader import SimrealDataset
 from simreal.utils.errors import DatasetError
 
@@ -85,6 +86,14 @@ def draw_sample(root: str | Path, index: int = 0) -> Image.Image:
                 draw.ellipse(box, fill=colour, outline=(0, 0, 0))
             else:
                 draw.ellipse(box, outline=colour, width=2)
+        hands = person.get("keypoints_hands") or []  # 2 × 21 points: thin bones, small dots
+        for hand in (hands[:21], hands[21:]):
+            for a, b in HAND_SKELETON if len(hand) == 21 else ():
+                if hand[a][2] > 0 and hand[b][2] > 0:
+                    draw.line([tuple(hand[a][:2]), tuple(hand[b][:2])], fill=colour, width=1)
+            for x, y, v in hand:
+                if v > 0:
+                    draw.point((x, y), fill=colour if v == 2 else (255, 255, 255))
         if person.get("bbox"):
             x, y, w, h = person["bbox"]
             draw.rectangle([x, y, x + w, y + h], outline=colour, width=1)

@@ -19,7 +19,7 @@ from simreal.data.format import DOMAINS, MODES, TASKS
 from simreal.utils.errors import DatasetError
 
 #: Fields of a person (keypoint tasks) that hold ``[[x, y, v], ...]``.
-KEYPOINT_FIELDS = ("keypoints", "keypoints_mpii", "keypoints_coco")
+KEYPOINT_FIELDS = ("keypoints", "keypoints_mpii", "keypoints_coco", "keypoints_hands")
 
 
 def _is_int(x: Any) -> bool:

@@ -126,6 +126,7 @@ class PosedBody:
     bone_heads: np.ndarray  # (J, 3)
     mpii: np.ndarray  # (16, 3) in MPII_KEYPOINTS order
     coco: np.ndarray  # (17, 3) in COCO_KEYPOINTS order
+    hands: np.ndarray  # (42, 3): HAND_KEYPOINTS of the left hand, then of the right
 
 
 class AnnyModel:
@@ -168,6 +169,27 @@ class AnnyModel:
             else:
                 self._mpii.append({"pelvis": -1, "head_top": -2, "thorax": self.index["neck01"],
                                    "upper_neck": self.index["head"]}[name])
+        self._hand_bones, self._hand_tips = self._hand_sources()
+
+    def _hand_sources(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per point of :data:`HAND_KEYPOINTS` (left hand, then right): the bone whose head it is, or −1 for
+        a fingertip, and then the vertex that is the tip: of the vertices the finger's last bone moves most,
+        the one farthest beyond that bone's head along the bone (MakeHuman's ``finger1`` is the thumb, whose
+        bones start at the carpometacarpal joint; the others' start at the knuckle)."""
+        bones, tips = [], []
+        dominant = self.weight_index[np.arange(len(self.weights)), self.weights.argmax(1)]
+        for side in ("L", "R"):
+            bones.append(self.index[f"wrist.{side}"])
+            tips.append(0)
+            for finger in range(1, 6):
+                chain = [self.index[f"finger{finger}-{j}.{side}"] for j in (1, 2, 3)]
+                last = chain[-1]
+                along = self.template_heads[last] - self.template_heads[chain[-2]]
+                own = np.flatnonzero(dominant == last)
+                tip = own[np.argmax((self.template[own] - self.template_heads[last]) @ along)]
+                bones += [*chain, -1]
+                tips += [0, 0, 0, int(tip)]
+        return np.array(bones), np.array(tips)
 
     @cached_property
     def segments(self) -> dict[str, np.ndarray]:
@@ -267,7 +289,11 @@ class AnnyModel:
                 mpii[i] = vertices[self.head_top]
             else:
                 mpii[i] = heads[b]
-        return PosedBody(vertices=vertices, bone_heads=heads, mpii=mpii, coco=self.coco_regressor @ vertices)
+        hands = heads[self._hand_bones]
+        tip = self._hand_bones < 0
+        hands[tip] = vertices[self._hand_tips[tip]]
+        return PosedBody(vertices=vertices, bone_heads=heads, mpii=mpii, coco=self.coco_regressor @ vertices,
+                         hands=hands)
 
     # -- kinematics -------------------------------------------------------------------------------------
     def _chain(self, local: dict[int, np.ndarray], heads: np.ndarray) -> np.ndarray:

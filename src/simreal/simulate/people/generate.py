@@ -44,7 +44,8 @@ class PeopleConfig:
 
 PEOPLE_SCHEMA = {
     "people": LabelField("object", None, "persons: keypoints [[x, y, v]] (COCO-17, v: 0 outside, 1 occluded, "
-                         "2 visible), keypoints_mpii (MPII-16), occluded_by, bbox [x, y, w, h], area, mask_id, "
+                         "2 visible), keypoints_mpii (MPII-16), occluded_by (person, -1 a seat), keypoints_hands "
+                         "(scene.hand_keypoints: 2 x 21, Anny bodies), bbox [x, y, w, h], area, mask_id, "
                          "synthetic, joints_3d (world, m), factors"),
     "camera": LabelField("object", None, "position, rotation (rows: right, down, forward), intrinsics"),
     "synthetic": LabelField("bool", (), "true for simulator output"),
@@ -83,7 +84,7 @@ class SceneMaker:
         owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
         background = shade(background, contact_shadow(scene, *background.shape[1::-1], scfg.contact_shadow))
         image = composite(rgb, background, geom >= 0)  # people and seats
-        people = person_records(scene, depth, geom)
+        people = person_records(scene, depth, geom, scfg.hand_keypoints)
         mask = (np.maximum(owner, -1) + 1).astype(np.uint8)  # seats: 0
         depth_mm = np.where(np.isfinite(depth), np.clip(depth * 1000, 1, DEPTH_MAX_MM), 0).astype(np.uint16)
         factors = {**scene.factors, "rejected_scenes": attempt, "n_visible_people": len(people)}

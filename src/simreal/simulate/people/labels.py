@@ -14,6 +14,11 @@ Visibility (COCO convention) of a keypoint whose site projects to pixel ``(u, v)
   self-occlusion). A seat in front hides a point when it is more than 2 cm nearer (``occluded_by`` −1);
 - ``v = 2``: visible.
 
+Hand keypoints (``hands=True``; Anny bodies, whose hands have fingers): 21 per hand (``HAND_KEYPOINTS``,
+left hand then right) with the same visibility rules, each point taken as a joint of the hand segment:
+never hidden by its own hand or forearm (the fingers are all one segment), hidden by another segment or
+person in front.
+
 Factors per person: ``visible_ratio`` (share of the 17 COCO keypoints with v = 2), ``stature_px`` (the
 person's standing height projected at the depth of their pelvis: f·H/z), and ``min_distance_px``: the
 smallest image distance between any of this person's 17 projected COCO keypoints and any of another
@@ -30,7 +35,7 @@ from scipy.ndimage import find_objects
 
 from simreal.simulate.people import anny
 from simreal.simulate.people.scene import COCO_SITES, MPII_SITES, SEAT, Scene
-from simreal.simulate.people.skeleton import MPII_KEYPOINTS, SITES
+from simreal.simulate.people.skeleton import HAND_KEYPOINTS, MPII_KEYPOINTS, SITES
 
 FACE = {"nose", "left_eye", "right_eye", "left_ear", "right_ear"}
 
@@ -109,9 +114,10 @@ def _keypoints(uv: np.ndarray, vis: np.ndarray) -> list[list[float]]:
             for (x, y), v in zip(uv, vis, strict=True)]
 
 
-def person_records(scene: Scene, depth: np.ndarray, geom: np.ndarray) -> list[dict[str, Any]]:
+def person_records(scene: Scene, depth: np.ndarray, geom: np.ndarray, hands: bool = False
+                   ) -> list[dict[str, Any]]:
     """Labels of every person with at least one visible pixel (hidden people are left out); ``geom`` is the
-    rendered geom index per pixel (−1: background)."""
+    rendered geom index per pixel (−1: background); ``hands``: hand keypoints too, where the body has them."""
     owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)  # SEAT where a seat is in front
     person_id = np.maximum(owner, -1) + 1  # 0: nobody (background or a seat)
     front_body = np.where(geom >= 0, scene.geom_body[np.maximum(geom, 0)], -1)
@@ -139,11 +145,17 @@ def person_records(scene: Scene, depth: np.ndarray, geom: np.ndarray) -> list[di
         others = [o[3] for o in projected if o[0].index != k]
         min_dist = min((float(np.min(np.linalg.norm(uv[:, None] - other[None], axis=-1))) for other in others),
                        default=None)
+        hand = scene.hand_keypoints(k) if hands else None
+        if hand is not None:
+            wrists = np.repeat([SITES.index("left_wrist"), SITES.index("right_wrist")], len(HAND_KEYPOINTS))
+            uv_hand, z_hand = cam.project(hand)
+            hand_vis, occ_hand = visibility(uv_hand, z_hand, k, depth, owner, front_body, tolerance[wrists],
+                                            bodies[wrists], np.zeros(len(wrists), bool))
         pelvis_z = float(z_mpii[MPII_KEYPOINTS.index("pelvis")])
         body = {} if person.anny_shape is None else {
             "age_years": round(person.anny_shape.morphological_age, 1),
             "gender": round(person.anny_shape.phenotype["gender"], 3), "anny_shape": person.anny_shape.index}
-        records.append({
+        record = {
             "keypoints": _keypoints(uv, coco_vis),
             "keypoints_mpii": _keypoints(uv_mpii, mpii_vis),
             "occluded_by": occ,
@@ -168,5 +180,8 @@ def person_records(scene: Scene, depth: np.ndarray, geom: np.ndarray) -> list[di
                 "seat_height_m": None if person.seat is None else round(2 * float(person.seat["half"][2]), 3),
                 **body,
             },
-        })
+        }
+        if hand is not None:
+            record["keypoints_hands"], record["occluded_by_hands"] = _keypoints(uv_hand, hand_vis), occ_hand
+        records.append(record)
     return records

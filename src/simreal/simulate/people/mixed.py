@@ -142,15 +142,16 @@ class MixedMaker:
         rgb, depth, geom = self.renderer.render_scene(scene, w, h)
         owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
         out = composite(rgb, shade(image, contact_shadow(scene, w, h, cfg.scene.contact_shadow)), geom >= 0)
-        synthetic = person_records(scene, depth, geom)
+        synthetic = person_records(scene, depth, geom, cfg.scene.hand_keypoints)
         offset = len(real_people)
         final = {p["person"]: offset + i for i, p in enumerate(synthetic)}  # scene person → index in people
         base_id = int(max([p.get("mask_id") or 0 for p in real_people] + [0]))
         for p in synthetic:
             p["mask_id"] = base_id + 1 + p["person"]
             p["person"] = final[p["person"]]
-            for key in ("occluded_by", "occluded_by_mpii"):
-                p[key] = [None if o is None else o if o < 0 else final[o] for o in p[key]]  # −1: a seat
+            for key in ("occluded_by", "occluded_by_mpii", "occluded_by_hands"):
+                if key in p:
+                    p[key] = [None if o is None else o if o < 0 else final[o] for o in p[key]]  # −1: a seat
         mask = real_mask.copy() if real_mask is not None else np.zeros((h, w), np.uint8)
         sel = owner >= 0
         mask[sel] = (base_id + 1 + owner[sel]).astype(mask.dtype)

@@ -82,6 +82,7 @@ class SceneConfig:
     body: str = "auto"  # anny | capsules | auto (anny where `make body-model` has run)
     child_share: float = CHILD_SHARE  # probability that a person is a child (capsules: 0.9-1.45 m; Anny: 3-17 years)
     contact_shadow: float = 0.45  # darkness of the soft shadow where people touch the ground (0: none)
+    hand_keypoints: bool = False  # label 21 keypoints per hand too (Anny bodies; capsules have no fingers)
 
 
 BODIES = ("anny", "capsules", "auto")
@@ -203,6 +204,12 @@ class Scene:
             return sites[COCO_SITES], sites[MPII_SITES]
         to_world = _pelvis_frame(self.data, k)
         return to_world(person.posed.coco), to_world(person.posed.mpii)
+
+    def hand_keypoints(self, k: int) -> np.ndarray | None:
+        """World positions (42, 3) of person ``k``'s hand keypoints (left hand, then right; HAND_KEYPOINTS
+        order); None for a capsule body, which has no fingers."""
+        person = self.people[k]
+        return None if person.anny_shape is None else _pelvis_frame(self.data, k)(person.posed.hands)
 
 
 def _pelvis_frame(data: mujoco.MjData, k: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -492,7 +499,7 @@ class SceneBuilder:
         i = self.bodies.index
         hips = (person.anny_shape.heads[i["upperleg01.L"]] + person.anny_shape.heads[i["upperleg01.R"]]) / 2
         person.posed = anny.PosedBody(posed.vertices - hips, posed.bone_heads - hips, posed.mpii - hips,
-                                      posed.coco - hips)
+                                      posed.coco - hips, posed.hands - hips)
 
     def _surface(self, person: Person, segments: tuple[str, ...]) -> np.ndarray:
         """(N, 3) world points on ``segments`` of a placed person: an Anny body's vertices, or, of each

@@ -6,6 +6,8 @@ from simreal.data.keypoints import (  # noqa: F401  (re-exported for the simulat
     COCO_FLIP_PAIRS,
     COCO_KEYPOINTS,
     COCO_SKELETON,
+    HAND_KEYPOINTS,
+    HAND_SKELETON,
     MPII_FLIP_PAIRS,
     MPII_KEYPOINTS,
     MPII_SKELETON,
