@@ -52,6 +52,7 @@ from simreal.utils.errors import ConfigError
 
 Range = tuple[float, float]
 PARK_X = -60.0  # unplaced people wait behind the camera, out of view
+GEOMETRY = ("geom_size", "geom_pos", "geom_quat", "geom_rbound", "geom_aabb")  # a body's geoms, per slot
 SEAT = -2  # geom_person of a seat: nobody's pixels, but it hides what is behind it
 MIN_SEAT_M = 0.06  # buttocks lower than this above the ground sit on the ground
 SEAT_COLOURS = ((0.45, 0.31, 0.19), (0.62, 0.48, 0.32), (0.55, 0.55, 0.52), (0.42, 0.42, 0.4),  # woods, stone
@@ -384,6 +385,7 @@ class SceneBuilder:
                 for g, b in self.meshes.segment_bodies(k).items():
                     self.geom_body[g] = b
         self.seats = [(m.geom(f"seat{k}").id, int(m.body(f"seat{k}").mocapid[0])) for k in range(n)]
+        self._geometry: dict[tuple[int, bool], dict[str, np.ndarray]] = {}  # stand-ins of Anny bank shapes
         self._ids = []
         for k in range(n):
             pre = f"p{k}_"
@@ -398,15 +400,21 @@ class SceneBuilder:
 
     # -- one person --------------------------------------------------------------------------------
     def _set_geometry(self, person: Person) -> None:
-        mats, body = _slot_xml(0, person.shape, person.appearance, False)
-        one = mujoco.MjModel.from_xml_string(f'<mujoco><compiler angle="degree"/><asset>{mats}</asset>'
-                                             f"<worldbody>{body}</worldbody></mujoco>")
+        """Copy the person's body geometry into its slot: compiled alone (~1 ms), or for an Anny body's
+        stand-in, remembered per bank shape (and hair length, which sizes the hair geom)."""
+        key = None if person.anny_shape is None else (person.anny_shape.index, person.appearance.hair_long)
+        arrays = self._geometry.get(key) if key is not None else None
+        if arrays is None:
+            mats, body = _slot_xml(0, person.shape, person.appearance, False)
+            one = mujoco.MjModel.from_xml_string(f'<mujoco><compiler angle="degree"/><asset>{mats}</asset>'
+                                                 f"<worldbody>{body}</worldbody></mujoco>")
+            arrays = {"body_pos": one.body_pos[1:], "body_quat": one.body_quat[1:], "site_pos": one.site_pos,
+                      "site_quat": one.site_quat, **{name: getattr(one, name) for name in GEOMETRY}}
+            if key is not None:
+                self._geometry[key] = arrays
         m, ids = self.model, self._ids[person.index]
-        b, g, s = ids["body"], ids["geom"], ids["site"]
-        m.body_pos[b], m.body_quat[b] = one.body_pos[1:], one.body_quat[1:]
-        for name in ("geom_size", "geom_pos", "geom_quat", "geom_rbound", "geom_aabb"):
-            getattr(m, name)[g] = getattr(one, name)
-        m.site_pos[s], m.site_quat[s] = one.site_pos, one.site_quat
+        for name, value in arrays.items():
+            getattr(m, name)[ids[name.partition("_")[0]]] = value
 
     def _set_appearance(self, person: Person) -> None:
         m, ids, a = self.model, self._ids[person.index], person.appearance
