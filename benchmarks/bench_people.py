@@ -4,7 +4,8 @@ Anny bodies and the capsule bodies.
 Compares, in the same run and for each body:
 
 - baseline: the straightforward way, a MuJoCo model compiled and a GL context created for every scene;
-- simreal, one process: one model with person slots and one GL context reused for every scene;
+- simreal, one process: one model with person slots and one GL context reused for every scene (Anny: also
+  with the full 27,420-triangle mesh instead of the 1 cm decimation, ``scene.mesh_cell_m=0``);
 - simreal, ``--workers 2``: two processes (end to end, including start-up and the final merge).
 
 Run: ``python benchmarks/bench_people.py [--scenes 40] [--body anny|capsules|both]`` (Anny needs
@@ -98,6 +99,13 @@ def measure(cfg: PeopleConfig, backgrounds, scenes: int) -> None:
         t.restore()
     maker.close()
     one = scenes / total
+    full = None
+    if cfg.scene.body == "anny":
+        full_mesh = SceneMaker(dataclasses.replace(cfg, scene=dataclasses.replace(cfg.scene, mesh_cell_m=0.0)),
+                               backgrounds)
+        run_maker(full_mesh, 2)
+        full = scenes / run_maker(full_mesh, scenes)[0]
+        full_mesh.close()
 
     out = Path(tempfile.mkdtemp())
     t0 = time.perf_counter()
@@ -121,6 +129,8 @@ def measure(cfg: PeopleConfig, backgrounds, scenes: int) -> None:
     print(f"{cfg.scene.body} bodies: 640x640 scenes, Poisson(9) people, {scenes} scenes")
     print(f"  baseline (model + GL context per scene):   {base:6.2f} scenes/s")
     print(f"  simreal, 1 process (reused model/context): {one:6.2f} scenes/s  ({one / base:.1f}x)")
+    if full is not None:
+        print(f"    the same with the full mesh:             {full:6.2f} scenes/s")
     print(f"  simreal, --workers 2 (end to end):         {two:6.2f} scenes/s")
     print("  share of the 1-process time:")
     for name, t in share.items():

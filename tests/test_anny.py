@@ -186,6 +186,24 @@ def test_hand_keypoints_follow_the_21_point_hand(model):
         assert np.allclose(posed.hands[:21] * [1, -1, 1], posed.hands[21:], atol=0.01)
 
 
+def test_the_decimated_model_keeps_the_keypoints_and_the_texture(model):
+    lod = model.decimated(0.01)
+    assert len(lod.template) < 0.5 * len(model.template) and len(lod.faces) < 0.5 * len(model.faces)
+    assert lod.faces.max() < len(lod.template) and set(lod.segments) == set(model.segments)
+    # every kept triangle has three distinct corners and its original face's texture coordinates
+    assert np.all(np.diff(np.sort(lod.faces, axis=1), axis=1) > 0)
+    assert set(map(tuple, lod.face_uv)) <= set(map(tuple, model.face_uv))
+    rng = np.random.default_rng(1)
+    for i in (0, 450, 950):
+        pose = sample_pose(rng)
+        full, light = model.pose(model.shape(i), pose), lod.pose(lod.shape(i), pose)
+        assert np.allclose(light.mpii, full.mpii) and np.allclose(light.hands, full.hands)
+        assert np.abs(light.coco - full.coco).max() < 0.005
+        # the kept vertices are vertices of the full body, posed alike
+        assert np.isclose(light.vertices[:, 2].min(), full.vertices[:, 2].min(), atol=0.01)
+        assert np.isclose(light.vertices[:, 2].max(), full.vertices[:, 2].max(), atol=1e-9)
+
+
 def test_the_shape_bank_has_adults_and_children(model):
     assert len(model.children) == 300 and len(model.adults) == 900
     rng = np.random.default_rng(0)

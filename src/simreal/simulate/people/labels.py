@@ -33,7 +33,6 @@ import mujoco
 import numpy as np
 from scipy.ndimage import find_objects
 
-from simreal.simulate.people import anny
 from simreal.simulate.people.scene import COCO_SITES, MPII_SITES, SEAT, Scene
 from simreal.simulate.people.skeleton import HAND_KEYPOINTS, MPII_KEYPOINTS, SITES
 
@@ -68,7 +67,7 @@ def head_box(scene: Scene, k: int) -> list[float]:
     (the vertices the head bone moves most, hair regions included)."""
     person = scene.people[k]
     if person.anny_shape is not None:
-        uv, _ = scene.camera.project(person.world[anny.load().segment_vertices["head"]])
+        uv, _ = scene.camera.project(person.world[scene.bodies.segment_vertices["head"]])
     else:
         g = scene.model.geom(f"p{k}_head").id
         centre, rot, size = scene.data.geom_xpos[g], scene.data.geom_xmat[g].reshape(3, 3), scene.model.geom_size[g]

@@ -84,6 +84,7 @@ class SceneConfig:
     child_share: float = CHILD_SHARE  # probability that a person is a child (capsules: 0.9-1.45 m; Anny: 3-17 years)
     contact_shadow: float = 0.45  # darkness of the soft shadow where people touch the ground (0: none)
     hand_keypoints: bool = False  # label 21 keypoints per hand too (Anny bodies; capsules have no fingers)
+    mesh_cell_m: float = 0.01  # Anny meshes rendered decimated on a grid this fine (0: the full mesh)
 
 
 BODIES = ("anny", "capsules", "auto")
@@ -191,6 +192,7 @@ class Scene:
     factors: dict[str, Any] = field(default_factory=dict)
     meshes: list[int] = field(default_factory=list)  # meshes rewritten for this scene: upload before rendering
     textures: list[int] = field(default_factory=list)  # textures rewritten for this scene: upload them too
+    bodies: anny.AnnyModel | None = None  # the model of the Anny people's meshes (``Person.world``)
 
     def sites(self, k: int) -> np.ndarray:
         """World positions ``(len(SITES), 3)`` of person ``k``'s keypoint sites (on the capsule body)."""
@@ -349,8 +351,8 @@ class SceneBuilder:
     def __init__(self, cfg: SceneConfig, photos: list[np.ndarray] | tuple = ()):
         """``photos``: RGB images that garments with a photo print are cut from (Anny bodies)."""
         self.cfg = cfg = resolved_body(cfg)
-        self.bodies = anny.load() if cfg.body == "anny" else None
-        self.atlas = Atlas(self.bodies) if self.bodies is not None else None
+        self.bodies = anny.load(cell=cfg.mesh_cell_m) if cfg.body == "anny" else None
+        self.atlas = Atlas(anny.load()) if self.bodies is not None else None  # textures from the full mesh
         self.photos = list(photos)
         rng = np.random.default_rng(0)
         n = cfg.max_people
@@ -481,7 +483,8 @@ class SceneBuilder:
             if not self._place(person, where, rng, stats, n):
                 return None, stats
         mujoco.mj_forward(self.model, self.data)
-        scene = Scene(camera, people, self.model, self.data, light, self.poser.geom_person, self.geom_body, {})
+        scene = Scene(camera, people, self.model, self.data, light, self.poser.geom_person, self.geom_body, {},
+                      bodies=self.bodies)
         for person in people:
             if person.anny_shape is not None:
                 person.world = _pelvis_frame(self.data, person.index)(person.posed.vertices)
