@@ -11,14 +11,17 @@ covered neighbour's values (texture filtering then never mixes in the background
 
 A person wears (:func:`sample_clothes`; colours from :func:`garment_colour`'s prior): a top (sleeveless,
 short, three-quarter or long sleeves; its hem between the waist and the hips), trousers, three-quarter
-trousers or shorts, shoes, hair (short or long, a hairline above the forehead), each garment flat,
-striped, checked, mottled or cut from a real photo, with a faint fabric grain; skin in the person's tone
-with mottling; eyes with sclera, iris and pupil.
+trousers or shorts, or a skirt (a mesh of its own, :mod:`simreal.simulate.people.meshes`, whose fabric is
+painted into texels the atlas leaves free; with a top of the same fabric: a dress; more likely the more
+female Anny's gender value), shoes, hair (short or long, a hairline above the forehead), each garment
+flat, striped, checked, mottled or cut from a real photo, with a faint fabric grain; skin in the person's
+tone with mottling; eyes with sclera, iris and pupil.
 """
 
 from __future__ import annotations
 
 import colorsys
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +34,9 @@ TEXTURE = 128  # texels a side: ~7 mm a texel on the torso, about a pixel for a 
 NOISE_SCALES = (0.01, 0.03, 0.08)  # wavelengths (m) of the body noise fields
 NOISE_WAVES = 12
 EDGE_M = 0.006  # garment edges blend over this distance
+SKIRT_PATCH = (slice(0, 16), slice(112, 128))  # texels (rows from the atlas's top, columns) no triangle uses:
+# the skirt's fabric, painted as if on a cylinder around the hips (u: around, v: down)
+SKIRT_SHARE = 0.4  # probability of a skirt or dress at Anny's gender 1 (female), falling to 0 at 0 (male)
 TOP_PATTERNS = {"flat": 0.35, "stripes": 0.2, "checks": 0.1, "mottled": 0.15, "photo": 0.2}
 BOTTOM_PATTERNS = {"flat": 0.5, "mottled": 0.3, "photo": 0.2}
 
@@ -52,6 +58,7 @@ class Clothes:
     phase: float
     photo: int  # which photo patterned garments are cut from (modulo the number of photos)
     photo_offset: tuple[float, float]
+    skirt: float = 0.0  # a skirt's hem along the leg (hip joint 0 … ankle 1); 0: no skirt
 
 
 def _hsv(h: float, s: float, v: float) -> tuple[float, float, float]:
@@ -74,9 +81,11 @@ def garment_colour(rng: np.random.Generator, kind: str) -> tuple[float, float, f
     return _hsv(u(0, 1), u(0.25, 0.75), u(0.2, 0.8))
 
 
-def sample_clothes(rng: np.random.Generator, a: Appearance) -> Clothes:
+def sample_clothes(rng: np.random.Generator, a: Appearance, gender: float = 0.0, upright: bool = True) -> Clothes:
     """Garment colours, cuts and patterns (sleeve and trouser lengths follow the appearance's long-or-short
-    choices; skin and hair colours are the appearance's)."""
+    choices; skin and hair colours are the appearance's); for people who stand upright (a skirt is a tube
+    hanging from the waist: it cannot drape over the lap of a sitting person), a skirt with probability
+    ``SKIRT_SHARE × gender`` (Anny's gender value: 0 male … 1 female), 40 % of them dresses."""
     top, bottom, shoes = (garment_colour(rng, kind) for kind in ("top", "bottom", "shoes"))
     sleeve = float(rng.choice([0.0, rng.uniform(0.15, 0.35), rng.uniform(0.6, 0.75), 1.0] if a.long_sleeves
                               else [0.0, rng.uniform(0.15, 0.35)]))
@@ -85,12 +94,19 @@ def sample_clothes(rng: np.random.Generator, a: Appearance) -> Clothes:
     second = colorsys.hsv_to_rgb((h + rng.uniform(0.3, 0.7)) % 1.0 if rng.random() < 0.5 else h,
                                  rng.uniform(0, 0.6), float(np.clip(v + rng.choice([-1, 1]) * rng.uniform(0.3, 0.6),
                                                                     0.05, 0.98)))
-    return Clothes(top=top, bottom=bottom, shoes=shoes, sleeve=sleeve, hem=float(rng.uniform(-0.06, 0.08)),
-                   waist=float(rng.uniform(0.05, 0.12)), leg=leg, hairline=float(rng.uniform(0, 1)),
-                   top_pattern=pick(rng, TOP_PATTERNS), bottom_pattern=pick(rng, BOTTOM_PATTERNS),
-                   second=tuple(float(c) for c in second), period=float(rng.uniform(0.02, 0.08)),
-                   phase=float(rng.uniform(0, 2 * np.pi)), photo=int(rng.integers(1 << 30)),
-                   photo_offset=(float(rng.uniform()), float(rng.uniform())))
+    c = Clothes(top=top, bottom=bottom, shoes=shoes, sleeve=sleeve, hem=float(rng.uniform(-0.06, 0.08)),
+                waist=float(rng.uniform(0.05, 0.12)), leg=leg, hairline=float(rng.uniform(0, 1)),
+                top_pattern=pick(rng, TOP_PATTERNS), bottom_pattern=pick(rng, BOTTOM_PATTERNS),
+                second=tuple(float(c) for c in second), period=float(rng.uniform(0.02, 0.08)),
+                phase=float(rng.uniform(0, 2 * np.pi)), photo=int(rng.integers(1 << 30)),
+                photo_offset=(float(rng.uniform()), float(rng.uniform())))
+    if not upright or rng.random() >= SKIRT_SHARE * gender:
+        return c
+    skirt = {"skirt": float(rng.uniform(0.3, 0.85)), "leg": 0.02}  # bare legs under it
+    if rng.random() < 0.4:  # a dress: one fabric from the neckline to the hem
+        skirt |= {"top": bottom, "top_pattern": c.bottom_pattern if c.bottom_pattern != "mottled" else "flat",
+                  "hem": -0.06}
+    return dataclasses.replace(c, **skirt)
 
 
 class Atlas:
@@ -108,6 +124,8 @@ class Atlas:
         for f, pts in enumerate(np.round(tri * 16).astype(np.int32)):  # 4 fractional bits
             cv2.fillConvexPoly(owner, pts, f + 1, shift=4)
         covered = owner > 0
+        if covered[SKIRT_PATCH].any():
+            raise ValueError("the skirt's texels are used by the body's UV atlas")
         # nearest covered texel for the others
         _, (iy, ix) = distance_transform_edt(~covered, return_indices=True)
         owner = owner[iy, ix] - 1
@@ -146,6 +164,11 @@ class Atlas:
         self.top_z = float(body.template[:, 2].max())
         self.head_x = float(self.point[head, 0].mean())
         self.front_x = float(body.template[body.segment_vertices["head"], 0].max())
+        rows, cols = SKIRT_PATCH  # the skirt's texels stand for points of a cylinder around the hips
+        v, u = (np.mgrid[rows, cols] + 0.5 - [[[rows.start]], [[cols.start]]]) / [[[rows.stop - rows.start]],
+                                                                                  [[cols.stop - cols.start]]]
+        self.point[rows, cols] = np.stack([0.17 * np.cos(2 * np.pi * u), 0.17 * np.sin(2 * np.pi * u),
+                                           self.hip_z + 0.1 - 0.6 * v], axis=-1)
         self.mask = {"torso": np.isin(part, ("pelvis", "abdomen", "chest")), "legs": np.isin(part, ("thigh", "shin")),
                      "arms": np.isin(part, ("upper_arm", "forearm")), "chest": part == "chest", "feet": part == "foot",
                      "head": head, "head_back": np.isin(part, ("head", "neck")) & (
@@ -174,7 +197,8 @@ class Atlas:
         # trousers: the pelvis, and down each leg to `leg`; their upper edge at `waist`
         d_leg = np.where(m["legs"], (c.leg - along) * 0.8, -1.0)  # ~metres along a leg
         d_bottom = np.where(m["torso"], self.hip_z + c.waist - z, d_leg)
-        img = _over(img, self._fabric(c.bottom, c.bottom_pattern, c, photos, grain, rng), _edge(d_bottom))
+        bottom = self._fabric(c.bottom, c.bottom_pattern, c, photos, grain, rng)
+        img = _over(img, bottom, _edge(d_bottom))
         # the top: the torso above the hem and below the neckline, and down each arm to `sleeve`
         d_top = np.where(m["torso"], z - (self.hip_z + c.hem), np.where(m["arms"], (c.sleeve - along) * 0.55, -1.0))
         d_top = np.where(m["chest"] & (z > self.neck_z - 0.03), np.minimum(d_top, self.neck_z - 0.02 - z), d_top)
@@ -192,6 +216,8 @@ class Atlas:
         hair = np.asarray(a.hair, np.float32)[None, None] * (1 + 0.15 * self._noise(rng, 0.01))[..., None]
         img = _over(img, hair, _edge(d_hair))
         img = self._eyes(img, rng)
+        if c.skirt > 0:
+            img[SKIRT_PATCH] = bottom[SKIRT_PATCH]
         return np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
 
     def _fabric(self, colour: tuple[float, float, float], pattern: str, c: Clothes, photos: list[np.ndarray],

@@ -19,6 +19,7 @@ from simreal.simulate.people.body import HINGES, LIMB_HINGES
 
 POSTURES = {"standing": 0.24, "walking": 0.2, "running": 0.05, "arms_raised": 0.1, "sitting": 0.1,
             "crouching": 0.1, "bending": 0.1, "kneeling": 0.05, "lying": 0.06}
+UPRIGHT = ("standing", "walking", "running", "arms_raised")  # postures with the legs under the hips
 # per-axis limits of the ball joints: flexion, abduction, twist
 BALL_LIMITS = {"shoulder": ((-60, 180), (-30, 170), (-80, 80)), "hip": ((-30, 125), (-25, 50), (-40, 40))}
 ARM_GESTURES = {"hanging": 0.35, "forward": 0.15, "raised": 0.1, "on_hips": 0.1, "folded": 0.1, "waving": 0.1,

@@ -45,8 +45,8 @@ from simreal.simulate.people.body import (
     slot_materials,
 )
 from simreal.simulate.people.clothes import Atlas, Clothes, sample_clothes
-from simreal.simulate.people.meshes import HIDDEN_GROUP, MeshSlots
-from simreal.simulate.people.pose import axis_quat, ball_quat, quat_mul, sample_pose
+from simreal.simulate.people.meshes import HIDDEN_GROUP, MeshSlots, skirt_rings
+from simreal.simulate.people.pose import UPRIGHT, axis_quat, ball_quat, quat_mul, sample_pose
 from simreal.simulate.people.skeleton import COCO_KEYPOINTS, MPII_KEYPOINTS, SITES
 from simreal.utils.errors import ConfigError
 
@@ -487,8 +487,11 @@ class SceneBuilder:
                       bodies=self.bodies)
         for person in people:
             if person.anny_shape is not None:
-                person.world = _pelvis_frame(self.data, person.index)(person.posed.vertices)
+                to_world = _pelvis_frame(self.data, person.index)
+                person.world = to_world(person.posed.vertices)
                 scene.meshes += self.meshes.write(person.index, person.world)
+                scene.meshes += self.meshes.write_skirt(person.index, None if person.clothes.skirt <= 0 else to_world(
+                    self._skirt(person)))
                 texture = self.atlas.paint(person.appearance, person.clothes, self.photos, person.texture_seed)
                 scene.textures.append(self.meshes.paint(person.index, texture))
         if scene.meshes:
@@ -501,8 +504,19 @@ class SceneBuilder:
                           sample_pose(rng, postures=self.cfg.postures))
         body = self.bodies.sample_shape(rng, self.cfg.child_share)
         appearance = sample_appearance(rng)
-        return Person(k, self.bodies.proxy_shape(body), appearance, sample_pose(rng, postures=self.cfg.postures),
-                      anny_shape=body, clothes=sample_clothes(rng, appearance), texture_seed=int(rng.integers(1 << 31)))
+        pose = sample_pose(rng, postures=self.cfg.postures)
+        clothes = sample_clothes(rng, appearance, body.phenotype["gender"], pose["posture"] in UPRIGHT)
+        return Person(k, self.bodies.proxy_shape(body), appearance, pose, anny_shape=body, clothes=clothes,
+                      texture_seed=int(rng.integers(1 << 31)))
+
+    def _skirt(self, person: Person) -> np.ndarray:
+        """The person's skirt in the pelvis frame: around the pelvis, abdomen, thighs and shins from the waist
+        to the hem (a share of the leg's length below the hip joints)."""
+        sv = self.bodies.segment_vertices
+        near = person.posed.vertices[np.concatenate([sv[s] for s in (
+            "pelvis", "abdomen", "left_thigh", "right_thigh", "left_shin", "right_shin")])]
+        leg = person.shape.seg["thigh"] + person.shape.seg["shank"]
+        return skirt_rings(near, person.clothes.waist, -person.clothes.skirt * leg)
 
     def _pose_mesh(self, person: Person) -> None:
         """Pose the Anny body as the capsule body is (the root's tilt comes from MuJoCo's free joint)."""
