@@ -78,6 +78,9 @@ class PoseStudyConfig:
     # the built-in data's bodies ("real" stand-in, D_S and D_M alike): the capsules its README table was
     # measured with; `--set body=anny` for Anny bodies (the "real" data is generated either way)
     body: str = "capsules"
+    # the built-in photos by default, so the tables rerun as published; `--set backgrounds=data/backgrounds`
+    # for the photos of places `make backgrounds` fetches (or any folder)
+    backgrounds: str = "builtin"
     seed: int = 0
 
 
@@ -114,7 +117,7 @@ def camera_copy(src: Path, out: Path, seed: int) -> Path:
 
 def builtin_data(out: Path, cfg: PoseStudyConfig, log) -> dict[str, Path]:
     scene = SceneConfig(width=cfg.image_size, height=cfg.image_size, body=cfg.body)
-    people = PeopleConfig(scene=scene)
+    people = PeopleConfig(scene=scene, backgrounds=cfg.backgrounds)
     paths = {}
     for name, count, seed in (("real-train-source", cfg.real_train_count, cfg.seed + 101),
                               ("test-source", cfg.test_count, cfg.seed + 303),
