@@ -107,6 +107,9 @@ def test_flagged_photos_are_rejected_and_logged_and_a_broken_manifest_is_one_lin
     (folder / MANIFEST).write_text('{"pictures": []}')
     with pytest.raises(SimrealError, match="not a background manifest"):
         load_backgrounds(folder, 512)
+    (folder / MANIFEST).write_text('{"images": [{"file": "a.jpg", "horizon": "high"}]}')
+    with pytest.raises(SimrealError, match=r"a\.jpg: horizon must be a number"):
+        load_backgrounds(folder, 512)
 
 
 def test_where_backgrounds_come_from(tmp_path, monkeypatch):

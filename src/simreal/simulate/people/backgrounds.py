@@ -150,10 +150,15 @@ def read_manifest(folder: Path) -> dict[str, dict]:
     if not path.is_file():
         return {}
     try:
-        entries = json.loads(path.read_text())["images"]
-        return {e["file"]: e for e in entries}
+        entries = {e["file"]: e for e in json.loads(path.read_text())["images"]}
     except (ValueError, KeyError, TypeError) as e:
         raise SimrealError(f"{path}: not a background manifest ({e})") from e
+    for name, e in entries.items():
+        h = e.get("horizon")
+        if h is not None and (isinstance(h, bool) or not isinstance(h, (int, float)) or not math.isfinite(h)):
+            raise SimrealError(f"{path}: {name}: horizon must be a number (a fraction of the height) or null, "
+                               f"got {h!r}")
+    return entries
 
 
 def load_backgrounds(folder: str | Path | None, min_size: int = 512, detector: Detector | None = None,
