@@ -104,8 +104,7 @@ def sample_clothes(rng: np.random.Generator, a: Appearance, gender: float = 0.0,
         return c
     skirt = {"skirt": float(rng.uniform(0.3, 0.85)), "leg": 0.02}  # bare legs under it
     if rng.random() < 0.4:  # a dress: one fabric from the neckline to the hem
-        skirt |= {"top": bottom, "top_pattern": c.bottom_pattern if c.bottom_pattern != "mottled" else "flat",
-                  "hem": -0.06}
+        skirt |= {"top": bottom, "top_pattern": c.bottom_pattern, "hem": -0.06}
     return dataclasses.replace(c, **skirt)
 
 
