@@ -2,8 +2,8 @@
 
 Sample ``i`` depends only on ``(seed, i)``: its generator draws the field of view and the background crop
 (whose horizon may fix the camera's pitch), then scenes until one can be placed; the renderer is
-deterministic. So any split of ``[0, count)`` into shards gives the same
-samples (:mod:`simreal.simulate.shards`).
+deterministic. So any split of ``[0, count)`` into shards gives the same samples
+(:mod:`simreal.simulate.shards`).
 """
 
 from __future__ import annotations
