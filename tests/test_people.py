@@ -214,6 +214,33 @@ def test_hand_keypoints_on_request_where_there_are_fingers(body):
         assert seen[2] > 50 and seen[1] > 0, seen
 
 
+@pytest.mark.parametrize("body", BODIES)
+def test_cast_shadows_fall_away_from_the_key_light(body):
+    from simreal.simulate.people.scene import _direction
+    from simreal.simulate.people.shadows import cast_shadow
+
+    cfg = SceneConfig(width=240, height=240, max_people=1, postures={"standing": 1.0}, body=body, child_share=0.0)
+    builder = SceneBuilder(cfg)
+    camera = make_camera(30.0, 5.0, 1.0, 50.0, 240, 240)
+    ground = 5.0 * np.cos(np.radians(30))
+    feet = camera.project(np.array([[ground, 0.0, 0.0]]))[0][0]
+    rows = {}
+    for name, azimuth, elevation in (("ahead", 0.0, 40), ("behind", 180.0, 40), ("overhead", 0.0, 85)):
+        rng = np.random.default_rng(0)
+        light = sample_light(cfg, rng) | {"dir": _direction(np.radians(azimuth), np.radians(elevation))}
+        scene, _ = builder.populate(rng, camera, light, 1, lambda p: (ground, 0.0, 0.0, 90.0))
+        dark = cast_shadow(scene, 240, 240, 0.8)
+        share = light["diffuse"] / (light["diffuse"] + light["fill"] + light["ambient"])
+        assert 0.5 * 0.8 * share < dark.max() <= 0.8 * share + 1e-6
+        ys, xs = np.nonzero(dark > 0.1 * dark.max())
+        rows[name] = float(np.average(ys, weights=dark[ys, xs]))
+        assert not cast_shadow(scene, 240, 240, 0.0).any()
+    # a light ahead of the camera throws the shadow towards it (down the image), one behind away from it (up),
+    # one overhead keeps it at the feet
+    assert rows["ahead"] > feet[1] + 10 and rows["behind"] < feet[1] - 3 and abs(rows["overhead"] - feet[1]) < 10, (
+        rows, feet)
+
+
 def test_dataset_labels(people):
     manifest = json.loads((people / "dataset.json").read_text())
     assert manifest["task"] == "keypoints" and manifest["count"] == 4 and len(manifest["keypoint_names"]) == 17

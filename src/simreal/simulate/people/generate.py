@@ -22,7 +22,7 @@ from simreal.data.writer import DatasetWriter
 from simreal.simulate.people.backgrounds import Backgrounds, load_backgrounds, load_detector, resolve_backgrounds
 from simreal.simulate.people.labels import person_records
 from simreal.simulate.people.scene import SceneBuilder, SceneConfig, resolved_body, with_body
-from simreal.simulate.people.shadows import contact_shadow
+from simreal.simulate.people.shadows import ground_shadows
 from simreal.simulate.people.skeleton import COCO_FLIP_PAIRS, COCO_KEYPOINTS, COCO_SKELETON
 from simreal.simulate.render import SceneRenderer
 from simreal.simulate.shards import Row
@@ -82,7 +82,8 @@ class SceneMaker:
         rgb, depth, geom = self.renderer.render_scene(scene)
         t2 = time.perf_counter()
         owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
-        background = shade(background, contact_shadow(scene, *background.shape[1::-1], scfg.contact_shadow))
+        background = shade(background, ground_shadows(scene, *background.shape[1::-1], scfg.contact_shadow,
+                                                      scfg.cast_shadow))
         image = composite(rgb, background, geom >= 0)  # people and seats
         people = person_records(scene, depth, geom, scfg.hand_keypoints)
         mask = (np.maximum(owner, -1) + 1).astype(np.uint8)  # seats: 0

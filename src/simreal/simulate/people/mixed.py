@@ -42,7 +42,7 @@ from simreal.simulate.people.scene import (
     sample_light,
     with_body,
 )
-from simreal.simulate.people.shadows import contact_shadow
+from simreal.simulate.people.shadows import ground_shadows
 from simreal.simulate.render import SceneRenderer
 from simreal.simulate.shards import Row
 from simreal.simulate.workers import generate_sharded
@@ -141,7 +141,8 @@ class MixedMaker:
             n = max(cfg.scene.min_people, n - 1) if scene is None else n  # crowded: one fewer
         rgb, depth, geom = self.renderer.render_scene(scene, w, h)
         owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
-        out = composite(rgb, shade(image, contact_shadow(scene, w, h, cfg.scene.contact_shadow)), geom >= 0)
+        shadows = ground_shadows(scene, w, h, cfg.scene.contact_shadow, cfg.scene.cast_shadow)
+        out = composite(rgb, shade(image, shadows), geom >= 0)
         synthetic = person_records(scene, depth, geom, cfg.scene.hand_keypoints)
         offset = len(real_people)
         final = {p["person"]: offset + i for i, p in enumerate(synthetic)}  # scene person → index in people

@@ -83,6 +83,7 @@ class SceneConfig:
     body: str = "auto"  # anny | capsules | auto (anny where `make body-model` has run)
     child_share: float = CHILD_SHARE  # probability that a person is a child (capsules: 0.9-1.45 m; Anny: 3-17 years)
     contact_shadow: float = 0.45  # darkness of the soft shadow where people touch the ground (0: none)
+    cast_shadow: float = 0.8  # darkness of the key light's shadow on the ground, times its share of the light
     hand_keypoints: bool = False  # label 21 keypoints per hand too (Anny bodies; capsules have no fingers)
     mesh_cell_m: float = 0.01  # Anny meshes rendered decimated on a grid this fine (0: the full mesh)
 

@@ -1,4 +1,4 @@
-"""Soft contact shadows: people darken the ground under and around where they touch it.
+"""Shadows on the ground: soft contact shadows where people touch it, and the key light's cast shadows.
 
 Not a light's cast shadow but the ambient occlusion a body makes near the ground: every point of the body
 (an Anny body's vertices, a capsule body's geoms' lowest points, and a seat's footprint) within ``REACH_M``
@@ -6,16 +6,25 @@ of the ground is
 dropped onto it, weighted by (1 − height / ``REACH_M``)², projected into the image, and blurred by
 ``BLUR_M`` at the person's distance. The result darkens the background only: people, masks and labels
 are unchanged.
+
+Cast shadows (:func:`cast_shadow`): every surface point of a person (an Anny body's vertices, points
+around a capsule body's geoms) and of their seat is carried along the key light's direction down to the
+ground level under the person, projected into the image, splatted, closed and blurred by ``CAST_BLUR_M``
+at the person's distance: a soft silhouette on the ground on the side away from the light, its darkness
+``strength`` times the key light's share of all the light.
 """
 
 from __future__ import annotations
 
 import cv2
+import mujoco
 import numpy as np
 
 from simreal.simulate.people.scene import Scene, lowest_z
 
 REACH_M = 0.3  # body points higher than this above the ground cast nothing
+CAST_SPACING_M = 0.02  # the cast points' spacing: each is splatted this wide
+CAST_BLUR_M = 0.04  # the cast shadow's softness
 BLUR_M = 0.06  # the shadow's softness (Gaussian σ on the ground)
 ANNY_STEP = 4  # every ANNY_STEP-th vertex of an Anny body
 
@@ -75,3 +84,77 @@ def contact_shadow(scene: Scene, width: int, height: int, strength: float) -> np
         region = tile[y0 - lo[1]:y1 - lo[1], x0 - lo[0]:x1 - lo[0]]
         out[y0:y1, x0:x1] = np.maximum(out[y0:y1, x0:x1], strength * region)
     return out
+
+
+def _geom_samples(scene: Scene, k: int) -> np.ndarray:
+    """(N, 3) points on the surface of person ``k``'s capsule-body geoms, about ``CAST_SPACING_M`` apart."""
+    m, d = scene.model, scene.data
+    out = []
+    around = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    ring = np.stack([np.cos(around), np.sin(around), np.zeros(12)], axis=1)
+    for g in np.flatnonzero((scene.geom_person == k) & (m.geom_contype > 0)):
+        rot, size, centre = d.geom_xmat[g].reshape(3, 3), m.geom_size[g], d.geom_xpos[g]
+        if m.geom_type[g] == mujoco.mjtGeom.mjGEOM_CAPSULE:
+            n = max(2, int(2 * (size[1] + size[0]) / CAST_SPACING_M))
+            z = np.linspace(-size[1] - size[0], size[1] + size[0], n)
+            r = np.sqrt(np.clip(size[0] ** 2 - np.clip(np.abs(z) - size[1], 0, None) ** 2, 0, None))
+            local = (r[:, None, None] * ring[None]).reshape(-1, 3) + np.repeat(z, 12)[:, None] * [0, 0, 1]
+        else:  # an ellipsoid (or sphere): a latitude-longitude grid
+            lat = np.linspace(-np.pi / 2, np.pi / 2, 7)
+            local = np.concatenate([np.cos(a) * ring + [0, 0, np.sin(a)] for a in lat]) * (
+                size if m.geom_type[g] == mujoco.mjtGeom.mjGEOM_ELLIPSOID else size[0])
+        out.append(centre + local @ rot.T)
+    return np.concatenate(out)
+
+
+def _seat_samples(seat: dict) -> np.ndarray:
+    """Points on a seat box's surface (its corners and a grid over its top)."""
+    u, v = np.meshgrid(np.linspace(-1, 1, 6), np.linspace(-1, 1, 6))
+    top = np.column_stack([u.ravel(), v.ravel(), np.ones(u.size)])
+    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float)
+    h = np.radians(seat["heading_deg"])
+    rot = np.array([[np.cos(h), -np.sin(h), 0], [np.sin(h), np.cos(h), 0], [0, 0, 1]])
+    return seat["centre"] + (np.concatenate([top, corners]) * seat["half"]) @ rot.T
+
+
+def cast_shadow(scene: Scene, width: int, height: int, strength: float) -> np.ndarray:
+    """(height, width) float32 darkness of the ground in the key light's shadow of the scene's people."""
+    out = np.zeros((height, width), np.float32)
+    light = np.asarray(scene.light["dir"], float)
+    if strength <= 0 or light[2] >= -0.05:
+        return out
+    share = scene.light["diffuse"] / (scene.light["diffuse"] + scene.light["fill"] + scene.light["ambient"])
+    cam = scene.camera
+    for person in scene.people:
+        points = person.world if person.anny_shape is not None else _geom_samples(scene, person.index)
+        if person.seat is not None:
+            points = np.concatenate([points, _seat_samples(person.seat)])
+        ground = points[:, 2].min()
+        hit = points + ((ground - points[:, 2]) / light[2])[:, None] * light  # along the light to the ground
+        uv, z = cam.project(hit)
+        ok = (z > 0.1) & np.all(np.isfinite(uv), axis=1)
+        if not ok.any():
+            continue
+        depth = float(np.median(z[ok]))
+        dot = max(1, round(cam.focal_px * CAST_SPACING_M / depth))
+        sigma = max(0.5, cam.focal_px * CAST_BLUR_M / depth)
+        pad = dot + int(3 * sigma) + 2
+        lo = np.floor(uv[ok].min(0)).astype(int) - pad
+        hi = np.ceil(uv[ok].max(0)).astype(int) + pad
+        x0, y0, x1, y1 = max(lo[0], 0), max(lo[1], 0), min(hi[0], width), min(hi[1], height)
+        if x0 >= x1 or y0 >= y1 or (hi - lo).max() > 4 * max(width, height):
+            continue
+        tile = np.zeros((hi[1] - lo[1], hi[0] - lo[0]), np.uint8)
+        px = (uv[ok] - lo).astype(int)
+        tile[px[:, 1], px[:, 0]] = 1
+        tile = cv2.morphologyEx(tile, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dot + 1,) * 2))
+        soft = cv2.GaussianBlur(tile.astype(np.float32), (0, 0), sigma)
+        region = soft[y0 - lo[1]:y1 - lo[1], x0 - lo[0]:x1 - lo[0]]
+        out[y0:y1, x0:x1] = np.maximum(out[y0:y1, x0:x1], strength * share * region)
+    return out
+
+
+def ground_shadows(scene: Scene, width: int, height: int, contact: float, cast: float) -> np.ndarray:
+    """Darkness of the ground from both shadows (each keeps what the other lets through)."""
+    a, b = contact_shadow(scene, width, height, contact), cast_shadow(scene, width, height, cast)
+    return 1 - (1 - a) * (1 - b)
