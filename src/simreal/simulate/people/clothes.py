@@ -29,6 +29,7 @@ import numpy as np
 from simreal.simulate.people.anny import AnnyModel
 from simreal.simulate.people.body import Appearance
 from simreal.simulate.people.pose import pick
+from simreal.utils.errors import SimrealError
 
 TEXTURE = 128  # texels a side: ~7 mm a texel on the torso, about a pixel for a person 300 px tall
 NOISE_SCALES = (0.01, 0.03, 0.08)  # wavelengths (m) of the body noise fields
@@ -124,7 +125,7 @@ class Atlas:
             cv2.fillConvexPoly(owner, pts, f + 1, shift=4)
         covered = owner > 0
         if covered[SKIRT_PATCH].any():
-            raise ValueError("the skirt's texels are used by the body's UV atlas")
+            raise SimrealError("this body file's UV atlas uses the texels simreal keeps for skirts")
         # nearest covered texel for the others
         _, (iy, ix) = distance_transform_edt(~covered, return_indices=True)
         owner = owner[iy, ix] - 1
@@ -164,8 +165,8 @@ class Atlas:
         self.head_x = float(self.point[head, 0].mean())
         self.front_x = float(body.template[body.segment_vertices["head"], 0].max())
         rows, cols = SKIRT_PATCH  # the skirt's texels stand for points of a cylinder around the hips
-        v, u = (np.mgrid[rows, cols] + 0.5 - [[[rows.start]], [[cols.start]]]) / [[[rows.stop - rows.start]],
-                                                                                  [[cols.stop - cols.start]]]
+        n_v, n_u = rows.stop - rows.start, cols.stop - cols.start
+        v, u = (np.mgrid[0:n_v, 0:n_u] + 0.5) / np.array([n_v, n_u])[:, None, None]
         self.point[rows, cols] = np.stack([0.17 * np.cos(2 * np.pi * u), 0.17 * np.sin(2 * np.pi * u),
                                            self.hip_z + 0.1 - 0.6 * v], axis=-1)
         self.mask = {"torso": np.isin(part, ("pelvis", "abdomen", "chest")), "legs": np.isin(part, ("thigh", "shin")),
