@@ -220,7 +220,7 @@ class AnnyModel:
         ok = (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])
         kept = np.flatnonzero(ok)
         kept = kept[np.sort(np.unique(np.sort(faces[kept], axis=1), axis=0, return_index=True)[1])]
-        keep = np.union1d(np.unique(faces[kept]), [self.head_top, *self._hand_tips[self._hand_bones < 0]])
+        keep = np.unique(merged)  # every cluster's vertex, even where no triangle is left (the regressor's)
         new = np.full(len(pos), -1)
         new[keep] = np.arange(len(keep))
         regressor = np.zeros((len(d["coco_regressor"]), len(keep)), np.float32)
