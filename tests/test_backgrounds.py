@@ -6,6 +6,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +154,18 @@ def test_the_fetch_list_is_consistent():
         assert package in mod.PACKAGES and not member.startswith("/") and what
         assert horizon is None or -1.0 <= horizon <= 2.0
     assert all(len(sha) == 64 for _, sha, _ in mod.PACKAGES.values())
+
+
+def test_the_fetch_refuses_a_package_with_another_checksum_and_leaves_nothing(tmp_path):
+    """scripts/backgrounds.py through a stand-in `apt-get` that serves junk (what a tampered mirror would)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    apt = bin_dir / "apt-get"
+    apt.write_text('#!/bin/sh\nfor a; do last=$a; done\necho junk > "${last%%=*}_1_all.deb"\n')
+    apt.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    out = tmp_path / "data" / "backgrounds"
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "backgrounds.py"), str(out)], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "mate-backgrounds 1.26.0-1: SHA-256 mismatch, refusing it" in r.stderr, r.stderr
+    assert not out.exists() and not list(out.parent.iterdir())  # no partial folder, no temporary one
