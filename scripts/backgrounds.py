@@ -82,7 +82,7 @@ PHOTOS = [  # name, package, path inside it, horizon (fraction of the height fro
     ("generator-wall", "opencv-doc", f"{CV}/text/scenetext04.jpg", 0.45, "wall, generator and palm trees"),
     ("road-barriers", "opencv-doc", f"{CV}/text/scenetext05.jpg", None, "road with barriers, seen from above"),
     ("corn-path", "tuxpaint-data", f"{TUX}/corn_maze.jpg", 0.68, "path through a maize field"),
-    ("sheep-pasture", "tuxpaint-data", f"{TUX}/sheep.jpg", 0.40, "pasture with grazing sheep"),
+    ("sheep-pasture", "tuxpaint-data", f"{TUX}/sheep.jpg", 0.44, "pasture with grazing sheep"),
     ("pebble-beach", "tuxpaint-data", f"{TUX}/rocks.jpg", 0.0, "pebble beach, seen from above"),
 ]
 VIDEO = ("campus-median", "opencv-doc", f"{CV}/data/vtest.avi", None,

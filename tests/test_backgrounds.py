@@ -142,6 +142,11 @@ def test_generated_scenes_are_pitched_to_the_background_horizon(tmp_path):
         assert v == pytest.approx(r["background_horizon"] * 160 + r["horizon_error_px"], abs=0.3)
         assert r["horizon_error_px"] == pytest.approx(0.0, abs=0.01)
         assert math.isclose(r["factors"]["fovy_deg"], cam["fovy_deg"], abs_tol=1e-3)
+    from simreal.data.show import HORIZON, draw_sample
+
+    drawn = np.asarray(draw_sample(out, 0))  # `simreal show` draws the photo's horizon, dashed
+    row = int(records[0]["background_horizon"] * 160)
+    assert 0 <= row < 160 and (drawn[row, :160] == HORIZON).all(axis=1).sum() >= 40
 
 
 def test_the_fetch_list_is_consistent():

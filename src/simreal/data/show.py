@@ -14,6 +14,7 @@ from simreal.data.reader import SimrealDataset
 from simreal.utils.errors import DatasetError
 
 PANEL_W = 330
+HORIZON = (255, 220, 0)
 
 
 def _colour(k: int) -> tuple[int, int, int]:
@@ -46,7 +47,8 @@ def _record(ds: SimrealDataset, index: int) -> dict[str, Any]:
 
 def draw_sample(root: str | Path, index: int = 0) -> Image.Image:
     """The image with each person's mask tinted, skeleton, keypoints (filled: visible, hollow: occluded;
-    keypoints outside the image are counted in the panel) and a panel listing the factors."""
+    keypoints outside the image are counted in the panel), the background photo's horizon where the record
+    has one (dashed, ``HORIZON``) and a panel listing the factors."""
     root = Path(root)
     ds = SimrealDataset(root)
     if ds.manifest["task"] != "keypoints":
@@ -68,6 +70,10 @@ def draw_sample(root: str | Path, index: int = 0) -> Image.Image:
     draw = ImageDraw.Draw(canvas)
     skeleton = manifest.get("skeleton") or []
     radius = max(2, round(image.width / 200))
+    if isinstance(rec.get("background_horizon"), (int, float)):  # the photo's horizon, as the camera matched it
+        y = rec["background_horizon"] * image.height
+        for x in range(0, image.width, 12):
+            draw.line([(x, y), (min(x + 6, image.width), y)], fill=HORIZON, width=1)
     outside = 0
     for k, person in enumerate(people):
         colour = _colour(k) if person.get("synthetic", True) else (255, 255, 255)
@@ -109,6 +115,9 @@ def _panel(draw: ImageDraw.ImageDraw, x0: int, rec: dict[str, Any], people: list
              "filled dot: visible (v=2)", "ring, thin bone: occluded (v=1)", f"outside the image (v=0): {outside}", ""]
     for key, value in (rec.get("factors") or {}).items():
         lines.append(f"{key}: {value}")
+    for key in ("background", "background_horizon", "horizon_error_px"):
+        if key in rec:
+            lines.append(f"{key}: {rec[key]}")
     lines.append("")
     lines.append("person  vis.ratio  min.dist  synthetic")
     for k, p in enumerate(people):
