@@ -153,8 +153,8 @@ class AnnyModel:
         self.morph_age = data["bank_morphological_age"]
         self.coco_regressor = data["coco_regressor"][:COCO_17].astype(np.float64)
         self.head_top = int(data["head_top_vertex"])
-        dominant = self.weight_index[np.arange(len(self.weights)), self.weights.argmax(1)]  # bone per vertex
-        self.vertex_segment = np.array([segment_of_bone(b) for b in self.bones])[dominant]
+        self.dominant_bone = self.weight_index[np.arange(len(self.weights)), self.weights.argmax(1)]  # per vertex
+        self.vertex_segment = np.array([segment_of_bone(b) for b in self.bones])[self.dominant_bone]
         self.segment_vertices = {s: np.flatnonzero(self.vertex_segment == s) for s in np.unique(self.vertex_segment)}
         self.children = np.flatnonzero(self.morph_age < 18)
         self.adults = np.flatnonzero(self.morph_age >= 18)
@@ -179,7 +179,6 @@ class AnnyModel:
         the one farthest beyond that bone's head along the bone (MakeHuman's ``finger1`` is the thumb, whose
         bones start at the carpometacarpal joint; the others' start at the knuckle)."""
         bones, tips = [], []
-        dominant = self.weight_index[np.arange(len(self.weights)), self.weights.argmax(1)]
         for side in ("L", "R"):
             bones.append(self.index[f"wrist.{side}"])
             tips.append(0)
@@ -187,7 +186,7 @@ class AnnyModel:
                 chain = [self.index[f"finger{finger}-{j}.{side}"] for j in (1, 2, 3)]
                 last = chain[-1]
                 along = self.template_heads[last] - self.template_heads[chain[-2]]
-                own = np.flatnonzero(dominant == last)
+                own = np.flatnonzero(self.dominant_bone == last)
                 tip = own[np.argmax((self.template[own] - self.template_heads[last]) @ along)]
                 bones += [*chain, -1]
                 tips += [0, 0, 0, int(tip)]

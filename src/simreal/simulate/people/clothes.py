@@ -146,7 +146,7 @@ class Atlas:
             names[ids] = name
         self.segment = names[owner].astype(str)
         first = faces[owner][..., 0]
-        self.bone = np.asarray(body.bones)[body.weight_index[first, body.weights[first].argmax(-1)]]
+        self.bone = np.asarray(body.bones)[body.dominant_bone[first]]
         heads, i = body.template_heads, body.index
         part = np.char.replace(np.char.replace(self.segment, "left_", ""), "right_", "")  # sides merged
         self.along = np.full((size, size), -1.0)  # along the arm (upper arm, forearm, hand) or leg

@@ -81,7 +81,7 @@ class SceneMaker:
         t1 = time.perf_counter()
         rgb, depth, geom = self.renderer.render_scene(scene)
         t2 = time.perf_counter()
-        owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
+        owner = scene.owners(geom)
         background = shade(background, ground_shadows(scene, *background.shape[1::-1], scfg.contact_shadow,
                                                       scfg.cast_shadow))
         image = composite(rgb, background, geom >= 0)  # people and seats

@@ -117,7 +117,7 @@ def person_records(scene: Scene, depth: np.ndarray, geom: np.ndarray, hands: boo
                    ) -> list[dict[str, Any]]:
     """Labels of every person with at least one visible pixel (hidden people are left out); ``geom`` is the
     rendered geom index per pixel (−1: background); ``hands``: hand keypoints too, where the body has them."""
-    owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)  # SEAT where a seat is in front
+    owner = scene.owners(geom)
     person_id = np.maximum(owner, -1) + 1  # 0: nobody (background or a seat)
     front_body = np.where(geom >= 0, scene.geom_body[np.maximum(geom, 0)], -1)
     cam = scene.camera

@@ -26,6 +26,7 @@ from simreal.simulate.people.clothes import SKIRT_PATCH, TEXTURE
 
 HIDDEN_GROUP = 3  # not drawn by MuJoCo's default visual options (groups 0-2)
 SKIRT_RINGS, SKIRT_ANGLES = 10, 40
+PARK_OFFSET = (-60.0, 0.0, -50.0)  # unused meshes wait here: behind and below the camera
 
 
 def _skirt_mesh() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -142,8 +143,7 @@ class MeshSlots:
         """Put world-coordinate ``vertices`` (V, 3) into slot ``k``; returns the meshes to re-upload."""
         m, faces = self.model, self.body.faces
         v = vertices.astype(np.float64)
-        normals = self._incidence @ np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
-        normals /= np.linalg.norm(normals, axis=1, keepdims=True) + 1e-12
+        normals = _unit(_normal_sums(self._incidence, v, faces))
         for name, (verts, *_) in self.parts.items():
             mesh = self.mesh_ids[k][name]
             a, n = m.mesh_vertadr[mesh], m.mesh_vertnum[mesh]
@@ -159,15 +159,12 @@ class MeshSlots:
         mesh, geom = self.skirt_ids[k]
         m = self.model
         if vertices is None:
-            m.geom_pos[geom] = (-60.0, 0.0, -50.0)
+            m.geom_pos[geom] = PARK_OFFSET
             return []
         v = vertices.reshape(-1, 3).astype(np.float64)
-        normals = self._skirt_incidence @ np.cross(v[SKIRT_FACES[:, 1]] - v[SKIRT_FACES[:, 0]],
-                                                   v[SKIRT_FACES[:, 2]] - v[SKIRT_FACES[:, 0]])
-        normals = normals.reshape(SKIRT_RINGS, SKIRT_ANGLES + 1, 3)
+        normals = _normal_sums(self._skirt_incidence, v, SKIRT_FACES).reshape(SKIRT_RINGS, SKIRT_ANGLES + 1, 3)
         normals[:, 0] = normals[:, -1] = normals[:, 0] + normals[:, -1]  # one normal on the seam
-        normals = normals.reshape(-1, 3)
-        normals /= np.linalg.norm(normals, axis=1, keepdims=True) + 1e-12
+        normals = _unit(normals.reshape(-1, 3))
         a, n = m.mesh_vertadr[mesh], m.mesh_vertnum[mesh]
         m.mesh_vert[a:a + n] = v
         m.mesh_normal[m.mesh_normaladr[mesh]:m.mesh_normaladr[mesh] + n] = normals
@@ -182,9 +179,18 @@ class MeshSlots:
         m.tex_data[a:a + texture.size] = texture[::-1].ravel()  # MuJoCo's rows run from v = 0 up
         return t
 
-    def park(self, k: int, offset: tuple[float, float, float] = (-60.0, 0.0, -50.0)) -> None:
+    def park(self, k: int, offset: tuple[float, float, float] = PARK_OFFSET) -> None:
         """Move slot ``k``'s meshes by ``offset`` (out of view: behind and below the camera)."""
         self.model.geom_pos[[*self.geom_ids[k].values(), self.skirt_ids[k][1]]] = offset
+
+
+def _normal_sums(incidence: scipy.sparse.csr_matrix, v: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Per vertex, the sum of the (area-weighted) normals of the triangles around it."""
+    return incidence @ np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
+
+
+def _unit(n: np.ndarray) -> np.ndarray:
+    return n / (np.linalg.norm(n, axis=1, keepdims=True) + 1e-12)
 
 
 def _incidence(faces: np.ndarray, n_vert: int) -> scipy.sparse.csr_matrix:

@@ -140,7 +140,7 @@ class MixedMaker:
             scene, _ = self.builder.populate(rng, camera, sample_light(cfg.scene, rng), n, where)
             n = max(cfg.scene.min_people, n - 1) if scene is None else n  # crowded: one fewer
         rgb, depth, geom = self.renderer.render_scene(scene, w, h)
-        owner = np.where(geom >= 0, scene.geom_person[np.maximum(geom, 0)], -1)
+        owner = scene.owners(geom)
         shadows = ground_shadows(scene, w, h, cfg.scene.contact_shadow, cfg.scene.cast_shadow)
         out = composite(rgb, shade(image, shadows), geom >= 0)
         synthetic = person_records(scene, depth, geom, cfg.scene.hand_keypoints)

@@ -195,6 +195,11 @@ class Scene:
     textures: list[int] = field(default_factory=list)  # textures rewritten for this scene: upload them too
     bodies: anny.AnnyModel | None = None  # the model of the Anny people's meshes (``Person.world``)
 
+    def owners(self, geom: np.ndarray) -> np.ndarray:
+        """The person in front at each pixel of a rendered geom-index image: their index, −1 for the
+        background, SEAT where a seat is in front."""
+        return np.where(geom >= 0, self.geom_person[np.maximum(geom, 0)], -1)
+
     def sites(self, k: int) -> np.ndarray:
         """World positions ``(len(SITES), 3)`` of person ``k``'s keypoint sites (on the capsule body)."""
         return np.stack([self.data.site(f"p{k}_{s}").xpos for s in SITES])
@@ -330,9 +335,14 @@ def _slot_xml(k: int, shape: BodyShape, appearance: Appearance, textured: bool) 
     return slot_materials(p, textured), person_body(p, shape, appearance)
 
 
+def _seat_park(k: int) -> tuple[float, float, float]:
+    """Where person slot ``k``'s seat waits when unused: behind the camera, beside the parked people."""
+    return PARK_X - 4.0 * k, 40.0, 0.0
+
+
 def _seat_xml(k: int) -> str:
     """Person slot ``k``'s seat: a box on a mocap body, moved and resized per scene, parked when unused."""
-    return (f'<body name="seat{k}" mocap="true" pos="{PARK_X - 4.0 * k} 40 0">'
+    return (f'<body name="seat{k}" mocap="true" pos="{" ".join(map(str, _seat_park(k)))}">'
             f'<geom name="seat{k}" type="box" size="0.2 0.2 0.2" rgba="0.5 0.5 0.5 1"/></body>')
 
 
@@ -546,7 +556,7 @@ class SceneBuilder:
         return np.concatenate(out)
 
     def _park_seat(self, k: int) -> None:
-        self.data.mocap_pos[self.seats[k][1]] = (PARK_X - 4.0 * k, 40.0, 0.0)
+        self.data.mocap_pos[self.seats[k][1]] = _seat_park(k)
 
     def _seat(self, person: Person, ground_z: float, rng: np.random.Generator) -> bool:
         """Give a grounded sitting person whose buttocks are off the ground a seat (see the module docstring);

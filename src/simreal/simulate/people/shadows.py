@@ -41,14 +41,41 @@ def body_points(scene: Scene, k: int) -> np.ndarray:
         points[:, 2] = [lowest_z(m, d, g) for g in geoms]  # under each geom's centre, at its lowest point
     if person.seat is None:
         return points
-    seat = person.seat
-    h = np.radians(seat["heading_deg"])
     u, v = np.meshgrid(np.linspace(-1, 1, 7), np.linspace(-1, 1, 7))
-    local = np.stack([u.ravel() * seat["half"][0], v.ravel() * seat["half"][1]], axis=1)
-    rot = np.array([[np.cos(h), -np.sin(h)], [np.sin(h), np.cos(h)]])
-    ground = seat["centre"][2] - seat["half"][2]
-    footprint = np.column_stack([seat["centre"][:2] + local @ rot.T, np.full(len(local), ground)])
-    return np.concatenate([points, footprint])
+    footprint = np.column_stack([u.ravel(), v.ravel(), -np.ones(u.size)])  # the seat's bottom face
+    return np.concatenate([points, _on_seat(person.seat, footprint)])
+
+
+def _on_seat(seat: dict, unit: np.ndarray) -> np.ndarray:
+    """World points of a seat box from coordinates in [-1, 1]³ of its half sizes (x along its heading)."""
+    h = np.radians(seat["heading_deg"])
+    rot = np.array([[np.cos(h), -np.sin(h), 0], [np.sin(h), np.cos(h), 0], [0, 0, 1]])
+    return seat["centre"] + (unit * seat["half"]) @ rot.T
+
+
+def _splat(out: np.ndarray, uv: np.ndarray, values: np.ndarray, sigma: float, pad: int, strength: float,
+           close: int = 0, normalise: bool = False, max_tile: float = np.inf) -> None:
+    """Draw image points ``uv`` with ``values`` (each texel keeps its largest) into a tile around them
+    (none when it would be larger than ``max_tile`` image sides), close its holes with a disc of radius
+    ``close`` px, blur it by ``sigma``, scale its peak to 1 if ``normalise``, and keep, in ``out``, the
+    darker of ``out`` and ``strength`` × the tile."""
+    height, width = out.shape
+    lo = np.floor(uv.min(0)).astype(int) - pad
+    hi = np.ceil(uv.max(0)).astype(int) + pad
+    x0, y0, x1, y1 = max(lo[0], 0), max(lo[1], 0), min(hi[0], width), min(hi[1], height)
+    if x0 >= x1 or y0 >= y1 or (hi - lo).max() > max_tile * max(width, height):
+        return
+    tile = np.zeros((hi[1] - lo[1], hi[0] - lo[0]), np.float32)
+    px = (uv - lo).astype(int)
+    np.maximum.at(tile, (px[:, 1], px[:, 0]), values)
+    if close:
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * close + 1,) * 2)
+        tile = cv2.morphologyEx(tile, cv2.MORPH_CLOSE, disc)
+    tile = cv2.GaussianBlur(tile, (0, 0), sigma)
+    if normalise:
+        tile /= max(float(tile.max()), 1e-6)
+    region = tile[y0 - lo[1]:y1 - lo[1], x0 - lo[0]:x1 - lo[0]]
+    out[y0:y1, x0:x1] = np.maximum(out[y0:y1, x0:x1], strength * region)
 
 
 def contact_shadow(scene: Scene, width: int, height: int, strength: float) -> np.ndarray:
@@ -70,19 +97,8 @@ def contact_shadow(scene: Scene, width: int, height: int, strength: float) -> np
         if not ok.any():
             continue
         sigma = cam.focal_px * BLUR_M / float(np.median(z[ok]))
-        pad = int(3 * sigma) + 2
-        lo = np.floor(uv[ok].min(0)).astype(int) - pad
-        hi = np.ceil(uv[ok].max(0)).astype(int) + pad
-        x0, y0, x1, y1 = max(lo[0], 0), max(lo[1], 0), min(hi[0], width), min(hi[1], height)
-        if x0 >= x1 or y0 >= y1:
-            continue
-        tile = np.zeros((hi[1] - lo[1], hi[0] - lo[0]), np.float32)
-        px = (uv[ok] - lo).astype(int)
-        np.maximum.at(tile, (px[:, 1], px[:, 0]), weight[ok])
-        tile = cv2.GaussianBlur(tile, (0, 0), max(sigma, 0.5))
-        tile /= max(float(tile.max()), 1e-6)  # the darkest spot is the contact itself
-        region = tile[y0 - lo[1]:y1 - lo[1], x0 - lo[0]:x1 - lo[0]]
-        out[y0:y1, x0:x1] = np.maximum(out[y0:y1, x0:x1], strength * region)
+        _splat(out, uv[ok], weight[ok], max(sigma, 0.5), int(3 * sigma) + 2, strength,
+               normalise=True)  # the darkest spot is the contact itself
     return out
 
 
@@ -112,9 +128,7 @@ def _seat_samples(seat: dict) -> np.ndarray:
     u, v = np.meshgrid(np.linspace(-1, 1, 6), np.linspace(-1, 1, 6))
     top = np.column_stack([u.ravel(), v.ravel(), np.ones(u.size)])
     corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float)
-    h = np.radians(seat["heading_deg"])
-    rot = np.array([[np.cos(h), -np.sin(h), 0], [np.sin(h), np.cos(h), 0], [0, 0, 1]])
-    return seat["centre"] + (np.concatenate([top, corners]) * seat["half"]) @ rot.T
+    return _on_seat(seat, np.concatenate([top, corners]))
 
 
 def cast_shadow(scene: Scene, width: int, height: int, strength: float) -> np.ndarray:
@@ -138,19 +152,8 @@ def cast_shadow(scene: Scene, width: int, height: int, strength: float) -> np.nd
         depth = float(np.median(z[ok]))
         dot = max(1, round(cam.focal_px * CAST_SPACING_M / depth))
         sigma = max(0.5, cam.focal_px * CAST_BLUR_M / depth)
-        pad = dot + int(3 * sigma) + 2
-        lo = np.floor(uv[ok].min(0)).astype(int) - pad
-        hi = np.ceil(uv[ok].max(0)).astype(int) + pad
-        x0, y0, x1, y1 = max(lo[0], 0), max(lo[1], 0), min(hi[0], width), min(hi[1], height)
-        if x0 >= x1 or y0 >= y1 or (hi - lo).max() > 4 * max(width, height):
-            continue
-        tile = np.zeros((hi[1] - lo[1], hi[0] - lo[0]), np.uint8)
-        px = (uv[ok] - lo).astype(int)
-        tile[px[:, 1], px[:, 0]] = 1
-        tile = cv2.morphologyEx(tile, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dot + 1,) * 2))
-        soft = cv2.GaussianBlur(tile.astype(np.float32), (0, 0), sigma)
-        region = soft[y0 - lo[1]:y1 - lo[1], x0 - lo[0]:x1 - lo[0]]
-        out[y0:y1, x0:x1] = np.maximum(out[y0:y1, x0:x1], strength * share * region)
+        _splat(out, uv[ok], np.ones(int(ok.sum()), np.float32), sigma, dot + int(3 * sigma) + 2, strength * share,
+               close=dot, max_tile=4)  # a silhouette, its holes closed
     return out
 
 
