@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from simreal.cli import data, people, teach, train, turing
+from simreal.cli import data, hands, people, teach, train, turing
 
 app = typer.Typer(help="Train neural networks on synthetic images so that they work on real images.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -33,6 +33,7 @@ COMMANDS = [
     ("generate", "eyes", data.generate_eyes),
     ("generate", "people", people.generate_people),
     ("generate", "mixed", people.generate_mixed),
+    ("generate", "hands", hands.generate_hands),
     ("import", "uci-digits", data.import_uci),
     ("import", "mnist", data.import_mnist),
     ("import", "face-video", data.import_face_video),

