@@ -223,7 +223,107 @@ def test_cli_generate_hands_and_its_errors(hand, tmp_path):
     manifest = json.loads((tmp_path / "k" / "dataset.json").read_text())
     assert manifest["task"] == "hand" and manifest["image"] == {"mode": "I;16", "height": 224, "width": 224}
     assert len(manifest["keypoint_names"]) == 14
+    res = run_cli("show", str(tmp_path / "k"), "--index", "2", "--out", str(tmp_path / "show.png"))
+    assert res.exit_code == 0, res.output
+    assert Image.open(tmp_path / "show.png").size[0] > 2 * 224  # the crop enlarged 2×, then the panel
     res = run_cli("generate", "hands", "--out", str(tmp_path / "x"), "--preset", "sharp")
     assert res.exit_code != 0 and "hands preset must be one of clean, kinect" in res.output
     res = run_cli("generate", "hands", "--out", str(tmp_path / "y"), "--views", "2")
     assert res.exit_code != 0 and "views must be 1 or 3" in res.output
+
+
+# -- the NYU importer ----------------------------------------------------------------------------------
+
+
+def _nyu_layout(folder, clean, kinect) -> None:
+    """Write simulated full frames in NYU's layout: synthdepth from the clean renders, depth from the simulated
+    Kinect, joint_data.mat with the 14 joints at NYU's indices (the other 22 copied from PALM_3)."""
+    from scipy.io import savemat
+
+    from simreal.data.hands import NYU_EVAL, NYU_JOINT_NAMES
+    from simreal.data.importers.nyu_hands import write_depth
+
+    folder.mkdir(parents=True)
+    rows = [[json.loads(line) for line in (d / "metadata.jsonl").read_text().splitlines()] for d in (clean, kinect)]
+    frames = max(r["frame"] for r in rows[0]) + 1
+    uvd = np.zeros((3, frames, 36, 3))
+    for r_clean, r_kinect in zip(*rows, strict=True):
+        f, k = r_clean["frame"], r_clean["view"] - 1
+        joints = np.array(r_clean["joints_uvd"])
+        uvd[k, f] = joints[-1]
+        uvd[k, f, list(NYU_EVAL)] = joints
+        name = f"{k + 1}_{f + 1:07d}.png"
+        for src, prefix, rec in ((clean, "synthdepth", r_clean), (kinect, "depth", r_kinect)):
+            mm = np.asarray(Image.open(src / rec["file_name"].replace("images/", "depth/", 1)))
+            write_depth(folder / f"{prefix}_{name}", mm)
+    names = np.empty((1, 36), dtype=object)
+    names[0, :] = NYU_JOINT_NAMES
+    savemat(folder / "joint_data.mat", {"joint_uvd": uvd, "joint_xyz": uvd, "joint_names": names})
+
+
+@pytest.fixture(scope="module")
+def nyu(hand, tmp_path_factory):
+    from simreal.simulate.hands.generate import HandSimConfig, generate_hands
+
+    tmp = tmp_path_factory.mktemp("nyu")
+    sim = {p: generate_hands(tmp / p, count=6, seed=5, cfg=HandSimConfig(preset=p, full_frame=True),
+                             show_progress=False) for p in ("clean", "kinect")}
+    _nyu_layout(tmp / "nyu" / "train", sim["clean"], sim["kinect"])
+    return tmp / "nyu", sim
+
+
+def test_nyu_import_of_simulated_frames_equals_the_simulators_crops(nyu, tmp_path):
+    from simreal.data.importers.nyu_hands import import_nyu_hands
+
+    root, sim = nyu
+    real = import_nyu_hands(root, tmp_path / "real", views=3, show_progress=False)
+    synth = import_nyu_hands(root, tmp_path / "synth", views=3, synthetic=True, show_progress=False)
+    for imported, generated in ((real, sim["kinect"]), (synth, sim["clean"])):
+        got = [json.loads(line) for line in (imported / "metadata.jsonl").read_text().splitlines()]
+        want = [json.loads(line) for line in (generated / "metadata.jsonl").read_text().splitlines()]
+        assert len(got) == len(want) == 6
+        for g, w in zip(got, want, strict=True):
+            for key in ("keypoints", "joints_uvd", "joints_depth", "crop", "view", "frame"):
+                assert g[key] == w[key], key
+            assert (imported / g["file_name"]).read_bytes() == (generated / w["file_name"]).read_bytes()
+    manifest = json.loads((real / "dataset.json").read_text())
+    assert manifest["domain"] == "real" and manifest["task"] == "hand"
+    front = import_nyu_hands(root, tmp_path / "front", views=1, show_progress=False)
+    assert [json.loads(line)["view"] for line in (front / "metadata.jsonl").read_text().splitlines()] == [1, 1]
+
+
+def test_nyu_import_errors_name_the_broken_part(nyu, tmp_path):
+    import shutil
+
+    from scipy.io import savemat
+
+    from simreal.data.importers.nyu_hands import import_nyu_hands
+    from simreal.utils.errors import SimrealError
+
+    root, _ = nyu
+
+    def broken(name: str):
+        copy = tmp_path / name
+        shutil.copytree(root / "train", copy)
+        return copy
+
+    with pytest.raises(SimrealError, match=r"no joint_data\.mat"):
+        import_nyu_hands(tmp_path, tmp_path / "o1", show_progress=False)
+    bad = broken("shape")
+    savemat(bad / "joint_data.mat", {"joint_uvd": np.zeros((3, 2, 14, 3)), "joint_names": np.zeros(1)})
+    with pytest.raises(SimrealError, match=r"joint_uvd must be \(cameras, frames, 36, 3\)"):
+        import_nyu_hands(bad, tmp_path / "o2", show_progress=False)
+    bad = broken("missing")
+    (bad / "depth_2_0000001.png").unlink()
+    with pytest.raises(SimrealError, match=r"depth_2_0000001\.png: missing depth image"):
+        import_nyu_hands(bad, tmp_path / "o3", views=3, show_progress=False)
+    bad = broken("grey")
+    Image.fromarray(np.zeros((480, 640), np.uint8)).save(bad / "depth_1_0000001.png")
+    with pytest.raises(SimrealError, match="RGB PNG with depth in G and B"):
+        import_nyu_hands(bad, tmp_path / "o4", show_progress=False)
+    bad = broken("empty")
+    Image.fromarray(np.zeros((480, 640, 3), np.uint8)).save(bad / "synthdepth_1_0000002.png")
+    with pytest.raises(SimrealError, match="synthetic depth is empty"):
+        import_nyu_hands(bad, tmp_path / "o5", show_progress=False)
+    with pytest.raises(SimrealError, match="views must be 1 or 3"):
+        import_nyu_hands(root, tmp_path / "o6", views=2, show_progress=False)

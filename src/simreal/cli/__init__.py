@@ -42,6 +42,7 @@ COMMANDS = [
     ("import", "unityeyes", data.import_unityeyes),
     ("import", "mpiigaze", data.import_mpiigaze),
     ("import", "coco", people.import_coco),
+    ("import", "nyu-hands", hands.import_nyu_hands),
     ("export", "coco", people.export_coco),
     ("refine", "train", train.refine_train),
     ("refine", "apply", train.refine_apply),

@@ -64,3 +64,26 @@ def generate_hands(
     if path is not None:
         note = "" if cfg.preset == "clean" else " (preset kinect: a SIMULATED sensor, not real data)"
         out.print(f"wrote {count} depth hand crops to {path}{note}")
+
+
+@cli_errors
+def import_nyu_hands(
+    src: Annotated[Path, typer.Argument(help="The NYU hand pose dataset folder (holding train/ and test/), or one "
+                                        "split folder with joint_data.mat, depth_K_NNNNNNN.png and "
+                                        "synthdepth_K_NNNNNNN.png.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Output dataset folder.")],
+    views: Annotated[int, typer.Option(help="Cameras per frame: 1 (the frontal one) or 3 (all, the paper's 3x).")]
+    = 1,
+    split: Annotated[str, typer.Option(help="train or test (the subfolder of SRC, when SRC holds both).")] = "train",
+    synthetic: Annotated[bool, typer.Option("--synthetic/--real", help="Import NYU's rendered depth "
+                                            "(synthdepth_*) instead of the Kinect's (depth_*).")] = False,
+    every: Annotated[int, typer.Option(min=1, help="Keep every N-th frame.")] = 1,
+    limit: Annotated[int, typer.Option(min=0, help="At most this many frames (0: all).")] = 0,
+    overwrite: Overwrite = False,
+) -> None:
+    """Import NYU hand pose depth frames as 224x224 crops with the 14 evaluated joints (the crop from the
+    synthetic image's support, as SimGAN and the simulator do)."""
+    from simreal.data.importers.nyu_hands import import_nyu_hands as run
+
+    path = run(src, out_dir, views, split, synthetic, every, limit, overwrite=overwrite)
+    out.print(f"wrote {path}")

@@ -31,6 +31,7 @@ KINECT_WIDTH, KINECT_HEIGHT = 640, 480
 KINECT_FX, KINECT_FY, KINECT_CX, KINECT_CY = 588.03, 587.07, 320.0, 240.0
 CUBE_MM = 300.0
 CROP_SIZE = 224
+OCCLUSION_MM = 30.0
 
 # The 14 of NYU's 36 joints that NYU work evaluates (Tompson et al. 2014; indices into joint_names). NYU's
 # fingers run F1 = little … F4 = index, then the thumb (TH); KNU3 is the distal segment, KNU2 the middle one,
@@ -151,6 +152,36 @@ def encode_crop(normalised: np.ndarray) -> np.ndarray:
 
 def decode_crop(pixels: np.ndarray) -> np.ndarray:
     return pixels.astype(np.float32) / 65535
+
+
+def visible_joints(uvd: np.ndarray, synthetic_mm: np.ndarray, origin: tuple[int, int] = (0, 0),
+                   tolerance_mm: float = OCCLUSION_MM) -> np.ndarray:
+    """Per point ``(u, v, depth mm)``: no surface of the synthetic depth more than ``tolerance_mm`` in front of
+    it at its pixel (a joint lies inside its finger, under ~10 mm of skin; a finger in front of it is more)."""
+    c = np.floor(uvd[:, 0]).astype(int) - origin[0]
+    r = np.floor(uvd[:, 1]).astype(int) - origin[1]
+    inside = (r >= 0) & (r < synthetic_mm.shape[0]) & (c >= 0) & (c < synthetic_mm.shape[1])
+    surface = np.zeros(len(uvd))
+    surface[inside] = synthetic_mm[r[inside], c[inside]]
+    return ~((surface > 0) & (surface < uvd[:, 2] - tolerance_mm))
+
+
+def hand_sample(synthetic_mm: np.ndarray, sensed_mm: np.ndarray, joints_uvd: np.ndarray,
+                origin: tuple[int, int] = (0, 0), cube_mm: float = CUBE_MM, size: int = CROP_SIZE
+                ) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """One crop and its labels, as the simulator and the NYU importer both make them: the crop of
+    ``synthetic_mm``'s support applied to ``sensed_mm`` (the same frame or window, mm, 0 = none), and the 14
+    joints (full-frame ``u, v, depth mm``) with visibility from the synthetic depth. None when the synthetic
+    depth is empty."""
+    crop = hand_crop(synthetic_mm, origin, cube_mm, size)
+    if crop is None:
+        return None
+    uvd = np.asarray(joints_uvd, dtype=np.float64).round(3)  # as the record stores them: the labels derive from these
+    kp = crop_keypoints(crop, uvd, visible_joints(uvd, synthetic_mm, origin))
+    record = {"keypoints": kp.round(3).tolist(), "joints_uvd": uvd.tolist(),
+              "joints_xyz": unproject(uvd).round(2).tolist(), "joints_depth": crop.to_crop(uvd)[:, 2].round(5).tolist(),
+              "crop": crop.to_json()}
+    return encode_crop(crop_depth(sensed_mm, crop, origin)), record
 
 
 def hand_schema() -> dict[str, LabelField]:

@@ -51,15 +51,18 @@ def draw_sample(root: str | Path, index: int = 0) -> Image.Image:
     has one (dashed, ``HORIZON``) and a panel listing the factors."""
     root = Path(root)
     ds = SimrealDataset(root)
-    if ds.manifest["task"] != "keypoints":
-        raise DatasetError(f"simreal show draws keypoint datasets; this one is task {ds.manifest['task']!r}", root)
+    if ds.manifest["task"] not in ("keypoints", "hand"):
+        raise DatasetError(f"simreal show draws keypoint and hand datasets; this one is task "
+                           f"{ds.manifest['task']!r}", root)
     manifest = ds.manifest
     rec = _record(ds, index)
-    image = Image.open(root / rec["file_name"]).convert("RGB")
+    if manifest["task"] == "hand":
+        image, people = _hand_view(root / rec["file_name"], rec)
+    else:
+        image, people = Image.open(root / rec["file_name"]).convert("RGB"), rec.get("people", [])
     base = np.asarray(image).astype(np.float32)
     mask_path = root / rec["file_name"].replace("images/", "masks/", 1)
     mask = np.asarray(Image.open(mask_path)) if mask_path.exists() else None
-    people = rec.get("people", [])
     if mask is not None:
         for k, person in enumerate(people):
             if person.get("mask_id"):
@@ -106,6 +109,19 @@ def draw_sample(root: str | Path, index: int = 0) -> Image.Image:
             draw.text((x + 2, y + 1), str(k), fill=colour)
     _panel(draw, image.width + 10, rec, people, outside, manifest)
     return canvas
+
+
+def _hand_view(path: Path, rec: dict[str, Any], scale: int = 2) -> tuple[Image.Image, list[dict[str, Any]]]:
+    """A depth crop (16-bit, near = dark) enlarged ``scale``× as grey RGB, and its joints as one "person"."""
+    depth = np.asarray(Image.open(path)).astype(np.uint32) >> 8
+    image = Image.fromarray(depth.astype(np.uint8)).convert("RGB")
+    image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    def big(points: list[list[float]]) -> list[list[float]]:
+        return [[x * scale, y * scale, v] for x, y, v in points]
+
+    hand21 = rec.get("keypoints_21") or []
+    return image, [{"keypoints": big(rec["keypoints"]), "synthetic": rec.get("synthetic", True),
+                    "keypoints_hands": big(hand21) if any(v > 0 for *_, v in hand21) else []}]
 
 
 def _panel(draw: ImageDraw.ImageDraw, x0: int, rec: dict[str, Any], people: list[dict[str, Any]], outside: int,

@@ -10,8 +10,7 @@ Each view renders metric depth of the hand and forearm with MuJoCo in the Kinect
 window of the 640×480 sensor image that the mesh covers (the full frame with ``full_frame``; the same pixels
 either way) — optionally passes it through the sensor model (``preset = "kinect"``,
 :mod:`simreal.simulate.hands.sensor`), and crops it with :func:`simreal.data.hands.hand_crop` from the clean
-render's support. Joints are visible (2) unless the rendered surface at their pixel is more than
-``occlusion_mm`` in front of them (1), and 0 outside the crop.
+render's support, with the joints' visibility as :func:`simreal.data.hands.visible_joints` decides.
 """
 
 from __future__ import annotations
@@ -37,13 +36,13 @@ from simreal.data.hands import (
     KINECT_WIDTH,
     NYU_JOINTS,
     NYU_SKELETON,
+    Crop,
     camera_json,
-    crop_depth,
     crop_keypoints,
-    encode_crop,
-    hand_crop,
+    hand_sample,
     hand_schema,
     project,
+    visible_joints,
 )
 from simreal.data.writer import DatasetWriter
 from simreal.simulate.hands.model import HandModel, PosedHand
@@ -72,7 +71,6 @@ class HandSimConfig:
     aim_jitter_m: float = 0.03
     child_share: float = 0.1
     forearm_m: float = 0.12
-    occlusion_mm: float = 30.0
     full_frame: bool = False  # also write the 640×480 depth (mm) under depth/
     kinect: KinectConfig = field(default_factory=KinectConfig)
 
@@ -204,23 +202,20 @@ class HandMaker:
         t2 = time.perf_counter()
         origin = window[:2]
         clean_mm = np.where(np.isfinite(clean), np.round(clean * 1000), 0).astype(np.float32)  # whole mm
-        crop = hand_crop(clean_mm, origin, cfg.cube_mm, cfg.size)
-        if crop is None:
-            raise ConfigError(f"frame {k} view {view + 1}: the hand is outside the sensor image; narrow distance_m")
         depth_mm = clean_mm
         if cfg.preset == "kinect":
             depth_mm = kinect_depth(clean, origin, KINECT_FX, KINECT_FY, KINECT_CX, KINECT_CY,
                                     numpy_rng(seed, k, view + 1), cfg.kinect)
         t3 = time.perf_counter()
-        image = encode_crop(crop_depth(depth_mm, crop, origin))
-        uvd, uvd21 = project(joints), project(kp21)
-        vis, vis21 = (_visible(u, clean_mm, origin, cfg.occlusion_mm) for u in (uvd, uvd21))
-        kp = crop_keypoints(crop, uvd, vis)
-        record = {"keypoints": kp.round(3).tolist(), "joints_uvd": uvd.round(3).tolist(),
-                  "joints_xyz": joints.round(2).tolist(),
-                  "joints_depth": crop.to_crop(uvd)[:, 2].round(5).tolist(),
-                  "keypoints_21": crop_keypoints(crop, uvd21, vis21).round(3).tolist(), "crop": crop.to_json(),
-                  "camera": camera_json(), "view": view + 1, "frame": k, "synthetic": True,
+        sample = hand_sample(clean_mm, depth_mm, project(joints), origin, cfg.cube_mm, cfg.size)
+        if sample is None:
+            raise ConfigError(f"frame {k} view {view + 1}: the hand is outside the sensor image; narrow distance_m")
+        image, labels = sample
+        crop = Crop.from_json(labels["crop"])
+        uvd21 = project(kp21)
+        kp = np.array(labels["keypoints"])
+        record = {**labels, "keypoints_21": crop_keypoints(crop, uvd21, visible_joints(uvd21, clean_mm, origin))
+                  .round(3).tolist(), "camera": camera_json(), "view": view + 1, "frame": k, "synthetic": True,
                   "factors": {**frame.factors, "view": view + 1, "distance_m": round(float(np.linalg.norm(pos)), 4),
                               "visible_joints": int((kp[:, 2] == 2).sum())}}
         full = None
@@ -245,16 +240,6 @@ def _window(verts_m: np.ndarray, full: bool, margin: int = 8) -> tuple[int, int,
     x0, y0 = max(x0, 0), max(y0, 0)
     x1, y1 = min(x1, KINECT_WIDTH), min(y1, KINECT_HEIGHT)
     return int(x0), int(y0), int(max(x1 - x0, 0)), int(max(y1 - y0, 0))
-
-
-def _visible(uvd: np.ndarray, depth_mm: np.ndarray, origin: tuple[int, int], tolerance_mm: float) -> np.ndarray:
-    """Per point: no rendered surface more than ``tolerance_mm`` in front of it at its pixel."""
-    c = np.floor(uvd[:, 0]).astype(int) - origin[0]
-    r = np.floor(uvd[:, 1]).astype(int) - origin[1]
-    inside = (r >= 0) & (r < depth_mm.shape[0]) & (c >= 0) & (c < depth_mm.shape[1])
-    surface = np.zeros(len(uvd))
-    surface[inside] = depth_mm[r[inside], c[inside]]
-    return ~((surface > 0) & (surface < uvd[:, 2] - tolerance_mm))
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ class KinectConfig:
     drop: float = 0.35
     flying: float = 0.15
     fatten: float = 0.25
-    min_m: float = 0.35
+    min_m: float = 0.3  # Kinect v1 reads from ~0.4 m in near mode; lower so hands at 0.4 m keep their nearest fingers
     max_m: float = 4.0
 
 
