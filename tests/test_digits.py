@@ -229,8 +229,8 @@ def test_cli_generate_import_train_evaluate(tmp_path: Path):
     assert r.exit_code == 2 and "dataset folder not found" in r.output
     r = runner.invoke(app, ["train", "--task", "gaze", "--data", str(tmp_path / "syn")])
     assert r.exit_code == 2 and "a digits dataset, not gaze" in r.output
-    r = runner.invoke(app, ["train", "--task", "hands", "--data", str(tmp_path / "syn")])
-    assert r.exit_code == 2 and "unknown task 'hands'" in r.output
+    r = runner.invoke(app, ["train", "--task", "faces", "--data", str(tmp_path / "syn")])
+    assert r.exit_code == 2 and "unknown task 'faces'" in r.output
 
 
 def test_pixel_statistics_counts_distinct_grey_values_per_image():

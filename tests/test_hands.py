@@ -327,3 +327,115 @@ def test_nyu_import_errors_name_the_broken_part(nyu, tmp_path):
         import_nyu_hands(bad, tmp_path / "o5", show_progress=False)
     with pytest.raises(SimrealError, match="views must be 1 or 3"):
         import_nyu_hands(root, tmp_path / "o6", views=2, show_progress=False)
+
+
+# -- the stacked hourglass, its targets, decoding, augmentation and metric ------------------------------
+
+
+def test_hourglass_shapes_gradients_and_paper_stem():
+    import torch
+
+    from simreal.tasks.hands import PAPER, HandNetConfig, StackedHourglass, heatmap_loss
+
+    net = StackedHourglass(HandNetConfig(features=16, depth=2))
+    x = torch.rand(2, 1, 224, 224) * 2 - 1
+    out = net(x)
+    assert out.shape == (2, 2, 14, 64, 64)
+    kp = torch.tensor([[[50.0, 60.0, 2.0]] * 14, [[100.0, 10.0, 1.0]] * 13 + [[0.0, 0.0, 0.0]]])
+    heatmap_loss(out, kp).mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
+    paper = StackedHourglass(PAPER)
+    assert paper.stem(torch.zeros(1, 1, 256, 256)).shape == (1, 256, 64, 64)
+
+
+def test_heatmap_loss_ignores_joints_outside_the_crop():
+    import torch
+
+    from simreal.tasks.hands import heatmap_loss, target_heatmaps
+
+    kp = torch.tensor([[[40.0, 80.0, 2.0], [150.0, 20.0, 0.0]]])
+    perfect = target_heatmaps(kp)[:, None].repeat(1, 2, 1, 1, 1)
+    perfect[:, :, 1] = 5.0  # the outside joint's heatmap is wrong: not counted
+    assert heatmap_loss(perfect, kp).item() == pytest.approx(0.0, abs=1e-9)
+    kp[0, 1, 2] = 1  # a hidden joint inside the crop is counted
+    assert heatmap_loss(perfect, kp).item() > 1
+
+
+def test_decode_finds_sub_pixel_peaks():
+    import torch
+
+    from simreal.tasks.hands import decode, target_heatmaps
+
+    rng = np.random.default_rng(0)
+    uv = rng.uniform(10, 214, (1, 30, 2))
+    kp = torch.tensor(np.concatenate([uv, np.full((1, 30, 1), 2.0)], -1), dtype=torch.float32)
+    got = decode(target_heatmaps(kp)).numpy()
+    err = np.linalg.norm(got - uv, axis=-1)
+    assert err.max() < 0.45  # crop pixels (3.5 per heatmap pixel): the arg-max alone is off by up to 2.5
+    naive = (np.floor(uv * 64 / 224) + 0.5) * 224 / 64
+    assert np.linalg.norm(naive - uv, axis=-1).mean() > 3 * err.mean()
+
+
+def test_augmentation_moves_joints_with_the_image():
+    import torch
+
+    from simreal.tasks.hands import augment_hands
+
+    x = torch.ones(8, 1, 224, 224)
+    kp = torch.tensor([[[60.0, 70.0, 2.0], [150.0, 120.0, 1.0]]]).repeat(8, 1, 1)
+    for b in range(8):  # a dark 3×3 dot under each joint
+        for u, v, _ in kp[b]:
+            x[b, 0, int(v) - 1:int(v) + 2, int(u) - 1:int(u) + 2] = -1
+    gen = torch.Generator().manual_seed(0)
+    out, moved = augment_hands(x, kp, 20.0, (0.9, 1.1), 0.05, gen)
+    assert out.max() == 1 and out.min() == -1  # nearest neighbour: nothing blended, far where it leaves
+    for b in range(8):
+        for u, v, vis in moved[b]:
+            assert vis > 0
+            patch = out[b, 0, int(v) - 2:int(v) + 3, int(u) - 2:int(u) + 3]
+            assert (patch == -1).any()
+    assert not torch.allclose(moved[0, :, :2], kp[0, :, :2])
+    far = torch.tensor([[[223.0, 223.0, 2.0]]]).repeat(64, 1, 1)
+    _, moved = augment_hands(torch.ones(64, 1, 224, 224), far, 20.0, (1.0, 1.1), 0.05, gen)
+    assert (moved[:, 0, 2] == 0).any()  # corner joints rotated out of the crop are dropped
+
+
+def test_hand_metric_counts_images_by_their_worst_joint():
+    from simreal.evaluate.hands import hand_metrics, joint_errors, mm_per_pixel
+
+    truth = np.zeros((3, 3, 3))
+    truth[..., 2] = 2
+    truth[2, 2, 2] = 0  # outside the crop: not counted
+    pred = np.zeros((3, 3, 2))
+    pred[0] = [[3, 4], [0, 0], [0, 0]]  # errors 5, 0, 0: worst 5, mean 1.67
+    pred[1] = [[6, 0], [0, 0], [0, 0]]  # 6, 0, 0: worst 6, mean 2
+    pred[2] = [[0, 1], [0, 2], [90, 0]]  # 1, 2, (90: its joint is outside the crop)
+    e = joint_errors(pred, truth)
+    m = hand_metrics(e, np.full((3, 3), 2.0))
+    assert m["within_5_px_pct"] == pytest.approx(200 / 3)  # images 0 and 2
+    assert m["within_5_px_mean_joint_pct"] == pytest.approx(100.0)
+    assert m["curve_pct"][:7] == pytest.approx([0, 0, 100 / 3, 100 / 3, 100 / 3, 200 / 3, 100])
+    assert m["mean_joint_error_px"] == pytest.approx((5 + 6 + 1 + 2) / 8)
+    assert m["mean_joint_error_mm"] == pytest.approx(2 * (5 + 6 + 1 + 2) / 8)
+    rec = {"crop": {"box": [0, 0, 448.0, 448.0], "size": 224}, "camera": {"fx": 500.0},
+           "joints_uvd": [[0, 0, 1000.0]]}
+    assert mm_per_pixel([rec])[0, 0] == pytest.approx(2 * 1000 / 500)  # 2 sensor px per crop px, at 1 m
+
+
+def test_train_and_evaluate_hands_from_the_cli(hand, tmp_path):
+    from typer.testing import CliRunner
+
+    from simreal.cli import app
+
+    data = tmp_path / "hands"
+    runner = CliRunner()
+    assert runner.invoke(app, ["generate", "hands", "--out", str(data), "--count", "12"]).exit_code == 0
+    res = runner.invoke(app, ["train", "--task", "hands", "--data", str(data), "--runs", str(tmp_path / "runs"),
+                              "--set", "steps=4", "--set", "batch_size=4", "--set", "net.features=16",
+                              "--set", "net.depth=2", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    run = next((tmp_path / "runs").iterdir())
+    res = runner.invoke(app, ["evaluate", "--checkpoint", str(run), "--data", str(data), "--task", "hands",
+                              "--plot", str(tmp_path / "curve.png"), "--device", "cpu"], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "of images with every joint within 5 px" in res.output and (tmp_path / "curve.png").exists()

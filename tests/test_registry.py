@@ -19,7 +19,7 @@ runner = CliRunner()
 SRC = Path(__file__).resolve().parents[1] / "src" / "simreal"
 
 # an input each task's network takes; a task added to the registry must be added here too
-INPUT_SHAPES = {"digits": (1, 8, 8), "gaze": (1, 36, 60), "keypoints": (3, 64, 64)}
+INPUT_SHAPES = {"digits": (1, 8, 8), "gaze": (1, 36, 60), "hand": (1, 224, 224), "keypoints": (3, 64, 64)}
 
 
 def test_every_task_has_an_input_shape_here():

@@ -70,8 +70,9 @@ def refine_apply(
 @cli_errors
 def train(
     task: Annotated[str, typer.Option(help="Task network to train: digits (DigitNet, label), gaze (the "
-                                      "paper's GazeNet, gaze vector) or keypoints (OpenPose, multi-person "
-                                      "keypoints; launch with torchrun for DDP).")] = "digits",
+                                      "paper's GazeNet, gaze vector), hand (or hands: the stacked "
+                                      "hourglass on depth crops, NYU's 14 joints) or keypoints (OpenPose, "
+                                      "multi-person keypoints; launch with torchrun for DDP).")] = "digits",
     data: Annotated[list[Path] | None, typer.Option(help="Training dataset (repeat to mix several).")] = None,
     share: Annotated[list[float] | None, typer.Option(help="Share of each --data in every batch "
                                                       "(default: equal).")] = None,
@@ -120,12 +121,12 @@ def train(
 def evaluate(
     checkpoint: Annotated[Path, typer.Option(help="Task checkpoint or run directory.")],
     data: Annotated[Path, typer.Option(help="Labeled dataset to evaluate on.")],
-    task: Annotated[str | None, typer.Option(help="Refuse a checkpoint of another task: digits, gaze or "
-                                             "keypoints (default: the checkpoint's task).")] = None,
+    task: Annotated[str | None, typer.Option(help="Refuse a checkpoint of another task: digits, gaze, "
+                                             "hand (hands) or keypoints (default: the checkpoint's task).")] = None,
     out_json: Annotated[Path | None, typer.Option("--out", help="Also write the metrics to this JSON file.")]
     = None,
-    plot: Annotated[Path | None, typer.Option(help="gaze: write the cumulative error curve (% of images "
-                                              "within d degrees) to this PNG.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="gaze, hand: write the cumulative error curve (% of images "
+                                              "within d degrees, or d pixels) to this PNG.")] = None,
     report: Annotated[Path | None, typer.Option(help="keypoints: write report.md, metrics.json, predictions.jsonl "
                                                 "and figures to this folder.")] = None,
     size: Annotated[int, typer.Option(min=32, help="keypoints: longer image side fed to the network.")] = 368,
@@ -138,7 +139,8 @@ def evaluate(
              "is NaN when it has predictions, so mAP is NaN).")] = False,
     device: Device = "auto",
 ) -> None:
-    """Evaluate a trained task network on a labeled dataset (accuracy; gaze angular error; keypoint MPII AP
+    """Evaluate a trained task network on a labeled dataset (accuracy; gaze angular error; hand: % of images
+    within d pixels and joint error; keypoint MPII AP
     as the official evalMPII, PCKh and OKS AP). The result is also appended to the run's metrics.jsonl."""
     from simreal.experiments.stages import evaluate_stage, metric_summary
     from simreal.train.registry import EvalOptions

@@ -19,6 +19,7 @@ import numpy as np
 
 from simreal.evaluate.classification import evaluate_classifier
 from simreal.evaluate.gaze import HEADLINE_DEGREES, evaluate_gaze, plot_cumulative
+from simreal.evaluate.hands import HEADLINE_PX, evaluate_hands
 from simreal.evaluate.keypoints import evaluate_keypoint_predictions, table_markdown
 
 METRICS_FILE = "metrics.jsonl"
@@ -49,6 +50,13 @@ def _gaze_summary(m: dict[str, Any]) -> str:
             f"of {m['data']}")
 
 
+def _hand_summary(m: dict[str, Any]) -> str:
+    mm = f" ({m['mean_joint_error_mm']:.1f} mm)" if "mean_joint_error_mm" in m else ""
+    return (f"{m[f'within_{HEADLINE_PX}_px_pct']:.1f} % of images with every joint within {HEADLINE_PX} px "
+            f"({m[f'within_{HEADLINE_PX}_px_mean_joint_pct']:.1f} % by mean joint error), mean joint error "
+            f"{m['mean_joint_error_px']:.2f} px{mm} on {m['count']} images of {m['data']}")
+
+
 def _keypoint_summary(m: dict[str, Any]) -> str:
     return table_markdown({Path(m["checkpoint"]).name: m})
 
@@ -56,6 +64,7 @@ def _keypoint_summary(m: dict[str, Any]) -> str:
 METRICS: dict[str, Metric] = {
     "accuracy": Metric(evaluate_classifier, _accuracy_summary),  # (model, bank) -> accuracy, per class, confusion
     "gaze_error": Metric(_gaze, _gaze_summary),  # (model, bank, plot) -> angular error, % within d°
+    "hand_pose": Metric(evaluate_hands, _hand_summary),  # (joints, bank, plot) -> % within d px, joint error
     "mpii_pose": Metric(evaluate_keypoint_predictions, _keypoint_summary),  # (predict, kset, data, ...) -> MPII AP,
     # PCKh, OKS AP, AP by visible ratio
 }

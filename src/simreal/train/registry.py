@@ -22,7 +22,7 @@ from simreal.evaluate.metrics import METRICS
 from simreal.tasks.keypoints.predict import evaluate_keypoint_model
 from simreal.train.keypoints import KeypointTrainConfig, KeypointTrainer, build_openpose
 from simreal.train.sources import open_image_sources, open_keypoint_sources
-from simreal.train.task import ClassifierTrainConfig, GazeTrainConfig, TaskTrainer
+from simreal.train.task import ClassifierTrainConfig, GazeTrainConfig, HandTrainConfig, TaskTrainer
 from simreal.utils.checkpoint import latest_checkpoint, load_checkpoint, restore
 from simreal.utils.config import from_dict
 from simreal.utils.errors import CheckpointError, SimrealError
@@ -74,6 +74,18 @@ def _evaluate_gaze(model: nn.Module, cfg: Any, data: Path, options: EvalOptions,
     return METRICS["gaze_error"].compute(model, _image_bank(cfg, data), options.plot, name)
 
 
+def _evaluate_hand(model: nn.Module, cfg: Any, data: Path, options: EvalOptions, name: str) -> dict[str, Any]:
+    import torch
+
+    from simreal.tasks.hands import predict_joints
+
+    bank = _image_bank(cfg, data)
+    device = next(model.parameters()).device
+    pred = torch.cat([predict_joints(model, bank.images(torch.arange(i, min(i + 64, len(bank)))).to(device)).cpu()
+                      for i in range(0, len(bank), 64)])
+    return METRICS["hand_pose"].compute(pred.numpy(), bank, options.plot, name)
+
+
 def _evaluate_keypoints(model: nn.Module, cfg: Any, data: Path, options: EvalOptions, name: str) -> dict[str, Any]:
     return evaluate_keypoint_model(model, keypoint_set(cfg.keypoint_set), data, options.size, options.limit,
                                    options.report, name=name, count_unpredicted=options.count_unpredicted,
@@ -92,13 +104,19 @@ TASKS: dict[str, Task] = {
                    _image_model, "accuracy", _evaluate_digits),
     "gaze": Task("gaze", "gaze", GazeTrainConfig, TaskTrainer, _image_sources(stratify=False), _image_model,
                  "gaze_error", _evaluate_gaze),
+    "hand": Task("hand", "keypoints", HandTrainConfig, TaskTrainer, _image_sources(stratify=False), _image_model,
+                 "hand_pose", _evaluate_hand),
     "keypoints": Task("keypoints", "people", KeypointTrainConfig, KeypointTrainer, open_keypoint_sources,
                       lambda cfg, meta: build_openpose(cfg), "mpii_pose", _evaluate_keypoints, distributed=True),
 }
 
 
+ALIASES = {"hands": "hand"}  # `simreal train/evaluate --task hands`
+
+
 def task(name: str) -> Task:
     """The registry entry of ``name``, or a one-line error naming the tasks there are."""
+    name = ALIASES.get(name, name)
     if name not in TASKS:
         raise SimrealError(f"unknown task {name!r}; available: {', '.join(TASKS)}")
     return TASKS[name]
@@ -116,7 +134,7 @@ def load_model(path: str | Path, device: str = "auto", task_name: str | None = N
         raise CheckpointError(f"{path}: not a task network checkpoint (it holds "
                               f"{', '.join(sidecar.get('modules', []))}: a refiner from simreal refine train?)")
     found = meta.get("task", "digits")
-    if task_name is not None and found != task_name:
+    if task_name is not None and found != ALIASES.get(task_name, task_name):
         raise CheckpointError(f"{path}: a {found} checkpoint, not {task_name}")
     spec = task(found)
     cfg = from_dict(spec.config, meta["config"])

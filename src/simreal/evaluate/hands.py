@@ -1,0 +1,93 @@
+"""Hand-pose metrics (SimGAN's Table 4 and Figure 9): the percentage of images within d pixels, d = 0…20.
+
+**Within d.** An image is within d when *every* one of its joints that lies inside the crop is at most d
+pixels from the ground truth (the worst joint, as NYU work reports "fraction of frames within distance"; the
+paper does not say which of the two it means, so the mean-joint-error variant is reported too). Pixels are
+those of the 224×224 crop; Table 4's column is d = 5.
+
+**Errors in millimetres.** The network predicts 2D positions only, so a joint's error in mm is its pixel
+error taken to the sensor image (× the crop box's width / 224) and to the joint's depth (× z / fx): the
+error in the plane through the joint, parallel to the image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simreal.data.bank import ImageBank
+from simreal.utils.errors import InputError
+from simreal.utils.fileio import atomic_write
+
+CURVE_PX = tuple(range(21))
+HEADLINE_PX = 5
+
+
+def joint_errors(pred: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """Per joint pixel distances ``(N, J)``, NaN for joints outside the crop (visibility 0)."""
+    d = np.linalg.norm(np.asarray(pred, np.float64) - np.asarray(keypoints, np.float64)[..., :2], axis=-1)
+    return np.where(np.asarray(keypoints)[..., 2] > 0, d, np.nan)
+
+
+def hand_metrics(errors: np.ndarray, mm_per_px: np.ndarray | None = None) -> dict[str, Any]:
+    """The curve and summaries of per-joint errors ``(N, J)`` (NaN: not counted); ``mm_per_px`` the same shape."""
+    errors = np.asarray(errors, np.float64)
+    counted = ~np.isnan(errors).all(1)
+    if not counted.any():
+        raise InputError("no image has a joint inside its crop")
+    e = errors[counted]
+    worst, mean = np.nanmax(e, 1), np.nanmean(e, 1)
+    out = {"count": int(counted.sum()),
+           f"within_{HEADLINE_PX}_px_pct": float(100 * (worst <= HEADLINE_PX).mean()),
+           f"within_{HEADLINE_PX}_px_mean_joint_pct": float(100 * (mean <= HEADLINE_PX).mean()),
+           "mean_joint_error_px": float(np.nanmean(e)), "median_joint_error_px": float(np.nanmedian(e)),
+           "curve_px": list(CURVE_PX), "curve_pct": [float(100 * (worst <= d).mean()) for d in CURVE_PX],
+           "curve_mean_joint_pct": [float(100 * (mean <= d).mean()) for d in CURVE_PX]}
+    if mm_per_px is not None:
+        out["mean_joint_error_mm"] = float(np.nanmean(e * np.asarray(mm_per_px, np.float64)[counted]))
+    return out
+
+
+def mm_per_pixel(records: list[dict[str, Any]]) -> np.ndarray:
+    """``(N, J)`` millimetres per crop pixel at each joint (module docstring)."""
+    return np.array([[r["crop"]["box"][2] / r["crop"]["size"] * z / r["camera"]["fx"] for *_, z in r["joints_uvd"]]
+                     for r in records])
+
+
+def evaluate_hands(pred: np.ndarray, bank: ImageBank, plot: str | Path | None = None, name: str = "model"
+                   ) -> dict[str, Any]:
+    """Metrics of predicted joints ``(N, J, 2)`` (crop pixels) on a bank labeled ``keypoints``; ``plot``:
+    Figure 9's curve as a PNG."""
+    errors = joint_errors(pred, bank.labels.numpy())
+    metrics = hand_metrics(errors, mm_per_pixel(list(bank.dataset.records())) if bank.dataset is not None else None)
+    if plot is not None:
+        plot_within({Path(name).name: errors}, plot, title=bank.dataset.root.name if bank.dataset else "")
+    return metrics
+
+
+def plot_within(curves: dict[str, np.ndarray], path: str | Path, title: str = "") -> Path:
+    """Figure 9: % of images whose every joint is within d pixels (y) against d = 0…20 (x), one line each
+    (per-joint errors ``(N, J)``, NaN not counted)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    d = np.linspace(0, 20, 201)
+    for (name, errors), style in zip(curves.items(), ["-", "--", "-.", ":"] * 4, strict=False):
+        e = np.asarray(errors, np.float64)
+        worst = np.sort(np.nanmax(e[~np.isnan(e).all(1)], 1))
+        ax.plot(d, 100.0 * np.searchsorted(worst, d, side="right") / len(worst), style, label=name, lw=1.8)
+    ax.axvline(HEADLINE_PX, color="grey", lw=0.8, alpha=0.6)
+    ax.set(xlabel="Distance from ground truth [pixels, 224×224 crop]", ylabel="Percentage of images", xlim=(0, 20),
+           ylim=(0, 100), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=130))
+    plt.close(fig)
+    return path
