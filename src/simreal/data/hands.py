@@ -203,6 +203,12 @@ def hand_schema() -> dict[str, LabelField]:
     }
 
 
+def hand_keypoint_meta() -> dict[str, Any]:
+    """The manifest's keypoint fields of a hand dataset (NYU's 14 joints; the skeleton 1-based, as COCO's)."""
+    return {"keypoint_names": list(NYU_JOINTS), "skeleton": [[a + 1, b + 1] for a, b in NYU_SKELETON],
+            "flip_pairs": []}
+
+
 def camera_json(fx: float = KINECT_FX, fy: float = KINECT_FY, cx: float = KINECT_CX, cy: float = KINECT_CY,
                 width: int = KINECT_WIDTH, height: int = KINECT_HEIGHT) -> dict[str, Any]:
     return {"fx": fx, "fy": fy, "cx": cx, "cy": cy, "width": width, "height": height}

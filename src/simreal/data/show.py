@@ -116,6 +116,7 @@ def _hand_view(path: Path, rec: dict[str, Any], scale: int = 2) -> tuple[Image.I
     depth = np.asarray(Image.open(path)).astype(np.uint32) >> 8
     image = Image.fromarray(depth.astype(np.uint8)).convert("RGB")
     image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+
     def big(points: list[list[float]]) -> list[list[float]]:
         return [[x * scale, y * scale, v] for x, y, v in points]
 

@@ -3,7 +3,8 @@
 **Within d.** An image is within d when *every* one of its joints that lies inside the crop is at most d
 pixels from the ground truth (the worst joint, as NYU work reports "fraction of frames within distance"; the
 paper does not say which of the two it means, so the mean-joint-error variant is reported too). Pixels are
-those of the 224×224 crop; Table 4's column is d = 5.
+those of a 224×224 crop (the paper's; errors on crops of another size are scaled by 224 / size, so that d means
+the same part of the hand); Table 4's column is d = 5.
 
 **Errors in millimetres.** The network predicts 2D positions only, so a joint's error in mm is its pixel
 error taken to the sensor image (× the crop box's width / 224) and to the joint's depth (× z / fx): the
@@ -23,6 +24,7 @@ from simreal.utils.fileio import atomic_write
 
 CURVE_PX = tuple(range(21))
 HEADLINE_PX = 5
+REFERENCE_CROP = 224
 
 
 def joint_errors(pred: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
@@ -32,7 +34,8 @@ def joint_errors(pred: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
 
 
 def hand_metrics(errors: np.ndarray, mm_per_px: np.ndarray | None = None) -> dict[str, Any]:
-    """The curve and summaries of per-joint errors ``(N, J)`` (NaN: not counted); ``mm_per_px`` the same shape."""
+    """The curve and summaries of per-joint errors ``(N, J)`` in 224-crop pixels (NaN: not counted);
+    ``mm_per_px``: millimetres per such pixel at each joint."""
     errors = np.asarray(errors, np.float64)
     counted = ~np.isnan(errors).all(1)
     if not counted.any():
@@ -51,8 +54,8 @@ def hand_metrics(errors: np.ndarray, mm_per_px: np.ndarray | None = None) -> dic
 
 
 def mm_per_pixel(records: list[dict[str, Any]]) -> np.ndarray:
-    """``(N, J)`` millimetres per crop pixel at each joint (module docstring)."""
-    return np.array([[r["crop"]["box"][2] / r["crop"]["size"] * z / r["camera"]["fx"] for *_, z in r["joints_uvd"]]
+    """``(N, J)`` millimetres per 224-crop pixel at each joint (module docstring)."""
+    return np.array([[r["crop"]["box"][2] / REFERENCE_CROP * z / r["camera"]["fx"] for *_, z in r["joints_uvd"]]
                      for r in records])
 
 
@@ -60,7 +63,8 @@ def evaluate_hands(pred: np.ndarray, bank: ImageBank, plot: str | Path | None = 
                    ) -> dict[str, Any]:
     """Metrics of predicted joints ``(N, J, 2)`` (crop pixels) on a bank labeled ``keypoints``; ``plot``:
     Figure 9's curve as a PNG."""
-    errors = joint_errors(pred, bank.labels.numpy())
+    size = bank.dataset.manifest["image"]["width"] if bank.dataset is not None else bank.cache.shape[-1]
+    errors = joint_errors(pred, bank.labels.numpy()) * (REFERENCE_CROP / size)
     metrics = hand_metrics(errors, mm_per_pixel(list(bank.dataset.records())) if bank.dataset is not None else None)
     if plot is not None:
         plot_within({Path(name).name: errors}, plot, title=bank.dataset.root.name if bank.dataset else "")

@@ -5,12 +5,18 @@ crops, 64×64 heatmaps of NYU's 14 joints, intermediate supervision, and sub-pix
 ``input_size`` (256 in the paper preset: Newell's stem, a 7×7 stride-2 convolution, a residual module, a 2×2
 max-pool, then two residual modules, brings it to 64×64; the CPU preset uses 128 and a stride-2 stem without
 the pool). Heatmap pixel ``(i, j)`` covers crop pixels ``[i·224/64, (i+1)·224/64)``: a joint at crop ``u``
-lies at heatmap ``u·64/224`` (pixel centres at +0.5 in both frames).
+lies at heatmap ``u·64/224`` (pixel centres at +0.5 in both frames; the same for other crop sizes).
+
+**Crop sizes.** Crops of any square size work (224, the paper's; smaller ones for a CPU): the trainer's
+batches carry joints as fractions of the crop's width (:func:`prepare_batch`), and decoding returns pixels
+of the crop it is given.
 
 **Targets and loss.** Each joint's target is a Gaussian of ``SIGMA`` = 1.5 heatmap pixels around its position; the
-per-sample loss is the mean squared error of every stack's heatmaps (intermediate supervision), over the
-joints inside the crop (visibility > 0; hidden joints are trained, since depth shows where a hidden finger
-must be; joints outside the crop are not).
+per-sample loss is the mean squared error of every stack's heatmaps (intermediate supervision), each pixel
+weighted by ``1 + FOREGROUND · target`` (``FOREGROUND`` = 20: the peak counts 21× the background, so the
+network leaves the all-zero heatmap sooner, measured by ``scripts/hand_learning.py``), over the joints inside
+the crop (visibility > 0; hidden joints are trained, since depth shows where a hidden finger must be; joints
+outside the crop are not).
 
 **Augmentation** (the paper: rotations in [−20°, 20°] and crops): each image is rotated about its centre by
 ``rotate_deg``, scaled by ``scale`` and shifted by up to ``shift`` of its size, resampled by nearest
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,8 +40,8 @@ from torch import nn
 from simreal.tasks.spec import ImageNetwork
 from simreal.utils.shapes import assert_shape
 
-CROP = 224
 SIGMA = 1.5  # the target Gaussians' standard deviation, heatmap pixels
+FOREGROUND = 20.0  # extra weight of a heatmap pixel per unit of target (module docstring)
 
 
 @dataclass(frozen=True)
@@ -117,9 +124,9 @@ class StackedHourglass(nn.Module):
         return torch.stack(out, 1)
 
 
-def target_heatmaps(keypoints: torch.Tensor, size: int = 64, sigma: float = SIGMA, crop: int = CROP) -> torch.Tensor:
-    """``(B, J, size, size)`` Gaussians at the joints ``(B, J, 3)`` (crop pixels u, v, visibility)."""
-    scale = size / crop
+def target_heatmaps(keypoints: torch.Tensor, size: int = 64, sigma: float = SIGMA) -> torch.Tensor:
+    """``(B, J, size, size)`` Gaussians at the joints ``(B, J, 3)`` (u, v as fractions of the crop, visibility)."""
+    scale = size
     grid = torch.arange(size, dtype=torch.float32, device=keypoints.device) + 0.5
     u = keypoints[..., 0:1] * scale  # (B, J, 1)
     v = keypoints[..., 1:2] * scale
@@ -128,15 +135,17 @@ def target_heatmaps(keypoints: torch.Tensor, size: int = 64, sigma: float = SIGM
     return gy[..., :, None] * gx[..., None, :]
 
 
-def heatmap_loss(pred: torch.Tensor, keypoints: torch.Tensor, sigma: float = SIGMA) -> torch.Tensor:
-    """Per-sample mean squared heatmap error over stacks and the joints inside the crop, ``(B,)``."""
+def heatmap_loss(pred: torch.Tensor, keypoints: torch.Tensor, sigma: float = SIGMA, foreground: float = FOREGROUND
+                 ) -> torch.Tensor:
+    """Per-sample mean squared heatmap error over stacks and the joints inside the crop, ``(B,)``; joints as
+    :func:`target_heatmaps` takes them."""
     target = target_heatmaps(keypoints, pred.shape[-1], sigma).to(pred.dtype)
     weight = (keypoints[..., 2] > 0).to(pred.dtype)  # (B, J)
-    err = ((pred - target[:, None]) ** 2).mean((-1, -2))  # (B, S, J)
+    err = ((1 + foreground * target[:, None]) * (pred - target[:, None]) ** 2).mean((-1, -2))  # (B, S, J)
     return (err * weight[:, None]).sum((1, 2)) / (weight.sum(1) * pred.shape[1]).clamp(min=1)
 
 
-def decode(heatmaps: torch.Tensor, crop: int = CROP) -> torch.Tensor:
+def decode(heatmaps: torch.Tensor, crop: int) -> torch.Tensor:
     """Joint positions ``(B, J, 2)`` in crop pixels from heatmaps ``(B, J, H, W)`` (module docstring)."""
     b, j, h, w = heatmaps.shape
     flat = heatmaps.reshape(b, j, -1)
@@ -186,8 +195,15 @@ def augment_hands(x: torch.Tensor, keypoints: torch.Tensor, rotate_deg: float, s
 def predict_joints(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """``(B, J, 2)`` joint positions (crop pixels) decoded from the last stack's heatmaps."""
     model.eval()
-    return decode(model(images)[:, -1].float())
+    return decode(model(images)[:, -1].float(), images.shape[-1])
+
+
+def prepare_batch(x: torch.Tensor, keypoints: torch.Tensor, cfg: Any, gen: torch.Generator
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A training batch: augmented (``cfg``: the training config's ``augment``), joints as fractions of the crop."""
+    x, keypoints = augment_hands(x, keypoints, cfg.rotate_deg, cfg.scale, cfg.shift, gen)
+    return x, torch.cat([keypoints[..., :2] / x.shape[-1], keypoints[..., 2:]], -1)
 
 
 NETWORK = ImageNetwork(lambda cfg, channels, hw: StackedHourglass(cfg, channels), heatmap_loss, torch.float32,
-                       augment=lambda x, y, cfg, gen: augment_hands(x, y, cfg.rotate_deg, cfg.scale, cfg.shift, gen))
+                       augment=prepare_batch)

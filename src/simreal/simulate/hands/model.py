@@ -23,7 +23,6 @@ knuckle distance along ``l``) and the palm's centre (halfway from the wrist join
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,9 +141,9 @@ class HandModel:
         bone = self._kp_bones >= 0
         kp[bone] = heads[self._kp_bones[bone]]
         kp[~bone] = vertices[self._kp_tips[~bone]]
-        return PosedHand(vertices, kp, self.nyu_joints(kp, heads, transforms, shape))
+        return PosedHand(vertices, kp, self.nyu_joints(kp, transforms, shape))
 
-    def nyu_joints(self, kp: np.ndarray, heads: np.ndarray, transforms: np.ndarray, shape: HandShape) -> np.ndarray:
+    def nyu_joints(self, kp: np.ndarray, transforms: np.ndarray, shape: HandShape) -> np.ndarray:
         """NYU's 14 from the 21 keypoints and the wrist's frame (module docstring)."""
         out = np.empty((len(self._nyu), 3))
         for i, j in enumerate(self._nyu):
@@ -162,13 +161,3 @@ class HandModel:
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-12)
-
-
-def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The smallest rotation taking direction ``a`` to ``b``."""
-    a, b = _unit(a), _unit(b)
-    axis = np.cross(a, b)
-    s = float(np.linalg.norm(axis))
-    if s < 1e-9:
-        return np.eye(3) if a @ b > 0 else _axis_angle(_unit(np.cross(a, [1.0, 0, 0]) + np.cross(a, [0, 1.0, 0])), 180)
-    return _axis_angle(axis / s, math.degrees(math.atan2(s, float(a @ b))))

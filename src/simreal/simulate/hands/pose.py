@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from simreal.simulate.hands.model import HandShape, rotation_between
-from simreal.simulate.people.anny import _axis_angle
+from simreal.simulate.hands.model import HandShape
+from simreal.simulate.people.anny import _arc, _axis_angle
 
 # class: (weight, curl ranges thumb..little, spread range, opposition range (deg))
 POSE_CLASSES: dict[str, tuple[float, tuple[tuple[float, float], ...], tuple[float, float], tuple[float, float]]] = {
@@ -78,7 +78,7 @@ def hand_rotation(shape: HandShape, orientation: dict[str, float]) -> np.ndarray
     orientation of :func:`sample_orientation`; the forearm's axis is the hand's long axis ``f``."""
     az, el = math.radians(orientation["azimuth_deg"]), math.radians(orientation["elevation_deg"])
     forward = np.array([math.sin(az) * math.cos(el), -math.cos(az) * math.cos(el), math.sin(el)])
-    align = rotation_between(shape.axes["f"], forward)
+    align = _arc(shape.axes["f"], forward)
     n = align @ shape.axes["n"]
     facing = np.array([0.0, -1.0, 0.0])  # towards the frontal camera
     facing -= (facing @ forward) * forward
