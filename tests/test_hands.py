@@ -454,3 +454,27 @@ def test_training_batches_carry_joints_as_fractions_of_any_crop_size():
         out, y = prepare_batch(x, kp, still, torch.Generator().manual_seed(0))
         assert torch.equal(out, x)
         assert np.allclose(y[..., :2].numpy(), [[[0.25, 0.5]], [[0.75, 0.1]]]) and y[..., 2].tolist() == [[2], [1]]
+
+
+def test_refiner_trains_on_depth_and_keeps_the_labels(hand, tmp_path):
+    from typer.testing import CliRunner
+
+    from simreal.cli import app
+
+    runner = CliRunner()
+    for name, extra in (("syn", []), ("sensor", ["--preset", "kinect", "--seed", "1"])):
+        res = runner.invoke(app, ["generate", "hands", "--out", str(tmp_path / name), "--count", "6",
+                                  "--set", "size=64", *extra])
+        assert res.exit_code == 0, res.output
+    sets = ["--set", "iterations=2", "--set", "pretrain_refiner_steps=1", "--set", "pretrain_discriminator_steps=1",
+            "--set", "batch_size=4", "--set", "refiner.width=8"]
+    res = runner.invoke(app, ["refine", "train", "--synthetic", str(tmp_path / "syn"), "--real",
+                              str(tmp_path / "sensor"), "--preset", "hands-cpu", "--runs", str(tmp_path / "runs"),
+                              "--device", "cpu", *sets])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["refine", "apply", "--checkpoint", str(tmp_path / "runs" / "00000-refine-hands-cpu"),
+                              "--input", str(tmp_path / "syn"), "--out", str(tmp_path / "refined"), "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "refined" / "metadata.jsonl").read_bytes() == (tmp_path / "syn" / "metadata.jsonl").read_bytes()
+    refined = np.asarray(Image.open(tmp_path / "refined" / "images" / "000" / "000000.png"))
+    assert refined.dtype == np.uint16 and refined.shape == (64, 64)

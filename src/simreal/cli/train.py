@@ -28,7 +28,8 @@ def refine_train(
     synthetic: Annotated[Path | None, typer.Option(help="Synthetic dataset (labels used only by "
                                                    "--consistency-classifier).")] = None,
     real: Annotated[Path | None, typer.Option(help="Real dataset; its labels are never used.")] = None,
-    preset_name: Annotated[str, typer.Option("--preset", help="paper-gaze, paper-hand or digits.")] = "paper-gaze",
+    preset_name: Annotated[str, typer.Option("--preset", help="paper-gaze, paper-hand, eyes-cpu, hands-cpu, digits or "
+                                             "mnist (simreal.refine.config.PRESETS).")] = "paper-gaze",
     runs: Annotated[Path, typer.Option(help="Parent folder of numbered run directories.")] = Path("runs"),
     config: ConfigFile = None,
     sets: Sets = None,

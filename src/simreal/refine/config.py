@@ -122,6 +122,22 @@ PRESETS: dict[str, dict] = {
         "grid_every": 100,
         "checkpoint_every": 100,
     },
+    # depth hands on a 2-core CPU (crops of 128 px: `generate hands --set size=128`): the paper's hand
+    # discriminator, the eyes-cpu refiner (2 blocks of 32 maps, a noise input channel: the sensor is random),
+    # batch 16, Adam
+    "hands-cpu": {
+        "refiner": {"width": 32, "blocks": 2, "noise_channels": 1},
+        "discriminator": {"layers": HAND_LAYERS},
+        "optim": {"name": "adam", "lr": 0.0002},
+        "batch_size": 16,
+        "buffer_size": 2048,
+        "pretrain_refiner_steps": 100,
+        "pretrain_discriminator_steps": 50,
+        "iterations": 300,
+        "log_every": 25,
+        "grid_every": 100,
+        "checkpoint_every": 100,
+    },
     "digits": DIGITS,
     # 28×28 MNIST-style digits: the digits refiner (11×11 receptive field) and a discriminator whose patches
     # (a 7×7 grid, 19 px receptive field) judge strokes more than the digit's shape; batch 32 for a 2-core CPU
