@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from simreal.tasks.spec import ImageNetwork
+from simreal.utils.errors import ConfigError
 from simreal.utils.shapes import assert_shape
 
 SIGMA = 1.5  # the target Gaussians' standard deviation, heatmap pixels
@@ -88,12 +89,14 @@ class Hourglass(nn.Module):
 
 
 class StackedHourglass(nn.Module):
-    """Input ``(B, 1, 224, 224)`` depth crops in [-1, 1]; output ``(B, stacks, joints, 64, 64)`` heatmaps."""
+    """Input ``(B, 1, S, S)`` depth crops in [-1, 1] (S = 224, the paper's, or any other); output
+    ``(B, stacks, joints, 64, 64)`` heatmaps."""
 
     def __init__(self, cfg: HandNetConfig = HandNetConfig(), in_channels: int = 1):
         super().__init__()
         if cfg.input_size not in (128, 256) or cfg.heatmap != 64:
-            raise ValueError("the hourglass takes input_size 128 or 256 and gives 64×64 heatmaps")
+            raise ConfigError(f"net.input_size must be 128 or 256 and net.heatmap 64, got {cfg.input_size} and "
+                              f"{cfg.heatmap}")
         self.cfg, self.in_channels = cfg, in_channels
         c = cfg.features
         stem = [nn.Conv2d(in_channels, c // 4, 7, stride=2, padding=3), nn.BatchNorm2d(c // 4), nn.ReLU(inplace=True),
@@ -126,10 +129,9 @@ class StackedHourglass(nn.Module):
 
 def target_heatmaps(keypoints: torch.Tensor, size: int = 64, sigma: float = SIGMA) -> torch.Tensor:
     """``(B, J, size, size)`` Gaussians at the joints ``(B, J, 3)`` (u, v as fractions of the crop, visibility)."""
-    scale = size
     grid = torch.arange(size, dtype=torch.float32, device=keypoints.device) + 0.5
-    u = keypoints[..., 0:1] * scale  # (B, J, 1)
-    v = keypoints[..., 1:2] * scale
+    u = keypoints[..., 0:1] * size  # (B, J, 1), heatmap pixels
+    v = keypoints[..., 1:2] * size
     gx = torch.exp(-((grid - u) ** 2) / (2 * sigma**2))  # (B, J, size)
     gy = torch.exp(-((grid - v) ** 2) / (2 * sigma**2))
     return gy[..., :, None] * gx[..., None, :]

@@ -79,6 +79,8 @@ class HandSimConfig:
             raise ConfigError(f"views must be 1 or 3, got {self.views}")
         if not 0 < self.distance_m[0] <= self.distance_m[1]:
             raise ConfigError(f"distance_m must be an increasing positive range, got {self.distance_m}")
+        if self.size < 16 or self.cube_mm <= 0:
+            raise ConfigError(f"size must be at least 16 px and cube_mm positive, got {self.size} and {self.cube_mm}")
 
 
 @dataclass
