@@ -137,10 +137,8 @@ def crop_depth(depth_mm: np.ndarray, crop: Crop, origin: tuple[int, int] = (0, 0
     in_frame = ((rows >= 0) & (rows < frame[1]))[:, None] & ((cols >= 0) & (cols < frame[0]))[None, :]
     r, c = rows - origin[1], cols - origin[0]
     inside = ((r >= 0) & (r < depth_mm.shape[0]))[:, None] & ((c >= 0) & (c < depth_mm.shape[1]))[None, :]
-    z = np.zeros((s, s), np.float32)
-    ok = in_frame & inside
-    z[ok] = depth_mm[np.clip(r, 0, depth_mm.shape[0] - 1)[:, None].repeat(s, 1)[ok],
-                     np.clip(c, 0, depth_mm.shape[1] - 1)[None, :].repeat(s, 0)[ok]]
+    rr, cc = np.clip(r, 0, depth_mm.shape[0] - 1), np.clip(c, 0, depth_mm.shape[1] - 1)
+    z = np.where(in_frame & inside, depth_mm[rr[:, None], cc[None, :]], 0).astype(np.float32)
     out = (z - np.float32(crop.near_mm)) / np.float32(crop.cube_mm)
     return np.where((z > 0) & (out >= 0) & (out <= 1), out, np.float32(1.0)).astype(np.float32)
 
