@@ -112,8 +112,9 @@ def test_kinect_model_adds_depth_dependent_quantised_noise_holes_and_edges():
     scene[scene > 1] = np.inf  # no background given: the model adds one
     sensed = kinect_depth(scene, (200, 220), KINECT_FX, KINECT_FX, 320, 240, np.random.default_rng(1), cfg)
     assert (sensed[:, 120:160] > 0).mean() > 0.85  # the hand is mostly measured
-    edge = sensed[:, 118:123]
-    assert ((edge == 0) | ((edge > 650) & (edge < 1300))).any()  # holes or flying pixels at its edge
+    edge = sensed[:, 156:164]  # around the box's right edge (column 160; its left one lies in the shadow)
+    assert (edge == 0).any()  # dropped readings
+    assert ((edge > 620) & (edge < 815)).any()  # flying pixels: between the box (600 mm) and the wall (>= 820 mm)
     assert (sensed[:, 60:118] == 0).mean() > 0.2  # the projector's shadow on the background, left of it
 
 
