@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from simreal.data.bank import ImageBank
+from simreal.evaluate.curves import plot_within_curves
 from simreal.evaluate.predict import predict_outputs
 from simreal.utils.errors import InputError
-from simreal.utils.fileio import atomic_write
 
 CURVE_DEGREES = tuple(range(26))
 HEADLINE_DEGREES = 7
@@ -58,26 +58,7 @@ def evaluate_gaze(model: torch.nn.Module, bank: ImageBank) -> tuple[dict[str, An
 
 def plot_cumulative(curves: dict[str, np.ndarray], path: str | Path, title: str = "") -> Path:
     """Figure 7 of the paper: % of images within d degrees (y) against d = 0…25 (x), one line each."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
-    d = np.linspace(0, 25, 251)
-    for (name, errors), style in zip(curves.items(), ["-", "--", "-.", ":"] * 4, strict=False):
-        errors = np.sort(np.asarray(errors))
-        ax.plot(d, 100.0 * np.searchsorted(errors, d, side="right") / len(errors), style, label=name, lw=1.8)
-    ax.axvline(HEADLINE_DEGREES, color="grey", lw=0.8, alpha=0.6)
-    ax.set(xlabel="Distance from ground truth [degrees]", ylabel="Percentage of images", xlim=(0, 25),
-           ylim=(0, 100), title=title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=130))
-    plt.close(fig)
-    return path
+    return plot_within_curves(curves, path, 25, HEADLINE_DEGREES, "Distance from ground truth [degrees]", title)
 
 
 def locate_pupil(image: np.ndarray, guess: tuple[float, float], radius: float = 6.0) -> tuple[float, float] | None:

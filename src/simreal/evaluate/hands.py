@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from simreal.data.bank import ImageBank
+from simreal.evaluate.curves import plot_within_curves
 from simreal.utils.errors import InputError
-from simreal.utils.fileio import atomic_write
 
 CURVE_PX = tuple(range(21))
 HEADLINE_PX = 5
@@ -74,24 +74,9 @@ def evaluate_hands(pred: np.ndarray, bank: ImageBank, plot: str | Path | None = 
 def plot_within(curves: dict[str, np.ndarray], path: str | Path, title: str = "") -> Path:
     """Figure 9: % of images whose every joint is within d pixels (y) against d = 0…20 (x), one line each
     (per-joint errors ``(N, J)``, NaN not counted)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
-    d = np.linspace(0, 20, 201)
-    for (name, errors), style in zip(curves.items(), ["-", "--", "-.", ":"] * 4, strict=False):
+    worst = {}
+    for name, errors in curves.items():
         e = np.asarray(errors, np.float64)
-        worst = np.sort(np.nanmax(e[~np.isnan(e).all(1)], 1))
-        ax.plot(d, 100.0 * np.searchsorted(worst, d, side="right") / len(worst), style, label=name, lw=1.8)
-    ax.axvline(HEADLINE_PX, color="grey", lw=0.8, alpha=0.6)
-    ax.set(xlabel="Distance from ground truth [pixels, 224×224 crop]", ylabel="Percentage of images", xlim=(0, 20),
-           ylim=(0, 100), title=title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=130))
-    plt.close(fig)
-    return path
+        worst[name] = np.nanmax(e[~np.isnan(e).all(1)], 1)
+    return plot_within_curves(worst, path, 20, HEADLINE_PX, "Distance from ground truth [pixels, 224×224 crop]",
+                              title)

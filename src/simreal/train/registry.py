@@ -75,15 +75,12 @@ def _evaluate_gaze(model: nn.Module, cfg: Any, data: Path, options: EvalOptions,
 
 
 def _evaluate_hand(model: nn.Module, cfg: Any, data: Path, options: EvalOptions, name: str) -> dict[str, Any]:
-    import torch
-
+    from simreal.evaluate.predict import predict_outputs
     from simreal.tasks.hands import predict_joints
 
     bank = _image_bank(cfg, data)
-    device = next(model.parameters()).device
-    pred = torch.cat([predict_joints(model, bank.images(torch.arange(i, min(i + 64, len(bank)))).to(device)).cpu()
-                      for i in range(0, len(bank), 64)])
-    return METRICS["hand_pose"].compute(pred.numpy(), bank, options.plot, name)
+    pred = predict_outputs(model, bank, 64, forward=predict_joints)  # decoded per batch: no heatmaps kept
+    return METRICS["hand_pose"].compute(pred, bank, options.plot, name)
 
 
 def _evaluate_keypoints(model: nn.Module, cfg: Any, data: Path, options: EvalOptions, name: str) -> dict[str, Any]:
