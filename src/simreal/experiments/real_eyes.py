@@ -34,9 +34,9 @@ from simreal.data.bank import ImageBank
 from simreal.data.reader import SimrealDataset
 from simreal.evaluate.gaze import pupil_shift
 from simreal.evaluate.realism import ObserverConfig, observer_test
-from simreal.experiments.gaze_study import refine_bank
 from simreal.experiments.report import plot_band_ratios, plot_refiner_losses
 from simreal.experiments.study import Study
+from simreal.refine.apply import refine_bank
 from simreal.refine.config import RefineConfig, preset
 from simreal.refine.train import SimGANTrainer
 from simreal.simulate.write import generate_eyes

@@ -10,8 +10,10 @@ import shlex
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from simreal.data.bank import ImageBank
 from simreal.data.derive import derived_writer, parent_ref
 from simreal.data.format import MANIFEST, Provenance
 from simreal.data.reader import SimrealDataset, image_to_tensor, read_manifest, tensor_to_image
@@ -92,3 +94,17 @@ def refine_dataset(checkpoint: str | Path, input_dir: str | Path, out_dir: str |
                 writer.add_raw(tensor_to_image(out, source.mode), line)
             bar.advance(task, len(lines))
     return Path(out_dir)
+
+
+@torch.no_grad()
+def refine_bank(checkpoint: Path, bank: ImageBank, device: str, batch: int = 256) -> ImageBank:
+    """``bank`` refined in memory (uint8 or uint16, as a dataset on disk stores it), with the same labels."""
+    refiner, sidecar = load_refiner(checkpoint, device)
+    dev = next(refiner.parameters()).device
+    out = []
+    for start in range(0, len(bank), batch):
+        idx = range(start, min(start + batch, len(bank)))
+        x = bank.images(torch.as_tensor(idx)).to(dev)
+        noise = refiner_noise(refiner, idx, x.shape[2:], sidecar["meta"]["config"]["seed"], APPLY_STREAM)
+        out.extend(tensor_to_image(r, bank.mode) for r in refiner(x, noise).cpu())
+    return ImageBank.from_arrays(np.stack(out), bank.labels, bank.mode)
