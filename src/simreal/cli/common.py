@@ -67,6 +67,19 @@ def with_shorthands(sets: list[str] | None, shorthands: dict[str, Any]) -> list[
     return [*(sets or []), *(f"{k}={v}" for k, v in shorthands.items() if v is not None)]
 
 
+def sized_config(study_config: Any, size: str, config: Path | None, sets: list[str] | None,
+                 variants: list[str] | None) -> Any:
+    """A study's config for ``--size``: ``study_config.quick()``, ``study_config()`` (cpu) or
+    ``study_config.paper()``, then ``--config``, ``--set`` and ``--variant`` (a shorthand for ``variants``)."""
+    from simreal.utils.config import resolve
+
+    sizes = {"quick": study_config.quick, "cpu": study_config, "paper": study_config.paper}
+    if size not in sizes:
+        raise SimrealError(f"--size must be one of {', '.join(sizes)}, got {size!r}")
+    shorthand = {"variants": "[" + ",".join(variants) + "]" if variants else None}
+    return resolve(sizes[size](), config, with_shorthands(sets, shorthand))
+
+
 def dry_run_printed(cfg: Any, dry_run: bool) -> bool:
     """With ``--dry-run``, print the resolved config (JSON) and return True: the command then stops."""
     if dry_run:

@@ -18,7 +18,7 @@ from simreal.cli.common import (
     cli_errors,
     dry_run_printed,
     out,
-    with_shorthands,
+    sized_config,
 )
 from simreal.utils.errors import SimrealError
 
@@ -239,13 +239,8 @@ def experiment_gaze(
     """SimGAN's gaze experiment (Table 2 design + ablations): synthetic vs refined, 1× vs 4×, buffer, local/global."""
     from simreal.cli.format import print_gaze_table
     from simreal.experiments.gaze_study import GazeStudyConfig, run_study
-    from simreal.utils.config import resolve
 
-    sizes = {"quick": GazeStudyConfig.quick, "cpu": GazeStudyConfig, "paper": GazeStudyConfig.paper}
-    if size not in sizes:
-        raise SimrealError(f"--size must be one of {', '.join(sizes)}, got {size!r}")
-    cfg = resolve(sizes[size](), config,
-                  with_shorthands(sets, {"variants": "[" + ",".join(variant) + "]" if variant else None}))
+    cfg = sized_config(GazeStudyConfig, size, config, sets, variant)
     if dry_run_printed(cfg, dry_run):
         return
     results = run_study(out_dir, synthetic, real, test, cfg, seeds, device)

@@ -35,20 +35,18 @@ import numpy as np
 import torch
 
 from simreal.data.bank import ImageBank
-from simreal.data.reader import SimrealDataset, tensor_to_image
+from simreal.data.reader import SimrealDataset
 from simreal.evaluate.gaze import HEADLINE_DEGREES, evaluate_gaze, plot_cumulative, pupil_shift
 from simreal.experiments.report import plot_refiner_losses
 from simreal.experiments.study import Study
-from simreal.refine.apply import APPLY_STREAM, refine_dataset
+from simreal.refine.apply import refine_bank, refine_dataset
 from simreal.refine.config import RefineConfig, preset
-from simreal.refine.train import SimGANTrainer, load_refiner, refiner_noise
 from simreal.simulate.write import generate_eyes
 from simreal.tasks.gaze import GazeNetConfig
 from simreal.train.task import GazeTrainConfig, TaskTrainer
 from simreal.utils.config import merge, to_dict
 from simreal.utils.errors import SimrealError
 from simreal.utils.images import save_grid
-from simreal.utils.progress import progress_bar
 from simreal.utils.report import markdown_table, mean_std
 from simreal.utils.runs import read_stats
 from simreal.utils.seeding import numpy_rng
@@ -136,28 +134,6 @@ def quarter(n: int, seed: int) -> np.ndarray:
     return np.sort(numpy_rng(seed, 4).choice(n, max(n // 4, 1), replace=False))
 
 
-def train_refiner(out: Path, variant: str, cfg: RefineConfig, synthetic: ImageBank, real: ImageBank) -> Path:
-    """Train (or resume, or reuse) the refiner of ``variant`` in ``out/runs/refine-VARIANT``."""
-    run_dir = out / "runs" / f"refine-{variant}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    trainer = SimGANTrainer(merge(cfg, VARIANTS[variant]), synthetic, real, run_dir)
-    return trainer.train(resume=True)
-
-
-@torch.no_grad()
-def refine_bank(checkpoint: Path, bank: ImageBank, device: str, batch: int = 256) -> ImageBank:
-    """``bank`` refined in memory (uint8, like a dataset on disk), with the same labels."""
-    refiner, sidecar = load_refiner(checkpoint, device)
-    dev = next(refiner.parameters()).device
-    out = []
-    for start in range(0, len(bank), batch):
-        idx = range(start, min(start + batch, len(bank)))
-        x = bank.images(torch.as_tensor(idx)).to(dev)
-        noise = refiner_noise(refiner, idx, x.shape[2:], sidecar["meta"]["config"]["seed"], APPLY_STREAM)
-        out.extend(tensor_to_image(r, bank.mode) for r in refiner(x, noise).cpu())
-    return ImageBank.from_arrays(np.stack(out), bank.labels, bank.mode)
-
-
 def _subset_bank(bank: ImageBank, idx: np.ndarray) -> ImageBank:
     return ImageBank.from_arrays(bank.cache[torch.as_tensor(idx)], bank.labels[torch.as_tensor(idx)], bank.mode)
 
@@ -204,7 +180,8 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
     rcfg = dataclasses.replace(cfg.refine, device=device, seed=cfg.data_seed)
     gcfg = dataclasses.replace(cfg.gaze, device=device)
 
-    refiners = {variant: train_refiner(out, variant, rcfg, syn, real_bank) for variant in cfg.variants}
+    refiners = {variant: study.refiner(variant, merge(rcfg, VARIANTS[variant]), syn, real_bank)
+                for variant in cfg.variants}
     # training time as logged by the run itself (a reused run takes no time now)
     refine_time = {v: read_stats(Path(p).parent)[-1].get("time_s") for v, p in refiners.items()}
     refined_path = refine_dataset(refiners["local+buffer"], data.synthetic, out / "data" / "refined",
@@ -216,14 +193,8 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
         if variant != "local+buffer":
             banks[f"refined ({variant})"] = refine_bank(refiners[variant], banks["synthetic"], device)
 
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in banks}
-    with progress_bar() as bar:
-        task = bar.add_task("gaze networks", total=len(banks) * seeds, status="")
-        for seed in range(seeds):
-            for name, bank in banks.items():
-                bar.update(task, status=f"{name} seed {seed}")
-                runs[name].append(run_condition(study, name, seed, bank, test_bank, gcfg))
-                bar.advance(task)
+    runs = study.each_condition(banks, seeds, "gaze networks",
+                                lambda name, seed, bank: run_condition(study, name, seed, bank, test_bank, gcfg))
 
     # where to look for the pupil: the pupil-centre label when the synthetic data has one, else the centre
     if "pupil_center" in syn_ds.schema:

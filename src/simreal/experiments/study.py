@@ -21,12 +21,14 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from simreal.data.reader import read_manifest
 from simreal.utils.fileio import atomic_write, atomic_write_json
 from simreal.utils.report import machine
 from simreal.utils.runs import claim_study_dir
+
+T = TypeVar("T")
 
 
 class Study:
@@ -62,6 +64,31 @@ class Study:
             return path
         make(path)
         return path
+
+    def refiner(self, name: str, cfg: Any, synthetic: Any, real: Any) -> Path:
+        """The final checkpoint of a SimGAN refiner trained with ``cfg`` (a ``RefineConfig``) on ``synthetic``
+        against ``real`` (image banks) in ``out/runs/refine-NAME``: trained there, resumed, or reused."""
+        from simreal.refine.train import SimGANTrainer
+
+        run_dir = self.out / "runs" / f"refine-{name}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return SimGANTrainer(cfg, synthetic, real, run_dir).train(resume=True)
+
+    def each_condition(self, conditions: dict[str, T], seeds: int, what: str,
+                       run: Callable[[str, int, T], dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        """``run(name, seed, data)`` for every seed and condition (seed by seed, so an interrupted study has
+        whole seeds), under a progress bar of ``what``; the results per condition in seed order."""
+        from simreal.utils.progress import progress_bar
+
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in conditions}
+        with progress_bar() as bar:
+            task = bar.add_task(what, total=len(conditions) * seeds, status="")
+            for seed in range(seeds):
+                for name, data in conditions.items():
+                    bar.update(task, status=f"{name} seed {seed}")
+                    runs[name].append(run(name, seed, data))
+                    bar.advance(task)
+        return runs
 
     def finish(self, results: dict[str, Any], report: Callable[[dict[str, Any]], str], *,
                results_name: str = "results.json", report_name: str = "report.md") -> dict[str, Any]:
