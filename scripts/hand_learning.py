@@ -28,11 +28,11 @@ from simreal.tasks import hands
 from simreal.train.task import HandAugmentConfig
 
 
-def run(train: ImageBank, test: ImageBank, variant: str, steps: int, features: int) -> None:
+def run(train: ImageBank, test: ImageBank, variant: str, steps: int, net_cfg: hands.HandNetConfig) -> None:
     loss_kind, lr = variant.split("-", 1)
     foreground = {"plain": 0.0, "weighted": hands.FOREGROUND}[loss_kind]
     torch.manual_seed(0)
-    net = hands.StackedHourglass(hands.HandNetConfig(features=features))
+    net = hands.StackedHourglass(net_cfg)
     opt = torch.optim.AdamW(net.parameters(), float(lr))
     gen = torch.Generator().manual_seed(0)
     idx = torch.arange(min(200, len(test)))
@@ -60,12 +60,15 @@ def main() -> None:
     ap.add_argument("test")
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--features", type=int, default=32)
+    ap.add_argument("--input-size", type=int, default=128, help="64 (32x32 heatmaps), 128 or 256")
     ap.add_argument("--variant", action="append", default=None)
     args = ap.parse_args()
     train = ImageBank(open_labeled(args.train, "hand", "keypoints"), "keypoints")
     test = ImageBank(open_labeled(args.test, "hand", "keypoints"), "keypoints")
     for variant in args.variant or ["weighted-2.5e-3"]:
-        run(train, test, variant, args.steps, args.features)
+        net_cfg = hands.HandNetConfig(features=args.features, input_size=args.input_size,
+                                      heatmap=hands.HEATMAP_OF_INPUT[args.input_size])
+        run(train, test, variant, args.steps, net_cfg)
 
 
 if __name__ == "__main__":

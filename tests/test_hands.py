@@ -22,6 +22,7 @@ from simreal.data.hands import (
 )
 from simreal.simulate.hands.pose import LIMITS, sample_hand_pose
 from simreal.simulate.hands.sensor import KinectConfig, _projector_shadow, kinect_depth
+from simreal.utils.errors import ConfigError
 
 # -- the crop recipe ------------------------------------------------------------------------------------
 
@@ -347,6 +348,10 @@ def test_hourglass_shapes_gradients_and_paper_stem():
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
     paper = StackedHourglass(PAPER)
     assert paper.stem(torch.zeros(1, 1, 256, 256)).shape == (1, 256, 64, 64)
+    small = StackedHourglass(HandNetConfig(features=16, depth=2, input_size=64, heatmap=32))  # the CPU study's
+    assert small(torch.zeros(1, 1, 64, 64)).shape == (1, 2, 14, 32, 32)
+    with pytest.raises(ConfigError, match=r"input_size and net\.heatmap must be"):
+        StackedHourglass(HandNetConfig(input_size=64))  # heatmap 64 from a 64-px input: no
 
 
 def test_heatmap_loss_ignores_joints_outside_the_crop():

@@ -4,7 +4,8 @@ crops, 64×64 heatmaps of NYU's 14 joints, intermediate supervision, and sub-pix
 **224 → 64.** The crop is resized (nearest neighbour: depth is never blended across an edge) to
 ``input_size`` (256 in the paper preset: Newell's stem, a 7×7 stride-2 convolution, a residual module, a 2×2
 max-pool, then two residual modules, brings it to 64×64; the CPU preset uses 128 and a stride-2 stem without
-the pool). Heatmap pixel ``(i, j)`` covers crop pixels ``[i·224/64, (i+1)·224/64)``: a joint at crop ``u``
+the pool; the CPU hand study uses 64, and so 32×32 heatmaps, for a third of the 128 step's time). Heatmap pixel
+``(i, j)`` covers crop pixels ``[i·224/64, (i+1)·224/64)``: a joint at crop ``u``
 lies at heatmap ``u·64/224`` (pixel centres at +0.5 in both frames; the same for other crop sizes).
 
 **Crop sizes.** Crops of any square size work (224, the paper's; smaller ones for a CPU): the trainer's
@@ -51,8 +52,11 @@ class HandNetConfig:
     stacks: int = 2  # hourglass blocks (the paper: 2)
     features: int = 64  # channels inside the hourglasses (Newell: 256)
     depth: int = 4  # downsamplings per hourglass (64 → 4 at depth 4)
-    input_size: int = 128  # the crop is resized to this first (256: Newell's stem)
-    heatmap: int = 64
+    input_size: int = 128  # the crop is resized to this first (256: Newell's stem; 64: the CPU study's)
+    heatmap: int = 64  # its output size: 64 for inputs of 128 and 256, 32 for 64
+
+
+HEATMAP_OF_INPUT = {64: 32, 128: 64, 256: 64}
 
 
 PAPER = HandNetConfig(features=256, input_size=256)
@@ -94,9 +98,10 @@ class StackedHourglass(nn.Module):
 
     def __init__(self, cfg: HandNetConfig = HandNetConfig(), in_channels: int = 1):
         super().__init__()
-        if cfg.input_size not in (128, 256) or cfg.heatmap != 64:
-            raise ConfigError(f"net.input_size must be 128 or 256 and net.heatmap 64, got {cfg.input_size} and "
-                              f"{cfg.heatmap}")
+        if HEATMAP_OF_INPUT.get(cfg.input_size) != cfg.heatmap:
+            raise ConfigError("net.input_size and net.heatmap must be one of "
+                              f"{', '.join(f'{i} and {h}' for i, h in HEATMAP_OF_INPUT.items())}; got "
+                              f"{cfg.input_size} and {cfg.heatmap}")
         self.cfg, self.in_channels = cfg, in_channels
         c = cfg.features
         stem = [nn.Conv2d(in_channels, c // 4, 7, stride=2, padding=3), nn.BatchNorm2d(c // 4), nn.ReLU(inplace=True),

@@ -6,6 +6,7 @@ with replacement from explicit generators, so runs are deterministic and resumab
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -39,6 +40,7 @@ class ClassifierTrainConfig:
     TASK: ClassVar[str] = "digits"
     NETWORK: ClassVar[ImageNetwork] = digits.NETWORK
     channels_last: ClassVar[bool] = False  # 8×8 images: nothing to gain
+    lr_schedule: ClassVar[str] = "constant"
     net: DigitNetConfig = field(default_factory=DigitNetConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     steps: int = 1500
@@ -60,6 +62,7 @@ class GazeTrainConfig:
     TASK: ClassVar[str] = "gaze"
     NETWORK: ClassVar[ImageNetwork] = gaze.NETWORK
     channels_last: ClassVar[bool] = False  # not measured for GazeNet
+    lr_schedule: ClassVar[str] = "constant"
     net: GazeNetConfig = field(default_factory=GazeNetConfig)
     augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(shift_px=2, pad="replicate"))
     steps: int = 3000
@@ -93,6 +96,7 @@ class HandTrainConfig:
     steps: int = 1000
     batch_size: int = 16
     lr: float = 0.0025
+    lr_schedule: str = "constant"  # or cosine: step k = 0…steps−1 at lr · ½(1 + cos(π · k / steps))
     channels_last: bool = True  # 1.18-1.23x the eager NCHW step (benchmarks/bench_hourglass.py)
     weight_decay: float = 0.0
     seed: int = 0
@@ -140,6 +144,8 @@ class TaskTrainer(SampledTrainer):
         and observes the per-sample losses of source ``real_source`` (the teacher's inputs)."""
         if not sources:
             raise ConfigError("need at least one training source")
+        if cfg.lr_schedule not in ("constant", "cosine"):
+            raise ConfigError(f"lr_schedule must be constant or cosine, got {cfg.lr_schedule!r}")
         self.cfg, self.sources, self.network = cfg, sources, cfg.NETWORK
         shapes = {tuple(bank.images(torch.zeros(1, dtype=torch.long)).shape[1:]) for bank, _ in sources}
         if len(shapes) != 1:
@@ -193,6 +199,9 @@ class TaskTrainer(SampledTrainer):
             self.gens["dropout"].set_state(torch.get_rng_state())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        if self.cfg.lr_schedule == "cosine":
+            for group in self.opt.param_groups:
+                group["lr"] = self.cfg.lr * 0.5 * (1 + math.cos(math.pi * self.step / self.cfg.steps))
         self.opt.step()
         self.step += 1
         self._observe(losses, x)
