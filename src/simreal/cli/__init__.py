@@ -51,6 +51,7 @@ COMMANDS = [
     ("experiment", "gaze", train.experiment_gaze),
     ("experiment", "pose", people.experiment_pose),
     ("experiment", "teacher", teach.experiment_teacher),
+    ("experiment", "hands", hands.experiment_hands),
     ("turing", "serve", turing.serve),
     ("turing", "report", turing.report),
     ("turing", "observer", turing.observer),

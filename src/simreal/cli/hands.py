@@ -9,6 +9,7 @@ import typer
 
 from simreal.cli.common import (
     ConfigFile,
+    Device,
     DryRun,
     Overwrite,
     RayOpt,
@@ -20,6 +21,7 @@ from simreal.cli.common import (
     dry_run_printed,
     out,
     parse_shard,
+    sized_config,
     with_shorthands,
 )
 
@@ -88,3 +90,38 @@ def import_nyu_hands(
 
     path = run(src, out_dir, views, split, synthetic, every, limit, overwrite=overwrite)
     out.print(f"wrote {path}")
+
+
+@cli_errors
+def experiment_hands(
+    synthetic: Annotated[Path | None, typer.Option(help="Labeled synthetic depth crops, 3 views per pose (e.g. "
+                                                   "simreal import nyu-hands --synthetic --views 3). Default: the "
+                                                   "built-in hand simulator.")] = None,
+    real: Annotated[Path | None, typer.Option(help="Real depth crops: the refiners' unlabeled pool, and their "
+                                              "frontal views' joints train the 'real data' row (e.g. simreal "
+                                              "import nyu-hands --views 3). Default: a SIMULATED Kinect.")] = None,
+    test: Annotated[Path | None, typer.Option(help="Labeled test crops (e.g. simreal import nyu-hands --split "
+                                              "test). Default: the simulated Kinect, another seed.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for datasets, runs, report.md and results.json.")]
+    = Path("hands-out"),
+    seeds: Annotated[int, typer.Option(min=1, help="Hourglass seeds per condition.")] = 2,
+    variant: Annotated[list[str] | None, typer.Option(help="Refiners: local (the paper's) and global (Figure 11's "
+                                                      "ablation); default: both.")] = None,
+    size: Annotated[str, typer.Option(help="quick (smoke run, meaningless numbers), cpu (default, ~25 min on 2 "
+                                      "cores: 64-px crops, small refiner and hourglass) or paper (224-px crops, "
+                                      "the paper's networks; days on a CPU).")] = "cpu",
+    config: ConfigFile = None,
+    sets: Sets = None,
+    dry_run: DryRun = False,
+    device: Device = "auto",
+) -> None:
+    """SimGAN's hand-pose experiment (Table 4 design, Figures 9 and 11): synthetic vs refined vs real, 1× vs 3×."""
+    from simreal.cli.format import print_hand_table
+    from simreal.experiments.hand_study import HandStudyConfig, run_study
+
+    cfg = sized_config(HandStudyConfig, size, config, sets, variant)
+    if dry_run_printed(cfg, dry_run):
+        return
+    results = run_study(out_dir, synthetic, real, test, cfg, seeds, device)
+    print_hand_table(out, results)
+    out.print(f"report: {out_dir / 'report.md'}  ({results['runtime_s']:.0f} s)")
