@@ -5,7 +5,7 @@ import math
 import pytest
 
 from simreal.utils.errors import InputError
-from simreal.utils.report import machine, markdown_table, mean_std
+from simreal.utils.report import format_mean_std, machine, markdown_table, mean_std
 
 
 def test_mean_std_is_the_sample_standard_deviation():
@@ -14,6 +14,7 @@ def test_mean_std_is_the_sample_standard_deviation():
     assert s["mean"] == 3 and math.isclose(s["std"], math.sqrt(7)) and s["values"] == [1.0, 2.0, 6.0]
     assert mean_std([4.5]) == {"mean": 4.5, "std": 0.0, "values": [4.5]}
     assert math.isnan(mean_std([])["mean"])
+    assert format_mean_std(mean_std([1, 2, 6])) == "3.0 ± 2.6" and format_mean_std(mean_std([4.5]), 2) == "4.50"
     assert mean_std(x for x in (0, 2))["std"] == pytest.approx(math.sqrt(2))  # any iterable
 
 

@@ -47,7 +47,7 @@ from simreal.train.task import GazeTrainConfig, TaskTrainer
 from simreal.utils.config import merge, to_dict
 from simreal.utils.errors import SimrealError
 from simreal.utils.images import save_grid
-from simreal.utils.report import markdown_table, mean_std
+from simreal.utils.report import format_mean_std, markdown_table, mean_std
 from simreal.utils.runs import read_stats
 from simreal.utils.seeding import numpy_rng
 
@@ -228,10 +228,6 @@ def _label_preservation(refiners: dict[str, Path], synthetic: ImageBank, guesses
             for variant, ckpt in refiners.items()}
 
 
-def _fmt(s: dict[str, Any], digits: int = 1) -> str:
-    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}" if len(s["values"]) > 1 else f"{s['mean']:.{digits}f}"
-
-
 def _report(out: Path, r: dict[str, Any], runs: dict[str, list[dict[str, Any]]], banks: dict[str, ImageBank],
             real: ImageBank, refiners: dict[str, Path]) -> str:
     """The figures (written) and the markdown of ``report.md`` (returned)."""
@@ -248,11 +244,11 @@ def _report(out: Path, r: dict[str, Any], runs: dict[str, list[dict[str, Any]]],
     rows += [banks[k].images(idx) for k in banks if k.startswith("refined (")]
     save_grid([*rows, real.images(idx)], fig / "synthetic_refined_target.png", min_cell=55)
     c, key = r["conditions"], f"within_{HEADLINE_DEGREES}_deg_pct"
-    main_rows = [[k, str(c[k]["train_count"]), _fmt(c[k][key]), _fmt(c[k]["mean_error_deg"], 2),
-                  _fmt(c[k]["median_error_deg"], 2)] for k in MAIN_CONDITIONS]
+    main_rows = [[k, str(c[k]["train_count"]), format_mean_std(c[k][key]), format_mean_std(c[k]["mean_error_deg"], 2),
+                  format_mean_std(c[k]["median_error_deg"], 2)] for k in MAIN_CONDITIONS]
     abl = [("local+buffer", "refined")] + [(v, f"refined ({v})") for v in refiners if v != "local+buffer"]
     ps = r["pupil_shift_px"]
-    abl_rows = [[v, _fmt(c[k][key]), _fmt(c[k]["mean_error_deg"], 2),
+    abl_rows = [[v, format_mean_std(c[k][key]), format_mean_std(c[k]["mean_error_deg"], 2),
                  f"{ps[v]['mean_px']:.2f} ± {ps[v]['std_px']:.2f} ({ps[v]['pairs']} pairs)"] for v, k in abl]
     header = ["training data", "images", f"% within {HEADLINE_DEGREES}°", "mean error (°)", "median error (°)"]
     m, n = r["machine"], r["counts"]

@@ -62,7 +62,7 @@ from simreal.train.task import HandTrainConfig, TaskTrainer
 from simreal.utils.config import merge, to_dict
 from simreal.utils.errors import SimrealError
 from simreal.utils.images import save_grid
-from simreal.utils.report import markdown_table, mean_std
+from simreal.utils.report import format_mean_std, markdown_table, mean_std
 from simreal.utils.runs import read_stats
 
 # the refiners: the paper's local adversarial loss and Figure 11's global one (overrides of the refine config)
@@ -139,7 +139,8 @@ def prepare_data(study: Study, cfg: HandStudyConfig, synthetic: Path | None, rea
                  ) -> HandData:
     if synthetic is not None:
         for p in (synthetic, test):
-            if "keypoints" not in SimrealDataset(p).schema or SimrealDataset(p).manifest.get("task") != "hand":
+            ds = SimrealDataset(p)
+            if "keypoints" not in ds.schema or ds.manifest.get("task") != "hand":
                 raise SimrealError(f"{p}: not a hand dataset with joints (simreal generate hands or import nyu-hands)")
         return HandData(Path(synthetic), Path(real), Path(real), Path(test), builtin=False)
     s = cfg.data_seed
@@ -277,10 +278,6 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
     return study.finish(results, lambda r: _report(out, r, runs, banks, real_pool, refiners))
 
 
-def _fmt(s: dict[str, Any], digits: int = 1) -> str:
-    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}" if len(s["values"]) > 1 else f"{s['mean']:.{digits}f}"
-
-
 def _edge_figure(banks: dict[str, ImageBank], real: ImageBank, path: Path, n: int = 6) -> Path:
     """Figure 11: the same synthetic hands, refined with a global and a local adversarial loss, and real crops
     (other hands); each crop shown whole and, below it, its centre magnified 2× (nearest), where the depth
@@ -307,8 +304,8 @@ def _report(out: Path, r: dict[str, Any], runs: dict[str, list[dict[str, Any]]],
     _edge_figure(banks, real, fig / "depth_edges.png")
     plot_refiner_losses(Path(refiners["local"]).parent, fig / "refiner_losses.png")
     c, w, wm = r["conditions"], f"within_{HEADLINE_PX}_px_pct", f"within_{HEADLINE_PX}_px_mean_joint_pct"
-    rows = [[k, str(c[k]["train_count"]), _fmt(c[k][w]), _fmt(c[k][wm]), _fmt(c[k]["mean_joint_error_px"]),
-             _fmt(c[k]["mean_joint_error_mm"])] for k in order]
+    rows = [[k, str(c[k]["train_count"]), *(format_mean_std(c[k][key]) for key in
+                                            (w, wm, "mean_joint_error_px", "mean_joint_error_mm"))] for k in order]
     header = ["training data", "crops", f"% within {HEADLINE_PX} px (every joint)",
               f"% within {HEADLINE_PX} px (mean joint)", "mean joint error (px)", "mean joint error (mm)"]
     obs = [[k, f"{100 * o['accuracy']:.1f} [{100 * o['ci95'][0]:.1f}, {100 * o['ci95'][1]:.1f}]", f"{o['auc']:.3f}",

@@ -24,6 +24,11 @@ def mean_std(values: Iterable[float]) -> dict[str, Any]:
     return {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=STD_DDOF)) if len(v) > 1 else 0.0, "values": v}
 
 
+def format_mean_std(s: dict[str, Any], digits: int = 1) -> str:
+    """``mean ± std`` of a :func:`mean_std` result (the mean alone for a single run)."""
+    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}" if len(s["values"]) > 1 else f"{s['mean']:.{digits}f}"
+
+
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     """A GitHub Markdown table; cells are used as given (format numbers before)."""
     header = list(header)
