@@ -121,9 +121,12 @@ def test_cli_options_and_errors(tmp_path):
     assert res.exit_code == 2 and "--size must be one of quick, cpu, paper" in res.output
     res = runner.invoke(app, ["experiment", "hands", "--synthetic", str(tmp_path), "--out", str(tmp_path / "y")])
     assert res.exit_code == 2 and "give all of --synthetic, --real and --test" in res.output
+    res = runner.invoke(app, ["experiment", "hands", "--synthetic", str(tmp_path / "no"), "--real", str(tmp_path),
+                              "--test", str(tmp_path), "--out", str(tmp_path / "z")])
+    assert res.exit_code == 2 and "dataset folder not found" in res.output
     res = runner.invoke(app, ["experiment", "hands", "--dry-run", "--size", "paper", "--variant", "local"])
     assert res.exit_code == 0 and '"crop": 224' in res.output and '"variants": [\n    "local"\n  ]' in res.output
-    assert not (tmp_path / "x").exists()
+    assert not any((tmp_path / d).exists() for d in "xyz")  # nothing written for bad input
 
 
 def test_the_visual_turing_test_shows_depth_hands(study, tmp_path):

@@ -107,7 +107,7 @@ def experiment_hands(
     seeds: Annotated[int, typer.Option(min=1, help="Hourglass seeds per condition.")] = 2,
     variant: Annotated[list[str] | None, typer.Option(help="Refiners: local (the paper's) and global (Figure 11's "
                                                       "ablation); default: both.")] = None,
-    size: Annotated[str, typer.Option(help="quick (smoke run, meaningless numbers), cpu (default, ~25 min on 2 "
+    size: Annotated[str, typer.Option(help="quick (smoke run, meaningless numbers), cpu (default, ~28 min on 2 "
                                       "cores: 64-px crops, small refiner and hourglass) or paper (224-px crops, "
                                       "the paper's networks; days on a CPU).")] = "cpu",
     config: ConfigFile = None,

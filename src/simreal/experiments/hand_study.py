@@ -138,10 +138,6 @@ def _hands(study: Study, key: str, count: int, seed: int, sim: HandSimConfig) ->
 def prepare_data(study: Study, cfg: HandStudyConfig, synthetic: Path | None, real: Path | None, test: Path | None
                  ) -> HandData:
     if synthetic is not None:
-        for p in (synthetic, test):
-            ds = SimrealDataset(p)
-            if "keypoints" not in ds.schema or ds.manifest.get("task") != "hand":
-                raise SimrealError(f"{p}: not a hand dataset with joints (simreal generate hands or import nyu-hands)")
         return HandData(Path(synthetic), Path(real), Path(real), Path(test), builtin=False)
     s = cfg.data_seed
     clean = HandSimConfig(preset="clean", views=3, size=cfg.crop)
@@ -219,6 +215,12 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
         raise SimrealError(f"variants must include local and come from {', '.join(VARIANTS)}; got {unknown}")
     if len({p is None for p in (synthetic, real, test)}) > 1:
         raise SimrealError("give all of --synthetic, --real and --test, or none (for the built-in data)")
+    if synthetic is not None:  # checked before the study claims its folder
+        for p in (synthetic, test):
+            ds = SimrealDataset(p)
+            if "keypoints" not in ds.schema or ds.manifest.get("task") != "hand":
+                raise SimrealError(f"{p}: not a hand dataset with joints (simreal generate hands or import nyu-hands)")
+        SimrealDataset(real)
     study = Study(out, to_dict(cfg), [synthetic, real, test])
     out = study.out
     data = prepare_data(study, cfg, synthetic, real, test)
