@@ -53,6 +53,9 @@ def test_each_condition_trains_on_its_own_data(study):
     assert c["refined (global)"]["mean_joint_error_px"]["values"] == [x["mean_joint_error_px"] for x in runs]
     assert len(runs[0]["worst_joint_px"]) == QUICK.test
     assert set(r["observer"]) == {"synthetic", "refined", "refined (global)"}
+    # the observer compares the (frontal) 1× sets with the pool's frontal views only, not with its side views
+    pool_views = SimrealDataset(out / "data" / "real-pool-kinect").labels("view")
+    assert r["counts"]["real_pool_1x"] == int((pool_views == 1).sum()) < len(pool_views)
     assert set(r["depth_change"]) == {"refined", "refined (global)"}
     # the sensor's own change is measured on the test hands rendered clean: the same crops, the same joints
     clean = SimrealDataset(out / "data" / "test-clean")

@@ -256,8 +256,11 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
 
     refined_1x = {"refined": banks["refined"], **{k: b for k, b in banks.items() if k.startswith("refined (")}}
     observed = {"synthetic": banks["synthetic"], **refined_1x}
+    # the 1× sets are frontal views: so is what they are compared with, or the observer could tell them apart
+    # by the viewpoint alone
+    real_1x = ImageBank(real_ds.subset(_frontal(real_ds))) if "view" in real_ds.schema else real_pool
     observer = {name: study.stage(f"observer/{_slug(name)}", lambda b=bank, n=name: observer_test(
-        real_pool, b, dataclasses.replace(cfg.observer, device=device),
+        real_1x, b, dataclasses.replace(cfg.observer, device=device),
         explain=out / "figures" / f"observer_{_slug(n)}.png"))
         for name, bank in observed.items()}
     cube_mm = next(syn_ds.records())["crop"]["cube_mm"]
@@ -273,11 +276,12 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
         "datasets": {"synthetic": str(data.synthetic), "real": str(data.real), "real_train": str(data.real_train),
                      "test": str(data.test), "refined": str(refined_path)},
         "counts": {"synthetic_3x": len(syn_ds), "synthetic_1x": len(one_x), "real_pool": len(real_pool),
+                   "real_pool_1x": len(real_1x),
                    "test": len(test_bank), "crop": sizes["test"][1]},
         "refiners": {v: {"checkpoint": str(p), "train_time_s": refine_time[v]} for v, p in refiners.items()},
         "config": to_dict(cfg),
     }
-    return study.finish(results, lambda r: _report(out, r, runs, banks, real_pool, refiners))
+    return study.finish(results, lambda r: _report(out, r, runs, banks, real_1x, refiners))
 
 
 def _edge_figure(banks: dict[str, ImageBank], real: ImageBank, path: Path, n: int = 6) -> Path:
@@ -341,8 +345,8 @@ The same with the mean joint error (more informative while few images have every
 
 ## Realism: the machine observer against the target pool
 
-Held-out accuracy of a CNN trained to tell the set from the target pool (50 % = indistinguishable to it), 95 %
-interval, ROC AUC.
+Held-out accuracy of a CNN trained to tell the set from the target pool's frontal views ({n['real_pool_1x']}
+crops; 50 % = indistinguishable to it), 95 % interval, ROC AUC.
 
 {markdown_table(["1× crops", "observer accuracy (%)", "AUC", "test crops per class"], obs)}
 
@@ -357,7 +361,8 @@ simulated sensor itself does to the same hands: the change a refiner should imit
 
 ## Figure 11: local vs global adversarial loss at the depth edges
 
-Rows: synthetic · {refined_rows} · refined (local) · target pool (other hands); then the centre of each, 2×.
+Rows: synthetic · {refined_rows} · refined (local) · target pool, frontal views (other hands); then the centre
+of each, 2×.
 
 ![depth edges](figures/depth_edges.png)
 
