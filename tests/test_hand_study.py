@@ -52,6 +52,11 @@ def test_each_condition_trains_on_its_own_data(study):
     runs = [json.loads((out / "results" / f"refined_global-seed{s}.json").read_text()) for s in range(2)]
     assert c["refined (global)"]["mean_joint_error_px"]["values"] == [x["mean_joint_error_px"] for x in runs]
     assert len(runs[0]["worst_joint_px"]) == QUICK.test
+    # and each row's difference to the synthetic row's network of the same seed
+    syn_runs = [json.loads((out / "results" / f"synthetic-seed{s}.json").read_text()) for s in range(2)]
+    assert c["refined (global)"]["vs_synthetic_px"]["values"] == pytest.approx(
+        [g["mean_joint_error_px"] - y["mean_joint_error_px"] for g, y in zip(runs, syn_runs, strict=True)])
+    assert c["synthetic"]["vs_synthetic_px"]["values"] == [0.0, 0.0]
     assert set(r["observer"]) == {"synthetic", "refined", "refined (global)"}
     # the observer compares the (frontal) 1× sets with the pool's frontal views only, not with its side views
     pool_views = SimrealDataset(out / "data" / "real-pool-kinect").labels("view")

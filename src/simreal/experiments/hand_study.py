@@ -72,8 +72,8 @@ FAR = 65000 / 65535  # a crop pixel at or beyond this is background (far = 1; re
 
 
 def _cpu_hands() -> HandTrainConfig:
-    # cosine: at 1,000 steps a constant rate left seed-to-seed noise of ±2 px (18.9 and 21.7 px on one training
-    # set); the schedule cut it to ±0.2 at the same mean (README, Hands)
+    # cosine: the network ends at a low rate rather than wherever a constant one leaves it (seed-to-seed std of
+    # the synthetic row: 2.0 px constant (2 seeds), 1.3 px cosine (3 seeds); README, Hands)
     return HandTrainConfig(net=HandNetConfig(features=32, input_size=64, heatmap=32), steps=1000,
                            lr_schedule="cosine", log_every=250)
 
@@ -265,7 +265,9 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
         for name, bank in observed.items()}
     cube_mm = next(syn_ds.records())["crop"]["cube_mm"]
     results = {
-        "conditions": {name: summarize(r) for name, r in runs.items()},
+        "conditions": {name: {**summarize(r), "vs_synthetic_px": mean_std(  # the same seed: a paired difference
+            a["mean_joint_error_px"] - b["mean_joint_error_px"] for a, b in zip(r, runs["synthetic"], strict=True))}
+            for name, r in runs.items()},
         "observer": observer,
         "depth_change": {name: depth_change(banks["synthetic"], bank, cube_mm) for name, bank in refined_1x.items()},
         # what the refiners should imitate: the same test hands, clean and through the simulated sensor
@@ -311,9 +313,11 @@ def _report(out: Path, r: dict[str, Any], runs: dict[str, list[dict[str, Any]]],
     plot_refiner_losses(Path(refiners["local"]).parent, fig / "refiner_losses.png")
     c, w, wm = r["conditions"], f"within_{HEADLINE_PX}_px_pct", f"within_{HEADLINE_PX}_px_mean_joint_pct"
     rows = [[k, str(c[k]["train_count"]), *(format_mean_std(c[k][key]) for key in
-                                            (w, wm, "mean_joint_error_px", "mean_joint_error_mm"))] for k in order]
+                                            (w, wm, "mean_joint_error_px", "mean_joint_error_mm", "vs_synthetic_px"))]
+            for k in order]
     header = ["training data", "crops", f"% within {HEADLINE_PX} px (every joint)",
-              f"% within {HEADLINE_PX} px (mean joint)", "mean joint error (px)", "mean joint error (mm)"]
+              f"% within {HEADLINE_PX} px (mean joint)", "mean joint error (px)", "mean joint error (mm)",
+              "minus synthetic's, same seed (px)"]
     obs = [[k, f"{100 * o['accuracy']:.1f} [{100 * o['ci95'][0]:.1f}, {100 * o['ci95'][1]:.1f}]", f"{o['auc']:.3f}",
             str(o["test_per_class"])] for k, o in r["observer"].items()]
     changes = {**r["depth_change"], **({"simulated Kinect (test hands: clean → sensor)": r["sensor_depth_change"]}
@@ -331,7 +335,9 @@ def _report(out: Path, r: dict[str, Any], runs: dict[str, list[dict[str, Any]]],
 Test set: {n['test']} labeled {n['crop']}×{n['crop']} crops of {target}. Unlabeled target pool for the refiners:
 {n['real_pool']} crops. Synthetic: {n['synthetic_3x']} crops (3× = all views); 1× = the frontal views
 ({n['synthetic_1x']}). Stacked hourglass per condition, {r['seeds']} seed(s){" (mean ± sample std)" if r['seeds'] > 1
-else ""}. Pixels are those of a 224×224 crop (errors on smaller crops scaled by 224 / size).
+else ""}. Pixels are those of a 224×224 crop (errors on smaller crops scaled by 224 / size). The last column
+pairs each network with the synthetic row's network of the same seed (the same initialisation and, for sets of
+one size, the same batch order), so the difference carries less noise than either error.
 
 {markdown_table(header, rows)}
 
