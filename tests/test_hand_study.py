@@ -28,6 +28,7 @@ def study(tmp_path_factory):
     return out, run_study(out, cfg=QUICK, seeds=2, device="cpu")
 
 
+@pytest.mark.slow
 def test_each_condition_trains_on_its_own_data(study):
     out, r = study
     c = r["conditions"]
@@ -74,6 +75,7 @@ def test_each_condition_trains_on_its_own_data(study):
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_a_rerun_reuses_finished_stages_and_more_seeds_add_runs(study):
     out, r = study
     seed0 = (out / "results" / "real-seed0.json").read_bytes()
@@ -86,6 +88,7 @@ def test_a_rerun_reuses_finished_stages_and_more_seeds_add_runs(study):
         run_study(out, cfg=dataclasses.replace(QUICK, poses=13), seeds=1, device="cpu")
 
 
+@pytest.mark.slow
 def test_given_datasets_and_bad_inputs(study, tmp_path):
     from simreal.simulate.hands.generate import HandSimConfig, generate_hands
 
@@ -137,6 +140,7 @@ def test_cli_options_and_errors(tmp_path):
     assert not any((tmp_path / d).exists() for d in "xyz")  # nothing written for bad input
 
 
+@pytest.mark.slow
 def test_the_visual_turing_test_shows_depth_hands(study, tmp_path):
     import io
 
