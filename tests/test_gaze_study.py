@@ -38,6 +38,10 @@ def test_gaze_experiment_needs_all_three_datasets(tmp_path):
     assert res.exit_code == 2 and "give all of --synthetic, --real and --test" in res.output
     res = CliRunner().invoke(app, ["experiment", "gaze", "--size", "huge", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "--size" in res.output
+    # a bad dataset is refused before the study claims --out
+    res = CliRunner().invoke(app, ["experiment", "gaze", "--synthetic", str(tmp_path / "no"), "--real", str(tmp_path),
+                                   "--test", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "dataset folder not found" in res.output and not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow

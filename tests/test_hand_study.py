@@ -127,6 +127,9 @@ def test_depth_change_counts_moved_dropped_and_flying_pixels():
 
 
 def test_cli_options_and_errors(tmp_path):
+    from simreal.simulate.write import generate_eyes
+
+    gaze = generate_eyes(tmp_path / "eyes", 4, 0, "clean", device="cpu", compile_=False, show_progress=False)
     runner = CliRunner()
     res = runner.invoke(app, ["experiment", "hands", "--size", "huge", "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "--size must be one of quick, cpu, paper" in res.output
@@ -135,9 +138,12 @@ def test_cli_options_and_errors(tmp_path):
     res = runner.invoke(app, ["experiment", "hands", "--synthetic", str(tmp_path / "no"), "--real", str(tmp_path),
                               "--test", str(tmp_path), "--out", str(tmp_path / "z")])
     assert res.exit_code == 2 and "dataset folder not found" in res.output
+    res = runner.invoke(app, ["experiment", "hands", "--synthetic", str(gaze), "--real", str(gaze), "--test",
+                              str(gaze), "--out", str(tmp_path / "w")])
+    assert res.exit_code == 2 and "not a hand dataset with 'keypoints' labels" in res.output
     res = runner.invoke(app, ["experiment", "hands", "--dry-run", "--size", "paper", "--variant", "local"])
     assert res.exit_code == 0 and '"crop": 224' in res.output and '"variants": [\n    "local"\n  ]' in res.output
-    assert not any((tmp_path / d).exists() for d in "xyz")  # nothing written for bad input
+    assert not any((tmp_path / d).exists() for d in "wxyz")  # nothing written for bad input
 
 
 @pytest.mark.slow

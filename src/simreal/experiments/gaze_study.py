@@ -38,7 +38,7 @@ from simreal.data.bank import ImageBank
 from simreal.data.reader import SimrealDataset
 from simreal.evaluate.gaze import HEADLINE_DEGREES, evaluate_gaze, plot_cumulative, pupil_shift
 from simreal.experiments.report import plot_refiner_losses
-from simreal.experiments.study import Study
+from simreal.experiments.study import Study, given_datasets
 from simreal.refine.apply import refine_bank, refine_dataset
 from simreal.refine.config import RefineConfig, preset
 from simreal.simulate.write import generate_eyes
@@ -115,13 +115,7 @@ def _eyes(study: Study, key: str, count: int, seed: int, preset_name: str, devic
 
 def prepare_data(study: Study, cfg: GazeStudyConfig, synthetic: Path | None, real: Path | None,
                  test: Path | None, device: str) -> GazeData:
-    given = [p is not None for p in (synthetic, real, test)]
-    if any(given) and not all(given):
-        raise SimrealError("give all of --synthetic, --real and --test, or none (for the built-in data)")
-    if all(given):
-        for p in (synthetic, test):
-            if "gaze" not in SimrealDataset(p).schema:
-                raise SimrealError(f"{p}: dataset has no 'gaze' label")
+    if synthetic is not None:  # checked by given_datasets
         return GazeData(Path(synthetic), Path(real), Path(test), builtin=False)
     s = cfg.data_seed
     return GazeData(_eyes(study, "data/synthetic-clean", cfg.synthetic_count, s, "clean", device),
@@ -165,6 +159,7 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
     unknown = [v for v in cfg.variants if v not in VARIANTS]
     if unknown or "local+buffer" not in cfg.variants:
         raise SimrealError(f"variants must include local+buffer and come from {', '.join(VARIANTS)}; got {unknown}")
+    given_datasets(synthetic, real, test, "gaze")
     study = Study(out, to_dict(cfg), [synthetic, real, test])
     out = study.out
     data = prepare_data(study, cfg, synthetic, real, test, device)

@@ -53,7 +53,7 @@ from simreal.evaluate.hands import HEADLINE_PX, REFERENCE_CROP, hand_metrics, jo
 from simreal.evaluate.predict import predict_outputs
 from simreal.evaluate.realism import ObserverConfig, observer_test
 from simreal.experiments.report import plot_refiner_losses
-from simreal.experiments.study import Study
+from simreal.experiments.study import Study, given_datasets
 from simreal.refine.apply import refine_bank, refine_dataset
 from simreal.refine.config import RefineConfig, preset
 from simreal.simulate.hands.generate import HandSimConfig, generate_hands
@@ -137,7 +137,7 @@ def _hands(study: Study, key: str, count: int, seed: int, sim: HandSimConfig) ->
 
 def prepare_data(study: Study, cfg: HandStudyConfig, synthetic: Path | None, real: Path | None, test: Path | None
                  ) -> HandData:
-    if synthetic is not None:
+    if synthetic is not None:  # checked by given_datasets
         return HandData(Path(synthetic), Path(real), Path(real), Path(test), builtin=False)
     s = cfg.data_seed
     clean = HandSimConfig(preset="clean", views=3, size=cfg.crop)
@@ -213,14 +213,7 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
     unknown = [v for v in cfg.variants if v not in VARIANTS]
     if unknown or "local" not in cfg.variants:
         raise SimrealError(f"variants must include local and come from {', '.join(VARIANTS)}; got {unknown}")
-    if len({p is None for p in (synthetic, real, test)}) > 1:
-        raise SimrealError("give all of --synthetic, --real and --test, or none (for the built-in data)")
-    if synthetic is not None:  # checked before the study claims its folder
-        for p in (synthetic, test):
-            ds = SimrealDataset(p)
-            if "keypoints" not in ds.schema or ds.manifest.get("task") != "hand":
-                raise SimrealError(f"{p}: not a hand dataset with joints (simreal generate hands or import nyu-hands)")
-        SimrealDataset(real)
+    given_datasets(synthetic, real, test, "keypoints", task="hand")
     study = Study(out, to_dict(cfg), [synthetic, real, test])
     out = study.out
     data = prepare_data(study, cfg, synthetic, real, test)
