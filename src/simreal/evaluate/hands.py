@@ -59,12 +59,18 @@ def mm_per_pixel(records: list[dict[str, Any]]) -> np.ndarray:
                      for r in records])
 
 
+def crop_errors(pred: np.ndarray, bank: ImageBank) -> np.ndarray:
+    """Per joint errors ``(N, J)`` of predicted joints ``(N, J, 2)`` (crop pixels) on a bank labeled
+    ``keypoints``, in 224-crop pixels (module docstring); NaN for joints outside the crop."""
+    size = bank.dataset.manifest["image"]["width"] if bank.dataset is not None else bank.cache.shape[-1]
+    return joint_errors(pred, bank.labels.numpy()) * (REFERENCE_CROP / size)
+
+
 def evaluate_hands(pred: np.ndarray, bank: ImageBank, plot: str | Path | None = None, name: str = "model"
                    ) -> dict[str, Any]:
     """Metrics of predicted joints ``(N, J, 2)`` (crop pixels) on a bank labeled ``keypoints``; ``plot``:
     Figure 9's curve as a PNG."""
-    size = bank.dataset.manifest["image"]["width"] if bank.dataset is not None else bank.cache.shape[-1]
-    errors = joint_errors(pred, bank.labels.numpy()) * (REFERENCE_CROP / size)
+    errors = crop_errors(pred, bank)
     metrics = hand_metrics(errors, mm_per_pixel(list(bank.dataset.records())) if bank.dataset is not None else None)
     if plot is not None:
         plot_within({Path(name).name: errors}, plot, title=bank.dataset.root.name if bank.dataset else "")

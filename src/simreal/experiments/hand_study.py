@@ -49,7 +49,7 @@ import torch
 from simreal.data.bank import ImageBank
 from simreal.data.reader import SimrealDataset
 from simreal.evaluate.curves import plot_within_curves
-from simreal.evaluate.hands import HEADLINE_PX, REFERENCE_CROP, hand_metrics, joint_errors, mm_per_pixel
+from simreal.evaluate.hands import HEADLINE_PX, crop_errors, evaluate_hands
 from simreal.evaluate.predict import predict_outputs
 from simreal.evaluate.realism import ObserverConfig, observer_test
 from simreal.experiments.report import plot_refiner_losses
@@ -187,9 +187,7 @@ def run_condition(study: Study, name: str, seed: int, bank: ImageBank, test: Ima
         t0 = time.time()
         model = TaskTrainer(dataclasses.replace(hcfg, seed=seed), [(bank, 1.0)], show_progress=False).train()
         pred = predict_outputs(model, test, 64, forward=predict_joints)
-        size = test.dataset.manifest["image"]["width"]
-        errors = joint_errors(pred, test.labels.numpy()) * (REFERENCE_CROP / size)
-        metrics = hand_metrics(errors, mm_per_pixel(list(test.dataset.records())))
+        metrics, errors = evaluate_hands(pred, test), crop_errors(pred, test)
         counted = ~np.isnan(errors).all(1)
         return {**metrics, "worst_joint_px": np.round(np.nanmax(errors[counted], 1), 3).tolist(),
                 "mean_joint_px": np.round(np.nanmean(errors[counted], 1), 3).tolist(),
