@@ -102,21 +102,20 @@ class Study:
 
 
 def given_datasets(synthetic: str | Path | None, real: str | Path | None, test: str | Path | None, label: str,
-                   task: str | None = None) -> bool:
-    """Whether the user gave the study its datasets: all three (True) or none (False, the built-in data), else a
-    one-line error. Given ones must open, and the labeled ones (synthetic, test) have ``label`` (and the dataset
-    task ``task``). Call it before ``Study(...)``, so a bad path leaves no claimed folder behind."""
+                   task: str | None = None) -> None:
+    """Checks the datasets a user gave a study: all three or none (the built-in data), else a one-line error;
+    given ones must open, and the labeled ones (synthetic, test) have ``label`` (and the dataset task ``task``).
+    Call it before ``Study(...)``, so a bad path leaves no claimed folder behind."""
     from simreal.data.reader import SimrealDataset
     from simreal.utils.errors import SimrealError
 
     if len({p is None for p in (synthetic, real, test)}) > 1:
         raise SimrealError("give all of --synthetic, --real and --test, or none (for the built-in data)")
     if synthetic is None:
-        return False
+        return
     need = f"a {task + ' ' if task else ''}dataset with '{label}' labels"
     for p in (synthetic, test):
         ds = SimrealDataset(p)
         if label not in ds.schema or (task is not None and ds.manifest.get("task") != task):
             raise SimrealError(f"{p}: not {need}")
     SimrealDataset(real)
-    return True
