@@ -26,6 +26,7 @@ GROUPS = {
 COMMANDS = [
     (None, "info", data.info),
     (None, "show", people.show),
+    (None, "stylize", people.stylize),
     (None, "train", train.train),
     (None, "evaluate", train.evaluate),
     (None, "demo", train.demo),

@@ -1,4 +1,4 @@
-"""``simreal generate people/mixed``, ``show``, ``import/export coco`` and ``experiment pose``."""
+"""``simreal generate people/mixed``, ``stylize``, ``show``, ``import/export coco`` and ``experiment pose``."""
 
 from __future__ import annotations
 
@@ -124,6 +124,47 @@ def generate_mixed(
     path = run(real, out_dir, seed, cfg, limit, overwrite, workers=workers, shard=parse_shard(shard), ray_address=ray)
     if path is not None:
         out.print(f"wrote {path}")
+
+
+@cli_errors
+def stylize(
+    out_dir: Annotated[Path, typer.Option("--out", help="Output dataset folder (D_Style).")],
+    mixed: Annotated[Path | None, typer.Option(help="D_M (simreal generate mixed): its synthetic people take the "
+                                               "style of the real people in the same image.")] = None,
+    synthetic: Annotated[Path | None, typer.Option(help="D_S (simreal generate people): needs --style.")] = None,
+    style: Annotated[Path | None, typer.Option(help="Folder of real photos with people (or an unlabeled dataset, "
+                                               "e.g. simreal import video): each image takes the style of "
+                                               "the people of one of them, drawn by its index.")] = None,
+    person_segmenter: Annotated[str, typer.Option(help="Where the real people are: auto (the dataset's masks, "
+                                                  "else its keypoints; GrabCut in HOG boxes for --style photos), "
+                                                  "keypoints, grabcut, or package.module:function (RGB image -> "
+                                                  "mask, non-zero on people).")] = "auto",
+    work_size: Annotated[int | None, typer.Option(min=0, help="Larger side during the transfer (default 600, the "
+                                                  "paper's; 0: full resolution; work_size).")] = None,
+    strength: Annotated[float | None, typer.Option(min=0, max=1, help="0: unchanged ... 1 (default): the full "
+                                                   "transfer (strength).")] = None,
+    seed: Seed = 0,
+    config: ConfigFile = None,
+    sets: Sets = None,
+    dry_run: DryRun = False,
+    overwrite: Overwrite = False,
+) -> None:
+    """Write D_Style: the synthetic people of D_M (or D_S) recoloured after real people, labels copied byte
+    for byte, no pixel outside the synthetic people changed."""
+    from simreal.stylize.dataset import stylize_dataset
+    from simreal.stylize.image import StylizeConfig
+    from simreal.utils.config import resolve
+
+    if (mixed is None) == (synthetic is None):
+        raise SimrealError("give one of --mixed D_M or --synthetic D_S")
+    if synthetic is not None and style is None:
+        raise SimrealError("--synthetic has no real people to take the style from: give --style DIR")
+    cfg = resolve(StylizeConfig(), config, with_shorthands(sets, {"work_size": work_size, "strength": strength}))
+    if dry_run_printed(cfg, dry_run):
+        return
+    counts = stylize_dataset(mixed or synthetic, out_dir, cfg, style, person_segmenter, seed, overwrite,
+                             log=out.print)
+    out.print(f"wrote {out_dir} ({counts['stylized']} of {counts['images']} images stylized)")
 
 
 @cli_errors

@@ -197,11 +197,12 @@ class DatasetWriter:
 
     # -- writing --------------------------------------------------------------------------------
     def add(self, image: np.ndarray, record: dict[str, Any], mask: np.ndarray | None = None,
-            extra: dict[str, tuple[np.ndarray, str]] | None = None) -> None:
+            extra: dict[str, tuple[np.ndarray, str] | bytes] | None = None) -> None:
         """Write sample number ``self.done``: its image, optional mask, and metadata record.
 
         ``extra`` maps a folder name to another per-sample image and its mode (e.g. ``{"depth": (mm, "I;16")}``),
-        written at the image's path with ``images/`` replaced by that folder.
+        or to a PNG file's bytes (copied as they are), written at the image's path with ``images/`` replaced by
+        that folder.
         """
         file_name = image_file_name(self.first_index + self.done)
         record = {"file_name": file_name, **record}
@@ -209,20 +210,21 @@ class DatasetWriter:
         self._commit(file_name, json.dumps(record, separators=(", ", ": ")), image, mask, extra)
 
     def add_raw(self, image: np.ndarray, line: str, mask: np.ndarray | None = None,
-                extra: dict[str, tuple[np.ndarray, str]] | None = None) -> None:
+                extra: dict[str, tuple[np.ndarray, str] | bytes] | None = None) -> None:
         """Write an image with a ready-made metadata line (used to copy labels byte-for-byte)."""
         record = json.loads(line)
         check_record(record, self.manifest["label_schema"], self.root / PARTIAL, self.done + 1)
         self._commit(record["file_name"], line, image, mask, extra)
 
     def _commit(self, file_name: str, line: str, image: np.ndarray, mask: np.ndarray | None,
-                extra: dict[str, tuple[np.ndarray, str]] | None) -> None:
+                extra: dict[str, tuple[np.ndarray, str] | bytes] | None) -> None:
         """Write a checked sample's files, then its metadata line (which commits it)."""
         self._write_file(file_name, encode_png(image, self.image.mode))
         if mask is not None:
             self._write_file(file_name.replace("images/", "masks/", 1), encode_png(mask.astype(np.uint8), "L"))
-        for folder, (array, mode) in (extra or {}).items():
-            self._write_file(file_name.replace("images/", f"{folder}/", 1), encode_png(array, mode))
+        for folder, data in (extra or {}).items():
+            self._write_file(file_name.replace("images/", f"{folder}/", 1),
+                             data if isinstance(data, bytes) else encode_png(*data))
         self._meta.write(line.rstrip("\n") + "\n")
         self._meta.flush()
         self.done += 1
