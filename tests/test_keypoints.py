@@ -315,15 +315,18 @@ def test_experiment_pose_builtin_small(tmp_path):
             "--set", "train.crop.size=64", "--set", "train.batch_size=2", "--set", "train.net.width=0.125",
             "--set", "train.net.stages=1"]
     r = runner.invoke(app, ["experiment", "pose", "--out", str(tmp_path / "study"), "--steps", "2", "--variant",
-                            "M_R", "--variant", "M_R+M+masks", "--device", "cpu", *sets])
+                            "M_R", "--variant", "M_R+M+masks", "--variant", "M_R+D_Style+masks", "--device", "cpu",
+                            *sets])
     assert r.exit_code == 0, r.output
     res = json.loads((tmp_path / "study" / "results.json").read_text())
-    assert res["builtin_data"] and set(res["results"]) == {"M_R", "M_R+M+masks"}
-    assert res["counts"] == {"real": 4, "synthetic": 3, "test": 2, "mixed": 2}
+    assert res["builtin_data"] and set(res["results"]) == {"M_R", "M_R+M+masks", "M_R+D_Style+masks"}
+    assert res["counts"] == {"real": 4, "synthetic": 3, "test": 2, "mixed": 2, "stylized": 2}
     report = (tmp_path / "study" / "report.md").read_text()
-    assert "The data are generated" in report and "| M_R+M+masks |" in report
-    manifest = json.loads((tmp_path / "study" / "data" / "mixed" / "dataset.json").read_text())
-    assert manifest["domain"] == "mixed"
+    assert "The data are generated" in report and "| M_R+D_Style+masks |" in report and "D_Style 2" in report
+    data = tmp_path / "study" / "data"
+    assert json.loads((data / "mixed" / "dataset.json").read_text())["domain"] == "mixed"
+    styled = json.loads((data / "stylized" / "dataset.json").read_text())
+    assert styled["domain"] == "stylized" and styled["provenance"]["real_people_from"] == {"dataset masks": 2}
     # another recipe in the same folder would reuse runs trained with the old one: refused
     r = runner.invoke(app, ["experiment", "pose", "--out", str(tmp_path / "study"), "--steps", "3", "--variant",
                             "M_R", "--device", "cpu", *sets])

@@ -220,16 +220,20 @@ def experiment_pose(
     synthetic: Annotated[Path | None, typer.Option(help="D_S (simreal generate people).")] = None,
     mixed: Annotated[Path | None, typer.Option(help="D_M (simreal generate mixed).")] = None,
     test: Annotated[Path | None, typer.Option(help="Labelled test keypoint dataset.")] = None,
+    stylized: Annotated[Path | None, typer.Option(help="D_Style (simreal stylize) for the D_Style variants; "
+                                                  "made from --mixed when not given.")] = None,
     steps: Annotated[int | None, typer.Option(min=1, help="Training steps per variant (default 800).")] = None,
     variant: Annotated[list[str] | None, typer.Option(help="Variants to run (repeatable): M_R, M_S, M_R+S, "
-                                                      "M_R+M, M_R+M+masks (default: all).")] = None,
+                                                      "M_R+M, M_R+M+masks (the default five), M_R+D_Style, "
+                                                      "M_R+D_Style+masks.")] = None,
     config: ConfigFile = None,
     sets: Sets = None,
     dry_run: DryRun = False,
     seed: Seed = 0,
     device: Device = "auto",
 ) -> None:
-    """Train and evaluate M_R, M_S, M_R+S, M_R+M and M_R+M+masks on the same test set (MPII AP table)."""
+    """Train and evaluate M_R, M_S, M_R+S, M_R+M, M_R+M+masks (and on request M_R+D_Style, M_R+D_Style+masks)
+    on the same test set (MPII AP table)."""
     from simreal.evaluate.keypoints import table_markdown
     from simreal.experiments.pose_study import PoseStudyConfig, run_pose_study
     from simreal.utils.config import resolve
@@ -240,6 +244,6 @@ def experiment_pose(
     cfg = resolve(PoseStudyConfig(), config, [*(sets or []), *extra])
     if dry_run_printed(cfg, dry_run):
         return
-    summary = run_pose_study(out_dir, cfg, real, synthetic, mixed, test, log=out.print)
+    summary = run_pose_study(out_dir, cfg, real, synthetic, mixed, test, log=out.print, stylized=stylized)
     out.print(table_markdown(summary["results"]), highlight=False, soft_wrap=True)
     out.print(f"report: {out_dir / 'report.md'}  ({summary['runtime_s'] / 60:.1f} min)")

@@ -8,6 +8,8 @@ OpenPose network as
 - **M_R+S**: 50 % real / 50 % D_S per batch, first 4 layers frozen for synthetic samples;
 - **M_R+M**: 50 % real / 50 % D_M, likewise;
 - **M_R+M+masks**: as M_R+M, with the loss of the synthetic people masked out;
+- **M_R+D_Style**, **M_R+D_Style+masks**: the same with D_Style, D_M whose synthetic people took the colours
+  of the real people of their image (``simreal stylize``; made from D_M by the study unless given);
 
 evaluates each on the same test set (MPII AP table, PCKh, OKS AP, mAP by visible-joint ratio) and writes
 ``report.md``, ``results.json`` and figures.
@@ -40,6 +42,8 @@ from simreal.experiments.study import Study
 from simreal.simulate.people.generate import PeopleConfig, generate_people
 from simreal.simulate.people.mixed import MixedConfig, generate_mixed
 from simreal.simulate.people.scene import SceneConfig
+from simreal.stylize.dataset import stylize_dataset
+from simreal.stylize.image import StylizeConfig
 from simreal.tasks.keypoints.data import CropConfig
 from simreal.tasks.keypoints.network import PRESETS
 from simreal.tasks.keypoints.predict import evaluate_keypoint_model
@@ -56,12 +60,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "M_R+S": {"data": ["real", "synthetic"], "share": [0.5, 0.5]},
     "M_R+M": {"data": ["real", "mixed"], "share": [0.5, 0.5]},
     "M_R+M+masks": {"data": ["real", "mixed"], "share": [0.5, 0.5], "masked": True},
+    "M_R+D_Style": {"data": ["real", "stylized"], "share": [0.5, 0.5]},
+    "M_R+D_Style+masks": {"data": ["real", "stylized"], "share": [0.5, 0.5], "masked": True},
 }
+# the paper's Tables 1-2 without stylization, the variants a study runs unless told (D_Style rows: --variant)
+DEFAULT_VARIANTS = ("M_R", "M_S", "M_R+S", "M_R+M", "M_R+M+masks")
 
 
 @dataclass(frozen=True)
 class PoseStudyConfig:
-    variants: tuple[str, ...] = tuple(VARIANTS)
+    variants: tuple[str, ...] = DEFAULT_VARIANTS
     # a CPU-sized recipe: small network with batch norm (trains from scratch), 128-px crops, 800 steps
     train: KeypointTrainConfig = field(default_factory=lambda: KeypointTrainConfig(
         net=dataclasses.replace(PRESETS["small"], norm=True),
@@ -81,6 +89,7 @@ class PoseStudyConfig:
     # the built-in photos by default, so the tables rerun as published; `--set backgrounds=data/backgrounds`
     # for the photos of places `make backgrounds` fetches (or any folder)
     backgrounds: str = "builtin"
+    stylize: StylizeConfig = field(default_factory=StylizeConfig)  # how D_Style is made from D_M
     seed: int = 0
 
 
@@ -152,20 +161,33 @@ def train_variant(name: str, data: dict[str, Path], cfg: PoseStudyConfig, run_di
     return run_dir
 
 
+def stylized_data(mixed: Path, out: Path, cfg: PoseStudyConfig, log) -> Path:
+    """D_Style made from the study's D_M (kept, like the other built-in data)."""
+    if not (out / "dataset.json").exists():
+        log("stylizing the mixed dataset")
+        stylize_dataset(mixed, out, cfg.stylize, seed=cfg.seed, log=log)
+    return out
+
+
 def run_pose_study(out: str | Path, cfg: PoseStudyConfig = PoseStudyConfig(), real: Path | None = None,
                    synthetic: Path | None = None, mixed: Path | None = None, test: Path | None = None,
-                   log=print) -> dict[str, Any]:
+                   log=print, stylized: Path | None = None) -> dict[str, Any]:
     given = {"real": real, "synthetic": synthetic, "mixed": mixed, "test": test}
     builtin = all(v is None for v in given.values())
     if not builtin and any(v is None for v in given.values()):
         raise SimrealError("give all of --real, --synthetic, --mixed and --test, or none (built-in data)")
+    if builtin and stylized is not None:
+        raise SimrealError("--stylized goes with the other datasets (--real, --synthetic, --mixed, --test)")
     for bad in [v for v in cfg.variants if v not in VARIANTS]:
         raise SimrealError(f"unknown variant {bad!r}; available: {', '.join(VARIANTS)}")
     # finished variants are reused only by the same study; more variants may be added later
     stamp = to_dict(dataclasses.replace(cfg, variants=(), train=dataclasses.replace(cfg.train, device="")))
-    study = Study(out, stamp, list(given.values()))
+    study = Study(out, stamp, [*given.values(), stylized])
     out = study.out
     data = builtin_data(out, cfg, log) if builtin else {k: Path(v) for k, v in given.items()}
+    if any("stylized" in VARIANTS[v]["data"] for v in cfg.variants):
+        data["stylized"] = Path(stylized) if stylized else stylized_data(data["mixed"], out / "data" / "stylized",
+                                                                         cfg, log)
     for k, v in data.items():
         if read_manifest(v)["task"] != "keypoints":
             raise SimrealError(f"--{k} {v}: not a keypoint dataset")
@@ -196,8 +218,10 @@ def report(s: dict[str, Any]) -> str:
             if s["builtin_data"] else "Data given by the user (paths in results.json).")
     c = s["counts"]
     rows = {name: m for name, m in s["results"].items()}
+    styled = f", D_Style {c['stylized']}" if "stylized" in c else ""
     lines = ["# Pose study (synthetic-humans paper, Tables 1–2)", "", note, "",
-             f"Training images: real {c['real']}, D_S {c['synthetic']}, D_M {c['mixed']}; test images {c['test']} "
+             f"Training images: real {c['real']}, D_S {c['synthetic']}, D_M {c['mixed']}{styled}; test images "
+             f"{c['test']} "
              f"({sum(m['people'] for m in rows.values()) // max(len(rows), 1)} people). "
              f"Runtime {s['runtime_s'] / 60:.1f} min on {s['machine']['platform']} "
              f"({s['machine']['cpu_count']} CPUs).", "", "MPII multi-person AP (%) on the test set:", "",
