@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -270,3 +271,69 @@ def test_cli_stylize_and_its_errors(mixed, tmp_path):
         result = runner.invoke(app, ["stylize", "--out", str(bad), *args])
         assert result.exit_code == 2 and message in result.output, (args, result.output)
         assert not bad.exists()
+
+
+def test_wct_gives_the_style_mean_and_covariance():
+    from simreal.stylize.photowct import wct
+
+    g = torch.Generator().manual_seed(0)
+    content = 100 * torch.randn(6, 4000, generator=g, dtype=torch.float64) + 3  # Σ_c ≫ the identity WCT adds
+    style = torch.randn(6, 6, generator=g, dtype=torch.float64) @ torch.randn(6, 3000, generator=g,
+                                                                              dtype=torch.float64) * 5 - 2
+    out = wct(content, style)
+    torch.testing.assert_close(out.mean(1), style.mean(1), rtol=0, atol=1e-9)
+    torch.testing.assert_close(torch.cov(out), torch.cov(style), rtol=1e-3, atol=1e-3)
+
+
+def _photowct_weights(tmp_path: Path) -> tuple[Path, Path]:
+    from safetensors.torch import save_file
+
+    from simreal.stylize.photowct import PhotoWCT
+
+    torch.manual_seed(0)
+    state = PhotoWCT().state_dict()
+    save_file(state, str(tmp_path / "wct.safetensors"))
+    torch.save(state, tmp_path / "photo_wct.pth")
+    return tmp_path / "wct.safetensors", tmp_path / "photo_wct.pth"
+
+
+def test_photowct_loads_user_weights_and_refuses_other_files(tmp_path):
+    from safetensors.torch import save_file
+
+    from simreal.stylize.photowct import PhotoWCT, load_photowct
+    from simreal.utils.errors import CheckpointError
+
+    st, pth = _photowct_weights(tmp_path)
+    keys = list(PhotoWCT().state_dict())
+    assert keys[:3] == ["e1.conv0.weight", "e1.conv0.bias", "e1.conv1_1.weight"] and "d4.conv4_1.weight" in keys
+    a, b = load_photowct(str(st), "cpu"), load_photowct(str(pth), "cpu")
+    content, style = torch.rand(1, 3, 37, 45), torch.rand(1, 3, 30, 30)
+    labels, style_labels = np.ones((37, 45), np.uint8), np.ones((30, 30), np.uint8)
+    torch.testing.assert_close(a(content, style, labels, style_labels), b(content, style, labels, style_labels))
+    state = PhotoWCT().state_dict()
+    del state["d2.conv2_1.bias"]
+    save_file(state, str(tmp_path / "partial.safetensors"))
+    (tmp_path / "junk.pth").write_bytes(b"not weights")
+    for name, message in (("partial.safetensors", "not PhotoWCT weights (1 missing"), ("junk.pth", "weights-only"),
+                          ("absent.pth", "not found")):
+        with pytest.raises(CheckpointError, match=message.replace("(", r"\(")):
+            load_photowct(str(tmp_path / name), "cpu")
+
+
+def test_dstyle_with_photowct_changes_only_synthetic_pixels(mixed, tmp_path):
+    weights = _photowct_weights(tmp_path)[0]
+    cfg = StylizeConfig(method="photowct", vgg_weights=str(weights))
+    counts = stylize_dataset(mixed, tmp_path / "wct", cfg, show_progress=False, log=lambda _: None)
+    assert counts["stylized"] == 4
+    assert (tmp_path / "wct" / "metadata.jsonl").read_bytes() == (mixed / "metadata.jsonl").read_bytes()
+    rec = json.loads((mixed / "metadata.jsonl").read_text().splitlines()[1])
+    changed = (np.asarray(Image.open(mixed / rec["file_name"])) != np.asarray(
+        Image.open(tmp_path / "wct" / rec["file_name"]))).any(-1)
+    syn = _synthetic_pixels(mixed, rec)
+    assert not changed[~syn].any() and changed[syn].mean() > 0.3
+    bad = runner.invoke(app, ["stylize", "--mixed", str(mixed), "--out", str(tmp_path / "bad"), "--method",
+                              "photowct"])
+    assert bad.exit_code == 2 and "needs --vgg-weights" in bad.output and not (tmp_path / "bad").exists()
+    bad = runner.invoke(app, ["stylize", "--mixed", str(mixed), "--out", str(tmp_path / "bad"), "--method",
+                              "photowct", "--vgg-weights", str(tmp_path / "none.pth")])
+    assert bad.exit_code == 2 and "not found" in bad.output and not (tmp_path / "bad").exists()

@@ -139,6 +139,12 @@ def stylize(
                                                   "else its keypoints; GrabCut in HOG boxes for --style photos), "
                                                   "keypoints, grabcut, or package.module:function (RGB image -> "
                                                   "mask, non-zero on people).")] = "auto",
+    method: Annotated[str | None, typer.Option(help="colour (default): masked colour transfer, offline, no weights; "
+                                               "photowct: FastPhotoStyle's PhotoWCT, needs --vgg-weights "
+                                               "(method).")] = None,
+    vgg_weights: Annotated[Path | None, typer.Option(help="PhotoWCT weights: a safetensors file or a weights-only "
+                                                     "torch state dict such as FastPhotoStyle's photo_wct.pth "
+                                                     "(never downloaded; vgg_weights).")] = None,
     work_size: Annotated[int | None, typer.Option(min=0, help="Larger side during the transfer (default 600, the "
                                                   "paper's; 0: full resolution; work_size).")] = None,
     strength: Annotated[float | None, typer.Option(min=0, max=1, help="0: unchanged ... 1 (default): the full "
@@ -159,7 +165,8 @@ def stylize(
         raise SimrealError("give one of --mixed D_M or --synthetic D_S")
     if synthetic is not None and style is None:
         raise SimrealError("--synthetic has no real people to take the style from: give --style DIR")
-    cfg = resolve(StylizeConfig(), config, with_shorthands(sets, {"work_size": work_size, "strength": strength}))
+    cfg = resolve(StylizeConfig(), config, with_shorthands(sets, {
+        "method": method, "vgg_weights": vgg_weights, "work_size": work_size, "strength": strength}))
     if dry_run_printed(cfg, dry_run):
         return
     counts = stylize_dataset(mixed or synthetic, out_dir, cfg, style, person_segmenter, seed, overwrite,

@@ -30,9 +30,10 @@ from simreal.data.reader import SimrealDataset, read_manifest
 from simreal.stylize.colour import ColourStats
 from simreal.stylize.image import StylizeConfig, style_stats, stylize_image
 from simreal.stylize.people import SEGMENTERS, instance_people, load_segmenter, real_people, segmented
+from simreal.stylize.photowct import load_photowct
 from simreal.utils.errors import DatasetError, InputError
 from simreal.utils.progress import progress_bar, track
-from simreal.utils.seeding import numpy_rng
+from simreal.utils.seeding import numpy_rng, pick_device
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 COPIED_FOLDERS = ("masks", "depth")  # per-sample files carried over byte for byte
@@ -87,6 +88,8 @@ def stylize_dataset(src: str | Path, out: str | Path, cfg: StylizeConfig = Styli
     """Write D_Style from the D_M or D_S dataset ``src`` into ``out``; returns the counts."""
     src, out = Path(src), Path(out)
     manifest = check_source(src)
+    if cfg.method == "photowct":  # a bad weights file fails here, before --out is claimed
+        load_photowct(cfg.vgg_weights, str(pick_device("auto")))
     if segmenter not in SEGMENTERS and ":" not in segmenter:
         raise InputError(f"--person-segmenter {segmenter!r}: use {', '.join(SEGMENTERS)} or module:function")
     ds = SimrealDataset(src)

@@ -14,15 +14,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from simreal.stylize.colour import ColourStats, transfer_pixels
+from simreal.stylize.colour import ColourStats, region_masks, transfer_pixels
+from simreal.stylize.photowct import FeatureStyle, photowct_transfer
 from simreal.utils.errors import ConfigError
 
-METHODS = ("colour",)
+METHODS = ("colour", "photowct")
+Style = ColourStats | FeatureStyle
 
 
 @dataclass(frozen=True)
 class StylizeConfig:
-    method: str = "colour"  # colour: masked colour transfer (offline, no weights)
+    method: str = "colour"  # colour: masked colour transfer (offline, no weights); photowct: needs vgg_weights
+    vgg_weights: str = ""  # PhotoWCT's weights file (safetensors or a weights-only torch state dict)
     work_size: int = 600  # the larger side during the transfer (the paper's 600 px); 0: full resolution
     regions: bool = True  # skin and the rest matched separately (else one map for the whole person)
     smooth_radius: int = 35  # guided filter window radius at work size (FastPhotoStyle's fast smoothing: 35); 0: off
@@ -36,6 +39,8 @@ class StylizeConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"stylize method must be one of {', '.join(METHODS)} (got {self.method!r})")
+        if self.method == "photowct" and not self.vgg_weights:
+            raise ConfigError("--method photowct needs --vgg-weights FILE (simreal never downloads weights)")
         if not 0 <= self.strength <= 1 or self.work_size < 0 or self.smooth_radius < 0 or self.smooth_subsample < 1:
             raise ConfigError("stylize: strength in [0, 1], work_size ≥ 0, smooth_radius ≥ 0, smooth_subsample ≥ 1")
 
@@ -61,11 +66,25 @@ def to_work(image: np.ndarray, mask: np.ndarray, work_size: int) -> tuple[np.nda
     return small, cover >= 0.5
 
 
-def style_stats(image: np.ndarray, mask: np.ndarray, cfg: StylizeConfig) -> ColourStats | None:
-    """The colours of the real people (``mask``) of ``image`` at work size; None with too few pixels."""
+def region_labels(image: np.ndarray, sel: np.ndarray, regions: bool) -> np.ndarray:
+    """0 off the people, 1 on them, or with ``regions`` 1 + each pixel's region (skin, other)."""
+    labels = sel.astype(np.uint8)
+    if regions:
+        values = np.ones(int(sel.sum()), np.uint8)
+        for k, part in enumerate(region_masks(image[sel]).values()):
+            values[part] = k + 1
+        labels[sel] = values
+    return labels
+
+
+def style_stats(image: np.ndarray, mask: np.ndarray, cfg: StylizeConfig) -> Style | None:
+    """The style of the real people (``mask``) of ``image`` at work size — their colours, or for PhotoWCT the
+    image and its region labels; None with too few pixels."""
     small, sel = to_work(image, mask, cfg.work_size)
     if sel.sum() < cfg.min_style_pixels:
         return None
+    if cfg.method == "photowct":
+        return FeatureStyle(small, region_labels(small, sel, cfg.regions))
     return ColourStats.of(small[sel], cfg.min_pixels, cfg.regions)
 
 
@@ -81,7 +100,7 @@ def guided_smooth(guide: np.ndarray, x: np.ndarray, cfg: StylizeConfig) -> np.nd
     return out[0].permute(1, 2, 0).numpy()
 
 
-def stylize_image(image: np.ndarray, content: np.ndarray, style: ColourStats, cfg: StylizeConfig) -> np.ndarray:
+def stylize_image(image: np.ndarray, content: np.ndarray, style: Style, cfg: StylizeConfig) -> np.ndarray:
     """``image`` (H, W, 3 uint8) whose ``content`` pixels (the synthetic people) take ``style``'s colours;
     every other pixel is returned unchanged."""
     import cv2
@@ -93,8 +112,11 @@ def stylize_image(image: np.ndarray, content: np.ndarray, style: ColourStats, cf
     if not sel.any():  # people thinner than a work-size pixel: transfer at full resolution
         small, sel = image, content
     base = small.astype(np.float32) / 255
-    moved = base.copy()
-    moved[sel] = transfer_pixels(small[sel], style, cfg.min_pixels, cfg.regions, cfg.cov_eps)
+    if isinstance(style, FeatureStyle):
+        moved = photowct_transfer(small, region_labels(small, sel, cfg.regions), style, cfg.vgg_weights)
+    else:
+        moved = base.copy()
+        moved[sel] = transfer_pixels(small[sel], style, cfg.min_pixels, cfg.regions, cfg.cov_eps)
     if cfg.smooth_radius:
         moved = guided_smooth(small, moved, cfg)
     delta = (moved - base) * cfg.strength
