@@ -75,7 +75,7 @@ def test_every_command_with_a_config_has_set_and_dry_run():
     with_config = {name for name, opts in options.items() if "--config" in opts}
     assert {"train", "demo", "refine train", "generate digits", "generate eyes", "generate people", "generate mixed",
             "experiment refine-digits", "experiment gaze", "experiment pose", "experiment teacher",
-            "experiment real-eyes", "generate hands", "experiment hands"} <= with_config
+            "experiment real-eyes", "generate hands", "experiment hands", "stylize"} <= with_config
     missing = {name: {"--set", "--dry-run"} - opts for name, opts in options.items()
                if name in with_config and not {"--set", "--dry-run"} <= opts}
     assert not missing, missing
@@ -89,6 +89,7 @@ def test_every_command_with_a_config_has_set_and_dry_run():
     (["experiment", "hands", "--size", "quick", "--variant", "local", "--set", "hands.steps=7"], '"steps": 7'),
     (["demo", "--quick", "--set", "refine.iterations=7"], '"iterations": 7'),
     (["generate", "digits", "--set", "shift_px=0.5"], '"shift_px": 0.5'),
+    (["stylize", "--mixed", "m", "--work-size", "300", "--set", "work_size=7"], '"work_size": 300'),
     (["generate", "eyes", "--size", "20x30", "--set", "height=7"], '"height": 20'),  # the shorthand wins
     # a list in JSON style: its items lose their quotes
     (["experiment", "real-eyes", "--set", 'refine.discriminator.layers=["conv:8:3:1", \'conv:2:1:1\']'],

@@ -337,3 +337,13 @@ def test_dstyle_with_photowct_changes_only_synthetic_pixels(mixed, tmp_path):
     bad = runner.invoke(app, ["stylize", "--mixed", str(mixed), "--out", str(tmp_path / "bad"), "--method",
                               "photowct", "--vgg-weights", str(tmp_path / "none.pth")])
     assert bad.exit_code == 2 and "not found" in bad.output and not (tmp_path / "bad").exists()
+
+
+def test_pooled_statistics_are_those_of_all_the_pixels():
+    rng = np.random.default_rng(7)
+    parts = [rng.normal(k, 1 + k, (50 + 30 * k, 3)) for k in range(3)]
+    pooled = Gaussian.pooled([Gaussian.of(p) for p in parts])
+    whole = Gaussian.of(np.concatenate(parts))
+    np.testing.assert_allclose(pooled.mean, whole.mean, atol=1e-12)
+    np.testing.assert_allclose(pooled.cov, whole.cov, atol=1e-10)
+    assert pooled.n == whole.n

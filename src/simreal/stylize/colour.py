@@ -71,6 +71,14 @@ class Gaussian:
         cov = np.cov(x, rowvar=False) if len(x) > 1 else np.zeros((x.shape[1], x.shape[1]))
         return cls(x.mean(0), np.atleast_2d(cov), len(x))
 
+    @classmethod
+    def pooled(cls, parts: list[Gaussian]) -> Gaussian:
+        """The Gaussian of all the colours of ``parts`` together (from their sufficient statistics)."""
+        n = sum(g.n for g in parts)
+        mean = sum(g.n * g.mean for g in parts) / n
+        squares = sum((g.n - 1) * g.cov + g.n * np.outer(g.mean, g.mean) for g in parts)
+        return cls(mean, (squares - n * np.outer(mean, mean)) / max(n - 1, 1), n)
+
 
 def _sqrtm(c: np.ndarray) -> np.ndarray:
     w, v = np.linalg.eigh(c)
@@ -101,6 +109,16 @@ class ColourStats:
         parts = region_masks(rgb) if use_regions else {}
         return cls(Gaussian.of(lab), {k: Gaussian.of(lab[sel]) if sel.sum() >= min_pixels else None
                                       for k, sel in parts.items()})
+
+
+    @classmethod
+    def pooled(cls, parts: list[ColourStats]) -> ColourStats:
+        """The people of several images as one set."""
+        regions = {}
+        for k in parts[0].regions:
+            found = [p.regions[k] for p in parts if p.regions.get(k) is not None]
+            regions[k] = Gaussian.pooled(found) if found else None
+        return cls(Gaussian.pooled([p.person for p in parts]), regions)
 
 
 def region_masks(rgb: np.ndarray) -> dict[str, np.ndarray]:

@@ -4,8 +4,9 @@
   D_M image with its real background image; the real people's pixels are the same in both, except where a
   synthetic person now covers them, which the masks leave out).
 - From **D_S** or D_M with ``style_dir``: a folder of real photos (or an unlabeled ``simreal import video``
-  dataset); each image draws one of them (seeded by its index) and takes the style of the people found in it
-  (:func:`~simreal.stylize.people.grabcut_people` unless another segmenter is named).
+  dataset); each image draws ``style_photos`` of them (seeded by its index) and takes the style of the people
+  found in them, pooled (:func:`~simreal.stylize.people.grabcut_people` unless another segmenter is named):
+  a photo or two of small pedestrians hold too few pixels for a steady covariance.
 
 Every metadata line and every mask and depth file is copied byte for byte; only the synthetic people's pixels
 of the image change (:mod:`~simreal.stylize.image`). Images whose style source has fewer than
@@ -28,7 +29,7 @@ from simreal.data.derive import derived_writer, parent_ref, sample_mask
 from simreal.data.format import MANIFEST, Provenance, command_line
 from simreal.data.reader import SimrealDataset, read_manifest
 from simreal.stylize.colour import ColourStats
-from simreal.stylize.image import StylizeConfig, style_stats, stylize_image
+from simreal.stylize.image import Style, StylizeConfig, style_stats, stylize_image
 from simreal.stylize.people import SEGMENTERS, instance_people, load_segmenter, real_people, segmented
 from simreal.stylize.photowct import load_photowct
 from simreal.utils.errors import DatasetError, InputError
@@ -51,7 +52,7 @@ def style_images(style_dir: Path) -> list[Callable[[], np.ndarray]]:
 
 
 def style_bank(style_dir: Path, cfg: StylizeConfig, segmenter_spec: str, log: Callable[[str], object]
-               ) -> list[ColourStats]:
+               ) -> list[Style]:
     """The real people's colours of every usable style photo (people found by the segmenter, GrabCut by default)."""
     segmenter = load_segmenter("grabcut" if segmenter_spec in ("auto", "keypoints") else segmenter_spec)
     photos = style_images(style_dir)
@@ -66,6 +67,15 @@ def style_bank(style_dir: Path, cfg: StylizeConfig, segmenter_spec: str, log: Ca
                          f"{len(photos)} photos")
     log(f"style: the people of {len(bank)} of {len(photos)} photos in {style_dir}")
     return bank
+
+
+def pick_style(bank: list[Style], rng: np.random.Generator, cfg: StylizeConfig) -> Style:
+    """The style of one image: ``style_photos`` photos of the bank drawn without replacement, their people's
+    colours pooled (PhotoWCT takes the first: it needs one style image)."""
+    picks = rng.choice(len(bank), size=min(cfg.style_photos, len(bank)), replace=False)
+    if cfg.method == "photowct" or len(picks) == 1:
+        return bank[int(picks[0])]
+    return ColourStats.pooled([bank[int(k)] for k in picks])
 
 
 def check_source(src: Path) -> dict[str, Any]:
@@ -113,7 +123,7 @@ def stylize_dataset(src: str | Path, out: str | Path, cfg: StylizeConfig = Styli
             mask = sample_mask(ds, rec)
             if bank is not None:
                 content = instance_people(mask, rec.get("people", []))[0] if mask is not None else None
-                style = bank[int(numpy_rng(seed, i).integers(len(bank)))]
+                style = pick_style(bank, numpy_rng(seed, i), cfg)
                 where = f"style photos ({segmenter if plug else 'grabcut'})"
             else:
                 content, real, where = real_people(image, rec, mask, skeleton, segmenter, plug)

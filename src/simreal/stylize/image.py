@@ -34,6 +34,7 @@ class StylizeConfig:
     strength: float = 1.0  # 0: unchanged … 1: the full transfer
     min_pixels: int = 64  # a region needs this many pixels (at work size) on both sides for its own map
     min_style_pixels: int = 200  # fewer real-person pixels than this: the image is left as it is
+    style_photos: int = 4  # --style DIR: the people of this many photos, drawn per image, pooled (colour method)
     cov_eps: float = 1e-4  # added to both covariances (lαβ units²)
 
     def __post_init__(self) -> None:
@@ -41,8 +42,10 @@ class StylizeConfig:
             raise ConfigError(f"stylize method must be one of {', '.join(METHODS)} (got {self.method!r})")
         if self.method == "photowct" and not self.vgg_weights:
             raise ConfigError("--method photowct needs --vgg-weights FILE (simreal never downloads weights)")
-        if not 0 <= self.strength <= 1 or self.work_size < 0 or self.smooth_radius < 0 or self.smooth_subsample < 1:
-            raise ConfigError("stylize: strength in [0, 1], work_size ≥ 0, smooth_radius ≥ 0, smooth_subsample ≥ 1")
+        if (not 0 <= self.strength <= 1 or self.work_size < 0 or self.smooth_radius < 0 or self.smooth_subsample < 1
+                or self.style_photos < 1):
+            raise ConfigError("stylize: strength in [0, 1], work_size ≥ 0, smooth_radius ≥ 0, smooth_subsample ≥ 1, "
+                              "style_photos ≥ 1")
 
 
 def work_shape(h: int, w: int, work_size: int) -> tuple[int, int]:
@@ -92,7 +95,7 @@ def guided_smooth(guide: np.ndarray, x: np.ndarray, cfg: StylizeConfig) -> np.nd
     """``x`` (H, W, 3 float in [0, 1]) smoothed by kornia's guided filter with the uint8 image ``guide``."""
     from kornia.filters import guided_blur
 
-    g = torch.from_numpy(guide).permute(2, 0, 1)[None].float() / 255
+    g = torch.tensor(guide).permute(2, 0, 1)[None].float() / 255  # a copy: PIL arrays are read-only
     t = torch.from_numpy(np.ascontiguousarray(x, np.float32)).permute(2, 0, 1)[None]
     k = 2 * cfg.smooth_radius + 1
     sub = max(1, min(cfg.smooth_subsample, min(guide.shape[:2]) // 4))
