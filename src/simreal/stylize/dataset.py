@@ -53,8 +53,9 @@ def style_images(style_dir: Path) -> list[Callable[[], np.ndarray]]:
 
 def style_bank(style_dir: Path, cfg: StylizeConfig, segmenter_spec: str, log: Callable[[str], object]
                ) -> list[Style]:
-    """The real people's colours of every usable style photo (people found by the segmenter, GrabCut by default)."""
-    segmenter = load_segmenter("grabcut" if segmenter_spec in ("auto", "keypoints") else segmenter_spec)
+    """The real people's style in every usable style photo (people found by ``segmenter_spec``: grabcut or a
+    plug-in)."""
+    segmenter = load_segmenter(segmenter_spec)
     photos = style_images(style_dir)
     bank = []
     for load in track(photos, "style photos"):
@@ -103,8 +104,11 @@ def stylize_dataset(src: str | Path, out: str | Path, cfg: StylizeConfig = Styli
     if segmenter not in SEGMENTERS and ":" not in segmenter:
         raise InputError(f"--person-segmenter {segmenter!r}: use {', '.join(SEGMENTERS)} or module:function")
     ds = SimrealDataset(src)
-    bank = style_bank(Path(style_dir), cfg, segmenter, log) if style_dir is not None else None
-    plug = None if bank is not None else load_segmenter(segmenter)
+    if style_dir is not None:  # photos have no labels: GrabCut unless a plug-in is named
+        segmenter = "grabcut" if segmenter in ("auto", "keypoints") else segmenter
+        bank, plug = style_bank(Path(style_dir), cfg, segmenter, log), None
+    else:
+        bank, plug = None, load_segmenter(segmenter)
     config = {"stylize": dataclasses.asdict(cfg), "style": str(Path(style_dir).resolve()) if style_dir else None,
               "person_segmenter": segmenter}
     prov = Provenance(command_line(), config, seed, parents=[parent_ref(src, manifest)],
@@ -124,7 +128,7 @@ def stylize_dataset(src: str | Path, out: str | Path, cfg: StylizeConfig = Styli
             if bank is not None:
                 content = instance_people(mask, rec.get("people", []))[0] if mask is not None else None
                 style = pick_style(bank, numpy_rng(seed, i), cfg)
-                where = f"style photos ({segmenter if plug else 'grabcut'})"
+                where = f"style photos ({segmenter})"
             else:
                 content, real, where = real_people(image, rec, mask, skeleton, segmenter, plug)
                 style = style_stats(image, real, cfg)

@@ -91,16 +91,32 @@ def style_stats(image: np.ndarray, mask: np.ndarray, cfg: StylizeConfig) -> Styl
     return ColourStats.of(small[sel], cfg.min_pixels, cfg.regions)
 
 
-def guided_smooth(guide: np.ndarray, x: np.ndarray, cfg: StylizeConfig) -> np.ndarray:
-    """``x`` (H, W, 3 float in [0, 1]) smoothed by kornia's guided filter with the uint8 image ``guide``."""
+def guided_smooth(guide: np.ndarray, delta: np.ndarray, sel: np.ndarray, cfg: StylizeConfig) -> np.ndarray:
+    """The change ``delta`` (H, W, 3) of the ``sel`` pixels smoothed by kornia's guided filter with the uint8 image
+    ``guide``, normalised by the filtered mask: the background's zero change does not dilute the people's (a
+    limb one pixel wide keeps its change), and seams between regions follow the guide's edges."""
     from kornia.filters import guided_blur
 
     g = torch.tensor(guide).permute(2, 0, 1)[None].float() / 255  # a copy: PIL arrays are read-only
-    t = torch.from_numpy(np.ascontiguousarray(x, np.float32)).permute(2, 0, 1)[None]
+    x = np.concatenate([delta * sel[..., None], sel[..., None]], axis=-1).astype(np.float32)
+    t = torch.from_numpy(x).permute(2, 0, 1)[None]
     k = 2 * cfg.smooth_radius + 1
     sub = max(1, min(cfg.smooth_subsample, min(guide.shape[:2]) // 4))
-    out = guided_blur(g, t, k, cfg.smooth_eps, border_type="reflect", subsample=sub, separable=True)
-    return out[0].permute(1, 2, 0).numpy()
+    out = guided_blur(g, t, k, cfg.smooth_eps, border_type="reflect", subsample=sub, separable=True)[0]
+    out = out.permute(1, 2, 0).numpy()
+    weight = out[..., 3:]
+    return np.where(weight > 0.1, out[..., :3] / np.maximum(weight, 0.1), delta)
+
+
+def extend(delta: np.ndarray, sel: np.ndarray, width: int = 2) -> np.ndarray:
+    """``delta`` with the pixels just outside ``sel`` given the mean change of the ``sel`` pixels around them, so
+    that upsampling does not fade the change on full-resolution edges and limbs thinner than a work pixel."""
+    import cv2
+
+    k = (2 * width + 1,) * 2
+    weight = cv2.blur(sel.astype(np.float32), k)
+    near = cv2.blur(delta * sel[..., None], k) / np.maximum(weight, 1e-6)[..., None]
+    return np.where(sel[..., None] | (weight[..., None] == 0), delta, near)
 
 
 def stylize_image(image: np.ndarray, content: np.ndarray, style: Style, cfg: StylizeConfig) -> np.ndarray:
@@ -120,11 +136,12 @@ def stylize_image(image: np.ndarray, content: np.ndarray, style: Style, cfg: Sty
     else:
         moved = base.copy()
         moved[sel] = transfer_pixels(small[sel], style, cfg.min_pixels, cfg.regions, cfg.cov_eps)
+    delta = (moved - base) * sel[..., None]  # PhotoWCT also changes the background, which is not put back
     if cfg.smooth_radius:
-        moved = guided_smooth(small, moved, cfg)
-    delta = (moved - base) * cfg.strength
+        delta = guided_smooth(small, delta, sel, cfg)
+    delta *= cfg.strength
     if delta.shape[:2] != image.shape[:2]:
-        delta = cv2.resize(delta, image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+        delta = cv2.resize(extend(delta, sel), image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
     changed = image[content].astype(np.float32) + 255 * delta[content]
     out[content] = np.clip(np.rint(changed), 0, 255).astype(np.uint8)
     return out
