@@ -134,7 +134,8 @@ def stylize(
     synthetic: Annotated[Path | None, typer.Option(help="D_S (simreal generate people): needs --style.")] = None,
     style: Annotated[Path | None, typer.Option(help="Folder of real photos with people (or an unlabeled dataset, "
                                                "e.g. simreal import video): each image takes the style of "
-                                               "the people of one of them, drawn by its index.")] = None,
+                                               "the people of style_photos (4) of them, drawn by its "
+                                               "index.")] = None,
     person_segmenter: Annotated[str, typer.Option(help="Where the real people are: auto (the dataset's masks, "
                                                   "else its keypoints; GrabCut in HOG boxes for --style photos), "
                                                   "keypoints, grabcut, or package.module:function (RGB image -> "
@@ -231,16 +232,16 @@ def experiment_pose(
                                                   "made from --mixed when not given.")] = None,
     steps: Annotated[int | None, typer.Option(min=1, help="Training steps per variant (default 800).")] = None,
     variant: Annotated[list[str] | None, typer.Option(help="Variants to run (repeatable): M_R, M_S, M_R+S, "
-                                                      "M_R+M, M_R+M+masks (the default five), M_R+D_Style, "
-                                                      "M_R+D_Style+masks.")] = None,
+                                                      "M_R+M, M_R+M+masks, M_R+D_Style, M_R+D_Style+masks "
+                                                      "(default: all).")] = None,
     config: ConfigFile = None,
     sets: Sets = None,
     dry_run: DryRun = False,
     seed: Seed = 0,
     device: Device = "auto",
 ) -> None:
-    """Train and evaluate M_R, M_S, M_R+S, M_R+M, M_R+M+masks (and on request M_R+D_Style, M_R+D_Style+masks)
-    on the same test set (MPII AP table)."""
+    """Train and evaluate M_R, M_S, M_R+S, M_R+M, M_R+M+masks, M_R+D_Style and M_R+D_Style+masks on the same
+    test set (MPII AP table)."""
     from simreal.evaluate.keypoints import table_markdown
     from simreal.experiments.pose_study import PoseStudyConfig, run_pose_study
     from simreal.utils.config import resolve

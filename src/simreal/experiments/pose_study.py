@@ -63,13 +63,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "M_R+D_Style": {"data": ["real", "stylized"], "share": [0.5, 0.5]},
     "M_R+D_Style+masks": {"data": ["real", "stylized"], "share": [0.5, 0.5], "masked": True},
 }
-# the paper's Tables 1-2 without stylization, the variants a study runs unless told (D_Style rows: --variant)
-DEFAULT_VARIANTS = ("M_R", "M_S", "M_R+S", "M_R+M", "M_R+M+masks")
 
 
 @dataclass(frozen=True)
 class PoseStudyConfig:
-    variants: tuple[str, ...] = DEFAULT_VARIANTS
+    variants: tuple[str, ...] = tuple(VARIANTS)
     # a CPU-sized recipe: small network with batch norm (trains from scratch), 128-px crops, 800 steps
     train: KeypointTrainConfig = field(default_factory=lambda: KeypointTrainConfig(
         net=dataclasses.replace(PRESETS["small"], norm=True),
