@@ -1,4 +1,4 @@
-"""Images/s of domain stylization on 640×640 D_M images with ~4 synthetic people (images in memory, no PNG I/O):
+"""Images/s of domain stylization on 640×640 D_M images with Poisson(4) synthetic people (in memory, no PNG I/O):
 
 - baseline: the straightforward unmasked transfer, the paper's "naive application on the whole image": one
   colour map from the whole D_M image to its whole real source image, then kornia's exact guided filter
