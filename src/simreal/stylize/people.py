@@ -20,13 +20,13 @@ In a D_M image the synthetic people are taken out of whatever a segmenter return
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from simreal.utils.errors import SimrealError
+from simreal.utils.plugins import load_function
 
 Segmenter = Callable[[np.ndarray], np.ndarray]
 SEGMENTERS = ("auto", "keypoints", "grabcut")
@@ -90,12 +90,7 @@ def load_segmenter(spec: str) -> Segmenter | None:
         return None
     if spec == "grabcut":
         return grabcut_people
-    module, _, name = spec.partition(":")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError) as e:
-        raise SimrealError(f"person segmenter {spec!r} not found (use {', '.join(SEGMENTERS)} or "
-                           f"module:function): {e}") from e
+    return load_function(spec, "person segmenter", ", ".join(SEGMENTERS))
 
 
 def segmented(segmenter: Segmenter, image: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from simreal.utils.checkpoint import read_weights
 from simreal.utils.errors import CheckpointError
 
 # (name, in, out) of the VGG-19 convs up to relu4_1, with the pools between them
@@ -153,18 +154,8 @@ def load_photowct(path: str, device: str) -> PhotoWCT:
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"{p}: PhotoWCT weights file not found (simreal never downloads weights)")
-    try:
-        if p.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(p))
-        else:
-            state = torch.load(p, map_location="cpu", weights_only=True)
-            state = state.get("state_dict", state) if isinstance(state, dict) else state
-    except Exception as e:  # a file that is not weights: one line, not a traceback
-        raise CheckpointError(f"{p}: not a safetensors file or a weights-only torch state dict ({e})") from e
     model = PhotoWCT()
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing, unexpected = model.load_state_dict(read_weights(p), strict=False)
     if missing or unexpected:
         raise CheckpointError(f"{p}: not PhotoWCT weights ({len(missing)} missing keys, e.g. "
                               f"{missing[:1]}; {len(unexpected)} unexpected, e.g. {unexpected[:1]})")

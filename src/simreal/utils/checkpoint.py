@@ -139,3 +139,16 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     """The complete checkpoint with the highest step in ``run_dir`` (its ``.json`` path)."""
     found = [(int(m.group(1)), p) for p in Path(run_dir).glob("ckpt-*.json") if (m := _STEP_RE.search(p.name))]
     return max(found)[1] if found else None
+
+
+def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """A state dict a user gives: a safetensors file, or a weights-only torch file (``{"state_dict": ...}``
+    unwrapped). Nothing is unpickled; anything else is a one-line :class:`CheckpointError`."""
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":
+            return load_file(str(path))
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a file that is not weights: one line, not a traceback
+        raise CheckpointError(f"{path}: not a safetensors file or a weights-only torch state dict ({e})") from e
+    return state.get("state_dict", state) if isinstance(state, dict) else state

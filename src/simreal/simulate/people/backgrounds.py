@@ -21,7 +21,6 @@ as ``module:function``, or ``none``.
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import os
@@ -33,6 +32,7 @@ import numpy as np
 from PIL import Image
 
 from simreal.utils.errors import SimrealError
+from simreal.utils.plugins import load_function
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 Detector = Callable[[np.ndarray], list]
@@ -86,11 +86,7 @@ def load_detector(spec: str) -> Detector | None:
         return None
     if spec == "opencv":
         return opencv_people_detector
-    module, _, name = spec.partition(":")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError) as e:
-        raise SimrealError(f"person detector {spec!r} not found (use opencv, none or module:function): {e}") from e
+    return load_function(spec, "person detector", "opencv, none")
 
 
 @dataclass

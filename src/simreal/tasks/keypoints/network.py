@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from simreal.utils.checkpoint import read_weights
 from simreal.utils.errors import CheckpointError
 
 VGG_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512)  # conv1_1 … conv4_2
@@ -134,13 +135,7 @@ def load_vgg_weights(model: OpenPose, path: str | Path) -> int:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: VGG weights file not found")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        state = load_file(str(path))
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        state = state.get("state_dict", state) if isinstance(state, dict) else state
+    state = read_weights(path)
     weights = [k for k in state if k.endswith("weight") and state[k].ndim == 4]
     weights.sort(key=lambda k: [int(p) if p.isdigit() else p for p in k.replace(".", " ").split()])
     convs = model.vgg_convs()
