@@ -159,14 +159,6 @@ def train_variant(name: str, data: dict[str, Path], cfg: PoseStudyConfig, run_di
     return run_dir
 
 
-def stylized_data(mixed: Path, out: Path, cfg: PoseStudyConfig, log) -> Path:
-    """D_Style made from the study's D_M (kept, like the other built-in data)."""
-    if not (out / "dataset.json").exists():
-        log("stylizing the mixed dataset")
-        stylize_dataset(mixed, out, cfg.stylize, seed=cfg.seed, log=log)
-    return out
-
-
 def run_pose_study(out: str | Path, cfg: PoseStudyConfig = PoseStudyConfig(), real: Path | None = None,
                    synthetic: Path | None = None, mixed: Path | None = None, test: Path | None = None,
                    log=print, stylized: Path | None = None) -> dict[str, Any]:
@@ -184,8 +176,8 @@ def run_pose_study(out: str | Path, cfg: PoseStudyConfig = PoseStudyConfig(), re
     out = study.out
     data = builtin_data(out, cfg, log) if builtin else {k: Path(v) for k, v in given.items()}
     if any("stylized" in VARIANTS[v]["data"] for v in cfg.variants):
-        data["stylized"] = Path(stylized) if stylized else stylized_data(data["mixed"], out / "data" / "stylized",
-                                                                         cfg, log)
+        data["stylized"] = Path(stylized) if stylized else study.dataset(
+            "data/stylized", lambda path: stylize_dataset(data["mixed"], path, cfg.stylize, seed=cfg.seed, log=log))
     for k, v in data.items():
         if read_manifest(v)["task"] != "keypoints":
             raise SimrealError(f"--{k} {v}: not a keypoint dataset")
