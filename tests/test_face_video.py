@@ -223,19 +223,48 @@ def test_mean_image_gap_is_zero_for_the_same_layout_and_sees_a_shifted_one():
     assert mean_image_gap(a, brighter)["mean_rms"] < 0.1
 
 
+def test_source_split_takes_the_largest_source_against_all_others():
+    from simreal.experiments.real_eyes import source_split
+
+    top, mine, others = source_split(["a.mp4", "b.jpg", "a.mp4", "c.mp4", "a.mp4", "b.jpg", "c.mp4", "c.mp4",
+                                      "a.mp4"], min_images=2)
+    assert top == "a.mp4" and mine.tolist() == [0, 2, 4, 8] and others.tolist() == [1, 3, 5, 6, 7]
+    assert source_split(["a.mp4"] * 9, min_images=2) is None  # one source: nothing to compare
+    assert source_split(["a.mp4"] * 8 + ["b.jpg"], min_images=2) is None  # too few others
+    assert source_split(["a.mp4", None, "b.jpg", "b.jpg"], min_images=1) is None  # a record without a source
+
+
+def _sourced_copy(src: Path, out: Path, sources: list[str]) -> Path:
+    """``src``'s images as an unlabeled real pool whose records name their ``source``, as face-video's do."""
+    from simreal.data.format import ImageSpec, Provenance
+    from simreal.data.writer import DatasetWriter
+
+    ds = SimrealDataset(src)
+    with DatasetWriter(out, name="sourced", task="gaze", domain="real", image=ImageSpec("L", 35, 55),
+                       label_schema={}, provenance=Provenance("test", {}, 0)) as w:
+        for i, source in enumerate(sources):
+            w.add(ds.image_array(i), {"source": source})
+    return out
+
+
 @pytest.mark.slow
 def test_real_eyes_study_runs_every_stage_and_reuses_them(tmp_path):
     from simreal.simulate.write import generate_eyes
 
-    stand_in = generate_eyes(tmp_path / "real", 40, seed=5, preset="webcam", compile_=False, show_progress=False,
-                             log=lambda _: None)  # eyes the test can write; the real ones come from face-video
+    eyes = generate_eyes(tmp_path / "eyes", 40, seed=5, preset="webcam", compile_=False, show_progress=False,
+                         log=lambda _: None)  # eyes the test can write; the real ones come from face-video
+    # two "people": images 0–27 from one video, 28–39 from another
+    stand_in = _sourced_copy(eyes, tmp_path / "real", ["a.mp4"] * 28 + ["b.mp4"] * 12)
     runner = CliRunner()
     args = ["experiment", "real-eyes", "--real", str(stand_in), "--out", str(tmp_path / "study"), "--quick",
             "--device", "cpu"]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     res = json.loads((tmp_path / "study" / "results.json").read_text())
-    assert set(res["observer"]) == {"synthetic", "refined", "real"} and len(res["observer"]["refined"]["runs"]) == 2
+    assert set(res["observer"]) == {"synthetic", "refined", "real", "sources"}
+    assert len(res["observer"]["refined"]["runs"]) == 2 and len(res["observer"]["sources"]["runs"]) == 2
+    assert res["sources"] == {"largest": "a.mp4", "largest_count": 28, "others_count": 12}
+    assert res["observer"]["sources"]["runs"][0]["test_per_class"] == 6  # 12 a side, half held out
     assert 0 <= res["observer"]["synthetic"]["accuracy_pct"]["mean"] <= 100
     assert set(res["spectrum"]["power"]) == {"synthetic", "refined", "real"}
     assert (tmp_path / "study" / "figures" / "spectrum.png").stat().st_size > 1000
@@ -244,6 +273,7 @@ def test_real_eyes_study_runs_every_stage_and_reuses_them(tmp_path):
     assert res["statistics"]["real"]["noise"] > 0 and res["pupil_shift_px"]["pairs"] + \
         res["pupil_shift_px"]["not_found"] == 8
     assert "| refined |" in (report := (tmp_path / "study" / "report.md").read_text()) and "| real (control" in report
+    assert "| real eyes of the other sources (12) vs the largest, `a.mp4` (28) only |" in report
     stage = tmp_path / "study" / "observer" / "refined-seed1.json"
     before = stage.stat().st_mtime_ns
     assert runner.invoke(app, args).exit_code == 0 and stage.stat().st_mtime_ns == before  # reused

@@ -8,7 +8,10 @@ measured without them:
 2. realism: the machine observer (:func:`simreal.evaluate.realism.observer_test`, a CNN trained to tell
    them apart, scored on held-out images; 50 % = indistinguishable) for synthetic vs real and refined vs
    real, and as a control one random half of the real eyes vs the other (it must be at chance), with
-   ``seeds`` independent splits;
+   ``seeds`` independent splits; where the records name their ``source`` (``import face-video``: the
+   video or photo) or ``participant`` (``import mpiigaze``), also the pool's largest source against all
+   the others: real eyes of different people and cameras, which the random halves cannot show (both
+   halves hold the same mix);
 3. label preservation: the pupil centre located in synthetic vs refined images (the paper: 1.1 ± 0.8 px);
 4. the power spectrum by frequency band, relative to the real eyes' (where a refiner leaves a texture of
    its own, it shows as excess power at high frequencies);
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +120,18 @@ def power_spectrum(bank: ImageBank, limit: int = 1000) -> list[float]:
             for a, b in itertools.pairwise(SPECTRUM_BANDS)]
 
 
+def source_split(sources: list[str | None], min_images: int = 4) -> tuple[str, np.ndarray, np.ndarray] | None:
+    """The largest source of a pool (``source`` of each record: one video or photo) and the indices of its
+    images and of every other source's, or None where a record names no source, there is one source only,
+    or either side has fewer than ``min_images``."""
+    if not sources or any(s is None for s in sources):
+        return None
+    top = Counter(sources).most_common(1)[0][0]
+    is_top = np.array([s == top for s in sources])
+    mine, others = np.flatnonzero(is_top), np.flatnonzero(~is_top)
+    return (str(top), mine, others) if min(len(mine), len(others)) >= min_images else None
+
+
 def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealEyesConfig(),
                   device: str = "auto") -> dict[str, Any]:
     real_ds = SimrealDataset(real)
@@ -146,8 +162,16 @@ def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealE
         np.stack([real_ds.image_array(i) for i in range(len(real_ds))])
     control = [ImageBank.from_arrays(pixels[h], None, real_bank.mode)
                for h in np.array_split(halves, 2)]  # real vs real: the observer must be at chance
-    for name, bank, against in (("synthetic", synthetic, real_bank), ("refined", refined, real_bank),
-                                ("real", control[1], control[0])):
+    comparisons = [("synthetic", synthetic, real_bank), ("refined", refined, real_bank),
+                   ("real", control[1], control[0])]
+    split = source_split([r.get("source", r.get("participant")) for r in real_ds.records()])
+    sources = None
+    if split is not None:  # real vs real across people: how far apart the pool's own sources are
+        top, mine, others = split
+        sources = {"largest": top, "largest_count": len(mine), "others_count": len(others)}
+        comparisons.append(("sources", ImageBank.from_arrays(pixels[others], None, real_bank.mode),
+                            ImageBank.from_arrays(pixels[mine], None, real_bank.mode)))
+    for name, bank, against in comparisons:
         runs = [study.stage(f"observer/{name}-seed{s}", lambda bank=bank, against=against, s=s: observer_test(
                     against, bank, dataclasses.replace(cfg.observer, seed=s, device=device)))
                 for s in range(cfg.seeds)]
@@ -173,10 +197,17 @@ def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealE
               fig / "synthetic_refined_real.png", min_cell=55)
     plot_refiner_losses(run_dir, fig / "refiner_losses.png")
     results = {"real": str(real), "counts": {"synthetic": len(synthetic), "real": len(real_bank)},
-               "observer": observer, "pupil_shift_px": shift, "statistics": stats,
+               "observer": observer, "sources": sources, "pupil_shift_px": shift, "statistics": stats,
                "spectrum": {"bands_cycles_per_px": list(SPECTRUM_BANDS), "power": spectra}, "layout_gap": layout,
                "checkpoint": str(checkpoint), "config": to_dict(cfg)}
     return study.finish(results, report)
+
+
+SOURCES_NOTE = """
+The last row: the real eyes of every other source (video or photo: other people, other cameras) against the
+largest source's. Where it is far above 50 %, the pool's sources are far apart, and the synthetic and refined
+rows measure how well the eyes imitate the pool's mix of people as much as how realistic they are.
+"""
 
 
 def report(r: dict[str, Any]) -> str:
@@ -185,6 +216,10 @@ def report(r: dict[str, Any]) -> str:
 
     o, s, ps, m = r["observer"], r["statistics"], r["pupil_shift_px"], r["machine"]
     names = {"synthetic": "synthetic", "refined": "refined", "real": "real (control: one half vs the other)"}
+    if r.get("sources"):
+        src = r["sources"]
+        names["sources"] = (f"real eyes of the other sources ({src['others_count']}) vs the largest, "
+                            f"`{src['largest']}` ({src['largest_count']}) only")
     obs = [[names[k], pm(o[k]["accuracy_pct"]), pm(o[k]["auc"], digits=3)] for k in names if k in o]
     stat_rows = [[k, *(f"{v[q]:.1f}" for q in ("mean", "contrast", "sharpness", "noise"))] for k, v in s.items()]
     edges, power = r["spectrum"]["bands_cycles_per_px"], r["spectrum"]["power"]
@@ -202,7 +237,7 @@ simulator at the same size. Refined: the synthetic eyes after the refiner traine
 Held-out accuracy and ROC AUC, mean ± sample std over {len(o['synthetic']['runs'])} splits and observers.
 
 {markdown_table(["images vs real eyes", "observer accuracy (%)", "AUC"], obs)}
-
+{SOURCES_NOTE if r.get("sources") else ""}
 ## Label preservation
 
 Pupil centre located in synthetic and refined versions of {ps['pairs']} images: shift {ps['mean_px']:.2f} ± \
