@@ -74,6 +74,25 @@ def test_every_nth_frame_and_each_photo_give_two_crops_with_their_provenance(med
     assert torch.equal(ds[1]["image"], plain[1]["image"].flip(-1)) and torch.equal(ds[0]["image"], plain[0]["image"])
 
 
+def test_max_per_source_thins_each_video_evenly_over_its_frames(media, tmp_path):
+    assert face_video.spread(5, None) == face_video.spread(5, 9) == [0, 1, 2, 3, 4]
+    assert face_video.spread(10, 3) == [0, 4, 9] and face_video.spread(7, 1) == [0]
+    # the video: frames 0, 2, …, 10 give 12 eyes (left, right of each); kept: eyes 0, 6 (5.5 rounded to even)
+    # and 11; the photo's 2 stay
+    r = CliRunner().invoke(app, ["import", "face-video", str(media), "--out", str(tmp_path / "eyes"), "--every", "2",
+                                 "--landmarks", "haar", "--max-per-source", "3"])
+    assert r.exit_code == 0, r.output
+    assert "over the per-source cap 9, eyes written 5" in " ".join(r.output.split())  # the log, unwrapped
+    ds = SimrealDataset(tmp_path / "eyes")
+    assert [(ds.record(i)["source"], ds.record(i)["frame"], ds.record(i)["side"]) for i in range(len(ds))] == [
+        ("a.mp4", 0, "left"), ("a.mp4", 6, "left"), ("a.mp4", 10, "right"), ("b.jpg", 0, "left"),
+        ("b.jpg", 0, "right")]
+    assert ds.manifest["provenance"]["config"]["max_per_source"] == 3
+    r = CliRunner().invoke(app, ["import", "face-video", str(media), "--out", str(tmp_path / "o"),
+                                 "--max-per-source", "0"])
+    assert r.exit_code == 2 and not (tmp_path / "o").exists()
+
+
 def test_small_eyes_are_skipped_and_counted(media, tmp_path):
     with pytest.raises(SimrealError, match=r"no eye found in 4 frames \({'frames': 4, 'eye too small': 8}\)"):
         face_video.import_face_video(media, tmp_path / "eyes", every=5, min_eye_px=41, landmarks="haar",

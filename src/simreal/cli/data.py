@@ -205,6 +205,10 @@ def import_face_video(
                                        "right) into right eyes, as the MPIIGaze importer does.")] = True,
     min_openness: Annotated[float, typer.Option(min=0.0, help="MediaPipe: skip eyes whose eyelid gap is under this "
                                                 "fraction of the corner distance (closed).")] = 0.15,
+    max_per_source: Annotated[int | None, typer.Option(min=1, help="Keep at most N eyes of each video or photo, "
+                                                       "evenly spread over its frames, so that one long video "
+                                                       "does not make the pool one person's (default: all).")
+                              ] = None,
     python: Annotated[Path | None, typer.Option(help="The Python that runs MediaPipe (default: "
                                                    "$SIMREAL_MEDIAPIPE_PYTHON, else .venv-mediapipe/bin/python)."
                                                    )] = None,
@@ -214,7 +218,8 @@ def import_face_video(
     from simreal.data.importers.face_video import import_face_video as run
 
     counts = run(src or [Path("data/real-cache/faces")], out_dir, parse_size(size), every, min_eye_px, crop_scale,
-                 rgb, landmarks, flip, min_openness, python, overwrite, log=out.print)
+                 rgb, landmarks, flip, min_openness, max_per_source=max_per_source, python=python,
+                 overwrite=overwrite, log=out.print)
     out.print(f"wrote {counts.get('eyes written', 0)} real eye crops to {out_dir}")
 
 

@@ -261,10 +261,18 @@ def eye_crop(image: np.ndarray, center: tuple[float, float], width: float, size:
     return np.asarray(patch if rgb else patch.convert("L")), crop
 
 
+def spread(n: int, cap: int | None) -> list[int]:
+    """Indices of at most ``cap`` of ``n`` items in order, evenly spread over them (all where ``cap`` is None
+    or ≥ ``n``): a long video's eyes thinned over its whole length, not its first minutes."""
+    if cap is None or n <= cap:
+        return list(range(n))
+    return [int(i) for i in np.linspace(0, n - 1, cap).round()]
+
+
 def import_face_video(src: str | Path | Sequence[str | Path], out: str | Path, size: tuple[int, int] = (35, 55),
                       every: int = 10, min_eye_px: int = 20, crop_scale: float = 1.0, rgb: bool = False,
                       landmarks: str = "auto", flip: bool = True, min_openness: float = 0.15,
-                      python: str | Path | None = None,
+                      max_per_source: int | None = None, python: str | Path | None = None,
                       overwrite: bool = False, show_progress: bool | None = None,
                       log: Callable[[str], object] = print) -> dict[str, Any]:
     """Write the eye crops of the videos/photos in ``src`` (a file, a folder or a list of them) into the
@@ -273,9 +281,12 @@ def import_face_video(src: str | Path | Sequence[str | Path], out: str | Path, s
     ``landmarks``: ``mediapipe`` (:class:`MediaPipeEyes`, needs ``make mediapipe``), ``haar``
     (:class:`HaarEyes`), or ``auto`` (MediaPipe where it is set up). ``flip`` mirrors the eyes on the
     image's right (the person's left eyes) so that every crop looks like a right eye, as the MPIIGaze
-    importer does."""
+    importer does. ``max_per_source`` keeps at most that many eyes of each video or photo, evenly spread over
+    its frames, so that one long video does not make the pool one person's."""
     if every < 1 or min_eye_px < 1 or crop_scale <= 0:
         raise InputError("--every and --min-eye-px must be ≥ 1 and --crop-scale > 0")
+    if max_per_source is not None and max_per_source < 1:
+        raise InputError("--max-per-source must be ≥ 1")
     if landmarks not in ("auto", "mediapipe", "haar"):
         raise InputError(f"--landmarks must be auto, mediapipe or haar, not {landmarks!r}")
     media = media_files(src)
@@ -289,7 +300,7 @@ def import_face_video(src: str | Path | Sequence[str | Path], out: str | Path, s
     counts: Counter = Counter()
     config = {"source": [p.name for p in media], "every": every, "min_eye_px": min_eye_px, "crop_scale": crop_scale,
               "size": list(size), "rgb": rgb, "detector": finder.name, "flip": flip,
-              "min_openness": min_openness if mp_python else None}
+              "min_openness": min_openness if mp_python else None, "max_per_source": max_per_source}
     writer = DatasetWriter(out, name="face-video-eyes", task="gaze", domain="real",
                            image=ImageSpec("RGB" if rgb else "L", size[0], size[1]), label_schema={},
                            provenance=Provenance(f"simreal import face-video {sources}", config, 0,
@@ -299,6 +310,7 @@ def import_face_video(src: str | Path | Sequence[str | Path], out: str | Path, s
     with writer, finder, progress_bar(show_progress) as bar:
         task = bar.add_task("face video → eyes", total=len(media), status="")
         for path in media:
+            found: list[tuple[np.ndarray, dict[str, Any]]] = []  # this source's crops, in frame order
             for index, image, eyes in finder.scan(path, every, counts):
                 counts["frames"] += 1
                 for eye in eyes:
@@ -310,14 +322,19 @@ def import_face_video(src: str | Path | Sequence[str | Path], out: str | Path, s
                     if crop is None:
                         counts["crop leaves the frame"] += 1
                         continue
-                    if written < writer.done:  # resumed: this crop is already in the dataset
-                        written += 1
-                        continue
-                    writer.add(crop[0], {"source": path.name, "frame": index, "side": eye["side"], "flipped": flipped,
-                                         **eye["fields"], "crop_box": crop[1]})
+                    found.append((crop[0], {"source": path.name, "frame": index, "side": eye["side"],
+                                            "flipped": flipped, **eye["fields"], "crop_box": crop[1]}))
+                bar.update(task, status=f"{path.name} frame {index}: {written + len(found)} eyes")
+            keep = spread(len(found), max_per_source)
+            if len(keep) < len(found):
+                counts["over the per-source cap"] += len(found) - len(keep)
+            for i in keep:
+                if written < writer.done:  # resumed: this crop is already in the dataset
                     written += 1
-                    counts["eyes written"] += 1
-                bar.update(task, status=f"{path.name} frame {index}: {written} eyes")
+                    continue
+                writer.add(*found[i])
+                written += 1
+                counts["eyes written"] += 1
             bar.advance(task)
         if written == 0:
             raise InputError(f"{sources}: no eye found in {counts['frames']} frames ({dict(counts)})")
