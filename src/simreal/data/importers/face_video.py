@@ -306,33 +306,39 @@ def import_face_video(src: str | Path | Sequence[str | Path], out: str | Path, s
                            provenance=Provenance(f"simreal import face-video {sources}", config, 0,
                                                  extra={"unlabeled": True}),
                            overwrite=overwrite)
+    def source_eyes(path: Path) -> Iterator[tuple[np.ndarray, dict[str, Any]]]:
+        """The crops and records of one video or photo, in frame order."""
+        for index, image, eyes in finder.scan(path, every, counts):
+            counts["frames"] += 1
+            bar.update(task, status=f"{path.name} frame {index}: {written} eyes written")
+            for eye in eyes:
+                if eye["size"] < min_eye_px:
+                    counts["eye too small"] += 1
+                    continue
+                flipped = flip and eye["side"] == "right"
+                crop = eye_crop(image, eye["center"], crop_scale * eye["crop_width"], size, rgb, flipped)
+                if crop is None:
+                    counts["crop leaves the frame"] += 1
+                    continue
+                yield crop[0], {"source": path.name, "frame": index, "side": eye["side"], "flipped": flipped,
+                                **eye["fields"], "crop_box": crop[1]}
+
+    def capped(found: list[tuple[np.ndarray, dict[str, Any]]]) -> list[tuple[np.ndarray, dict[str, Any]]]:
+        keep = spread(len(found), max_per_source)
+        if len(keep) < len(found):
+            counts["over the per-source cap"] += len(found) - len(keep)
+        return [found[i] for i in keep]
+
     written = 0
     with writer, finder, progress_bar(show_progress) as bar:
         task = bar.add_task("face video → eyes", total=len(media), status="")
         for path in media:
-            found: list[tuple[np.ndarray, dict[str, Any]]] = []  # this source's crops, in frame order
-            for index, image, eyes in finder.scan(path, every, counts):
-                counts["frames"] += 1
-                for eye in eyes:
-                    if eye["size"] < min_eye_px:
-                        counts["eye too small"] += 1
-                        continue
-                    flipped = flip and eye["side"] == "right"
-                    crop = eye_crop(image, eye["center"], crop_scale * eye["crop_width"], size, rgb, flipped)
-                    if crop is None:
-                        counts["crop leaves the frame"] += 1
-                        continue
-                    found.append((crop[0], {"source": path.name, "frame": index, "side": eye["side"],
-                                            "flipped": flipped, **eye["fields"], "crop_box": crop[1]}))
-                bar.update(task, status=f"{path.name} frame {index}: {written + len(found)} eyes")
-            keep = spread(len(found), max_per_source)
-            if len(keep) < len(found):
-                counts["over the per-source cap"] += len(found) - len(keep)
-            for i in keep:
+            # written as found; with a cap, a source's crops are held until its last frame, then thinned
+            for crop, record in source_eyes(path) if max_per_source is None else capped(list(source_eyes(path))):
                 if written < writer.done:  # resumed: this crop is already in the dataset
                     written += 1
                     continue
-                writer.add(*found[i])
+                writer.add(crop, record)
                 written += 1
                 counts["eyes written"] += 1
             bar.advance(task)
