@@ -76,6 +76,10 @@ def test_pupil_shift_is_zero_for_identical_images_and_measures_a_shift():
     moved = np.roll(img, 2, axis=1)
     s = pupil_shift([img, img], [img, moved], np.array([[27.5, 17.5], [27.5, 17.5]]))
     assert s["pairs"] == 2 and np.isclose(s["mean_px"], 1.0) and np.isclose(s["std_px"], 1.0)
+    # the signed offset: moved 2 px right in one pair of two, 1 px down in the other
+    down = np.roll(img, 1, axis=0)
+    s = pupil_shift([img, img], [moved, down], np.array([[27.5, 17.5], [27.5, 17.5]]))
+    assert np.isclose(s["mean_dx_px"], 1.0) and np.isclose(s["mean_dy_px"], 0.5) and np.isclose(s["mean_px"], 1.5)
 
 
 @pytest.fixture(scope="module")

@@ -92,14 +92,18 @@ def locate_pupil(image: np.ndarray, guess: tuple[float, float], radius: float = 
 
 
 def pupil_shift(before: list[np.ndarray], after: list[np.ndarray], guesses: np.ndarray) -> dict[str, Any]:
-    """Distance in pixels between the pupil centres located in image pairs (e.g. synthetic vs refined)."""
-    shifts, missed = [], 0
+    """Distance in pixels between the pupil centres located in image pairs (e.g. synthetic vs refined), and
+    the mean signed offset ``mean_dx_px``/``mean_dy_px`` (after − before; y grows downwards): a systematic
+    offset is the refiner changing the eye's layout (e.g. lowering a lid over the pupil), noise averages out."""
+    offsets, missed = [], 0
     for a, b, g in zip(before, after, np.asarray(guesses), strict=True):
         pa, pb = locate_pupil(a, g), locate_pupil(b, g)
         if pa is None or pb is None:
             missed += 1
             continue
-        shifts.append(float(np.hypot(pa[0] - pb[0], pa[1] - pb[1])))
-    s = np.array(shifts) if shifts else np.array([np.nan])
+        offsets.append((pb[0] - pa[0], pb[1] - pa[1]))
+    d = np.array(offsets) if offsets else np.full((1, 2), np.nan)
+    s = np.hypot(d[:, 0], d[:, 1])
     return {"mean_px": float(s.mean()), "std_px": float(s.std()), "median_px": float(np.median(s)),
-            "pairs": len(shifts), "not_found": missed}
+            "mean_dx_px": float(d[:, 0].mean()), "mean_dy_px": float(d[:, 1].mean()),
+            "pairs": len(offsets), "not_found": missed}

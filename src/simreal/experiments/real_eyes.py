@@ -241,7 +241,9 @@ Held-out accuracy and ROC AUC, mean ± sample std over {len(o['synthetic']['runs
 ## Label preservation
 
 Pupil centre located in synthetic and refined versions of {ps['pairs']} images: shift {ps['mean_px']:.2f} ± \
-{ps['std_px']:.2f} px (median {ps['median_px']:.2f}; not found in {ps['not_found']}). The paper: 1.1 ± 0.8 px.
+{ps['std_px']:.2f} px (median {ps['median_px']:.2f}; not found in {ps['not_found']}); mean offset \
+(refined − synthetic) dx {ps['mean_dx_px']:+.2f}, dy {ps['mean_dy_px']:+.2f} px (y down; a systematic offset is the
+refiner changing the eye's layout, e.g. a lid lowered over the pupil). The paper: 1.1 ± 0.8 px.
 
 ## Grey-level statistics (0–255)
 
