@@ -253,8 +253,19 @@ def test_source_split_takes_the_largest_source_against_all_others():
     assert source_split(["a.mp4", None, "b.jpg", "b.jpg"], min_images=1) is None  # a record without a source
 
 
+def test_openness_is_the_same_measure_for_mediapipe_records_and_simulator_labels():
+    from simreal.experiments.real_eyes import openness
+
+    margin = [[10.0, 20.0]] + [[0.0, 0.0]] * 3 + [[30.0, 14.0]] + [[0.0, 0.0]] * 3 + [[50.0, 20.0]] + \
+        [[0.0, 0.0]] * 3 + [[30.0, 26.0]] + [[0.0, 0.0]] * 3  # corners at 0 and 8, the lids' middles at 4, 12
+    synthetic = {"interior_margin": margin, "eye_corners": [[10.0, 20.0], [50.0, 20.0]]}
+    assert openness([synthetic, {"openness": 0.3}]).tolist() == [0.3, 0.3]  # a 12 px gap over 40 px
+    assert openness([synthetic, {"source": "a.mp4"}]) is None and openness([]) is None
+
+
 def _sourced_copy(src: Path, out: Path, sources: list[str]) -> Path:
-    """``src``'s images as an unlabeled real pool whose records name their ``source``, as face-video's do."""
+    """``src``'s images as an unlabeled real pool whose records name their ``source`` and ``openness``, as
+    face-video's do."""
     from simreal.data.format import ImageSpec, Provenance
     from simreal.data.writer import DatasetWriter
 
@@ -262,7 +273,7 @@ def _sourced_copy(src: Path, out: Path, sources: list[str]) -> Path:
     with DatasetWriter(out, name="sourced", task="gaze", domain="real", image=ImageSpec("L", 35, 55),
                        label_schema={}, provenance=Provenance("test", {}, 0)) as w:
         for i, source in enumerate(sources):
-            w.add(ds.image_array(i), {"source": source})
+            w.add(ds.image_array(i), {"source": source, "openness": 0.3})
     return out
 
 
@@ -293,6 +304,9 @@ def test_real_eyes_study_runs_every_stage_and_reuses_them(tmp_path):
         res["pupil_shift_px"]["not_found"] == 8
     assert "| refined |" in (report := (tmp_path / "study" / "report.md").read_text()) and "| real (control" in report
     assert "| real eyes of the other sources (12) vs the largest, `a.mp4` (28) only |" in report
+    assert res["openness_percentiles"]["real"] == [0.3] * 5 and "## Eye openness" in report
+    low, high = res["openness_percentiles"]["synthetic"][0], res["openness_percentiles"]["synthetic"][-1]
+    assert 0.1 < low < high < 0.8  # the simulator's eyes, measured from their labels
     stage = tmp_path / "study" / "observer" / "refined-seed1.json"
     before = stage.stat().st_mtime_ns
     assert runner.invoke(app, args).exit_code == 0 and stage.stat().st_mtime_ns == before  # reused

@@ -120,6 +120,27 @@ def power_spectrum(bank: ImageBank, limit: int = 1000) -> list[float]:
             for a, b in itertools.pairwise(SPECTRUM_BANDS)]
 
 
+OPENNESS_PERCENTILES = (5, 25, 50, 75, 95)
+
+
+def openness(records: list[dict[str, Any]]) -> np.ndarray | None:
+    """Each eye's lid gap at the middle over its corner distance, or None where a record has neither kind of
+    landmark: MediaPipe's lid and corner points (``openness``, as ``import face-video`` records it) or the
+    simulator's ``interior_margin`` (UnityEyes layout: corners at 0 and 8, the lids' middles at 4 and 12) and
+    ``eye_corners``. The same measure on both sides, so the simulator's eyes can be compared with real ones."""
+    values = []
+    for r in records:
+        if "openness" in r:
+            values.append(float(r["openness"]))
+        elif "interior_margin" in r and "eye_corners" in r:
+            m, c = np.asarray(r["interior_margin"], float), np.asarray(r["eye_corners"], float)
+            n = len(m)
+            values.append(float(np.linalg.norm(m[n // 4] - m[3 * n // 4]) / max(np.linalg.norm(c[0] - c[1]), 1e-6)))
+        else:
+            return None
+    return np.asarray(values) if values else None
+
+
 def source_split(sources: list[str | None], min_images: int = 4) -> tuple[str, np.ndarray, np.ndarray] | None:
     """The largest source of a pool (``source`` of each record: one video or photo) and the indices of its
     images and of every other source's, or None where a record names no source, there is one source only,
@@ -182,6 +203,9 @@ def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealE
     shift = pupil_shift(list(synthetic.cache[:n].numpy()), list(refined.cache[:n].numpy()), guesses)
     stats = {"synthetic": image_statistics(synthetic), "refined": image_statistics(refined),
              "real": image_statistics(real_bank)}
+    opened = {k: openness(list(ds.records())) for k, ds in (("synthetic", SimrealDataset(syn_path)), ("real", real_ds))}
+    opened_pct = None if any(v is None for v in opened.values()) else {
+        k: np.percentile(v, OPENNESS_PERCENTILES).round(3).tolist() for k, v in opened.items()}
     spectra = {"synthetic": power_spectrum(synthetic), "refined": power_spectrum(refined),
                "real": power_spectrum(real_bank)}
     means = {k: mean_images(b) for k, b in (("synthetic", synthetic), ("refined", refined), ("real", real_bank))}
@@ -198,6 +222,7 @@ def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealE
     plot_refiner_losses(run_dir, fig / "refiner_losses.png")
     results = {"real": str(real), "counts": {"synthetic": len(synthetic), "real": len(real_bank)},
                "observer": observer, "sources": sources, "pupil_shift_px": shift, "statistics": stats,
+               "openness_percentiles": opened_pct,
                "spectrum": {"bands_cycles_per_px": list(SPECTRUM_BANDS), "power": spectra}, "layout_gap": layout,
                "checkpoint": str(checkpoint), "config": to_dict(cfg)}
     return study.finish(results, report)
@@ -207,6 +232,21 @@ SOURCES_NOTE = """
 The last row: the real eyes of every other source (video or photo: other people, other cameras) against the
 largest source's. Where it is far above 50 %, the pool's sources are far apart, and the synthetic and refined
 rows measure how well the eyes imitate the pool's mix of people as much as how realistic they are.
+"""
+
+
+def openness_section(pct: dict[str, list[float]] | None) -> str:
+    if not pct:
+        return ""
+    rows = [[k, *(f"{v:.3f}" for v in pct[k])] for k in ("synthetic", "real")]
+    return f"""## Eye openness
+
+The lid gap at the middle over the corner distance (real eyes: MediaPipe's landmarks; synthetic: the labels),
+by percentile. A refiner trained on eyes more open than the real ones learns to lower the lids, and the pupil
+moves with them.
+
+{markdown_table(["eyes", *(f"{q}th" for q in OPENNESS_PERCENTILES)], rows)}
+
 """
 
 
@@ -245,7 +285,7 @@ Pupil centre located in synthetic and refined versions of {ps['pairs']} images: 
 (refined − synthetic) dx {ps['mean_dx_px']:+.2f}, dy {ps['mean_dy_px']:+.2f} px (y down; a systematic offset is the
 refiner changing the eye's layout, e.g. a lid lowered over the pupil). The paper: 1.1 ± 0.8 px.
 
-## Grey-level statistics (0–255)
+{openness_section(r.get("openness_percentiles"))}## Grey-level statistics (0–255)
 
 Contrast = std within an image; sharpness = mean |Laplacian|; noise = a robust σ of the high-pass residual.
 
