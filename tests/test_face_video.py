@@ -253,19 +253,32 @@ def test_source_split_takes_the_largest_source_against_all_others():
     assert source_split(["a.mp4", None, "b.jpg", "b.jpg"], min_images=1) is None  # a record without a source
 
 
-def test_openness_is_the_same_measure_for_mediapipe_records_and_simulator_labels():
-    from simreal.experiments.real_eyes import openness
+def test_eye_shape_is_the_same_measure_for_mediapipe_records_and_simulator_labels():
+    from simreal.experiments.real_eyes import eye_shape
 
+    # a synthetic eye: corners (10, 20) and (50, 20), lids' middles 12 px apart, the pupil 4 px right, 2 px up
     margin = [[10.0, 20.0]] + [[0.0, 0.0]] * 3 + [[30.0, 14.0]] + [[0.0, 0.0]] * 3 + [[50.0, 20.0]] + \
-        [[0.0, 0.0]] * 3 + [[30.0, 26.0]] + [[0.0, 0.0]] * 3  # corners at 0 and 8, the lids' middles at 4, 12
-    synthetic = {"interior_margin": margin, "eye_corners": [[10.0, 20.0], [50.0, 20.0]]}
-    assert openness([synthetic, {"openness": 0.3}]).tolist() == [0.3, 0.3]  # a 12 px gap over 40 px
-    assert openness([synthetic, {"source": "a.mp4"}]) is None and openness([]) is None
+        [[0.0, 0.0]] * 3 + [[30.0, 26.0]] + [[0.0, 0.0]] * 3
+    synthetic = {"interior_margin": margin, "eye_corners": [[10.0, 20.0], [50.0, 20.0]], "pupil_center": [34.0, 18.0]}
+    # the same eye as MediaPipe reports it in a frame, corners listed right to left, and a mirrored copy
+    real = {"landmarks": {"corners": [[150.0, 120.0], [110.0, 120.0]], "lids": [[130.0, 114.0], [130.0, 126.0]],
+                          "iris": [134.0, 118.0]}, "flipped": False}
+    mirrored = {**real, "flipped": True}
+    shape = eye_shape([synthetic, real, mirrored])
+    assert np.allclose(shape["openness"], 0.3) and np.allclose(shape["iris_y"], -0.05)
+    assert np.allclose(shape["iris_x"], [0.1, 0.1, -0.1])  # a mirrored crop shows the iris on the other side
+    # a tilted eye (the frame turned 30° about the eye's middle): the measures follow the corner line
+    a = np.radians(30)
+    turn = lambda q: (np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) @ (np.subtract(q, [130, 120]))  # noqa: E731
+                      + [130, 120]).tolist()
+    tilted = {"landmarks": {k: [turn(q) for q in v] if k != "iris" else turn(v) for k, v in real["landmarks"].items()}}
+    assert np.allclose([eye_shape([tilted])[k][0] for k in ("openness", "iris_x", "iris_y")], [0.3, 0.1, -0.05])
+    assert eye_shape([synthetic, {"source": "a.mp4"}]) is None and eye_shape([]) is None
 
 
 def _sourced_copy(src: Path, out: Path, sources: list[str]) -> Path:
-    """``src``'s images as an unlabeled real pool whose records name their ``source`` and ``openness``, as
-    face-video's do."""
+    """``src``'s images as an unlabeled real pool whose records name their ``source`` and hold MediaPipe-like
+    landmarks, as face-video's do."""
     from simreal.data.format import ImageSpec, Provenance
     from simreal.data.writer import DatasetWriter
 
@@ -273,7 +286,8 @@ def _sourced_copy(src: Path, out: Path, sources: list[str]) -> Path:
     with DatasetWriter(out, name="sourced", task="gaze", domain="real", image=ImageSpec("L", 35, 55),
                        label_schema={}, provenance=Provenance("test", {}, 0)) as w:
         for i, source in enumerate(sources):
-            w.add(ds.image_array(i), {"source": source, "openness": 0.3})
+            w.add(ds.image_array(i), {"source": source, "flipped": False, "landmarks": {
+                "corners": [[10.0, 20.0], [50.0, 20.0]], "lids": [[30.0, 14.0], [30.0, 26.0]], "iris": [30.0, 18.0]}})
     return out
 
 
@@ -304,8 +318,10 @@ def test_real_eyes_study_runs_every_stage_and_reuses_them(tmp_path):
         res["pupil_shift_px"]["not_found"] == 8
     assert "| refined |" in (report := (tmp_path / "study" / "report.md").read_text()) and "| real (control" in report
     assert "| real eyes of the other sources (12) vs the largest, `a.mp4` (28) only |" in report
-    assert res["openness_percentiles"]["real"] == [0.3] * 5 and "## Eye openness" in report
-    low, high = res["openness_percentiles"]["synthetic"][0], res["openness_percentiles"]["synthetic"][-1]
+    shape = res["eye_shape_percentiles"]
+    assert shape["real"]["openness"] == [0.3] * 5 and shape["real"]["iris_y"] == [-0.05] * 5
+    assert "## Eye shape and gaze" in report and "| iris y (↓), real | -0.050 |" in report
+    low, high = shape["synthetic"]["openness"][0], shape["synthetic"]["openness"][-1]
     assert 0.1 < low < high < 0.8  # the simulator's eyes, measured from their labels
     stage = tmp_path / "study" / "observer" / "refined-seed1.json"
     before = stage.stat().st_mtime_ns

@@ -120,25 +120,38 @@ def power_spectrum(bank: ImageBank, limit: int = 1000) -> list[float]:
             for a, b in itertools.pairwise(SPECTRUM_BANDS)]
 
 
-OPENNESS_PERCENTILES = (5, 25, 50, 75, 95)
+SHAPE_PERCENTILES = (5, 25, 50, 75, 95)
 
 
-def openness(records: list[dict[str, Any]]) -> np.ndarray | None:
-    """Each eye's lid gap at the middle over its corner distance, or None where a record has neither kind of
-    landmark: MediaPipe's lid and corner points (``openness``, as ``import face-video`` records it) or the
-    simulator's ``interior_margin`` (UnityEyes layout: corners at 0 and 8, the lids' middles at 4 and 12) and
-    ``eye_corners``. The same measure on both sides, so the simulator's eyes can be compared with real ones."""
-    values = []
+def eye_shape(records: list[dict[str, Any]]) -> dict[str, np.ndarray] | None:
+    """Per eye, in units of its corner distance: ``openness``, the lid gap at the middle, and ``iris_x``,
+    ``iris_y``, the iris centre from the corners' midpoint along the corner line (towards the crop's right,
+    after any mirroring) and across it (downwards). Real eyes: MediaPipe's landmarks, as ``import face-video``
+    records them (corners, lid middles, iris); synthetic eyes: the labels (``eye_corners``, the
+    ``interior_margin`` in UnityEyes' layout with the lids' middles at 4 and 12, ``pupil_center``). The same
+    measures on both sides, so the simulator's eye shapes and gaze can be compared with a real pool's.
+    None where a record has neither kind of landmark."""
+    rows = []
     for r in records:
-        if "openness" in r:
-            values.append(float(r["openness"]))
-        elif "interior_margin" in r and "eye_corners" in r:
-            m, c = np.asarray(r["interior_margin"], float), np.asarray(r["eye_corners"], float)
-            n = len(m)
-            values.append(float(np.linalg.norm(m[n // 4] - m[3 * n // 4]) / max(np.linalg.norm(c[0] - c[1]), 1e-6)))
+        if "landmarks" in r and {"corners", "lids", "iris"} <= set(r["landmarks"]):
+            lm = r["landmarks"]
+            (c0, c1), (up, lo), iris = (np.asarray(lm[k], float) for k in ("corners", "lids", "iris"))
+            mirror = bool(r.get("flipped"))
+        elif {"interior_margin", "eye_corners", "pupil_center"} <= set(r):
+            m = np.asarray(r["interior_margin"], float)
+            (c0, c1), iris = np.asarray(r["eye_corners"], float), np.asarray(r["pupil_center"], float)
+            up, lo, mirror = m[len(m) // 4], m[3 * len(m) // 4], False
         else:
             return None
-    return np.asarray(values) if values else None
+        d = max(float(np.linalg.norm(c1 - c0)), 1e-6)
+        t = (c1 - c0) / d * (1 if c1[0] >= c0[0] else -1)  # along the corner line, pointing right
+        v = iris - (c0 + c1) / 2
+        x, y = float(v @ t) / d, float(v @ np.array([-t[1], t[0]])) / d  # y: across it, pointing down
+        rows.append((float(np.linalg.norm(up - lo)) / d, -x if mirror else x, y))
+    if not rows:
+        return None
+    a = np.asarray(rows)
+    return {"openness": a[:, 0], "iris_x": a[:, 1], "iris_y": a[:, 2]}
 
 
 def source_split(sources: list[str | None], min_images: int = 4) -> tuple[str, np.ndarray, np.ndarray] | None:
@@ -203,9 +216,10 @@ def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealE
     shift = pupil_shift(list(synthetic.cache[:n].numpy()), list(refined.cache[:n].numpy()), guesses)
     stats = {"synthetic": image_statistics(synthetic), "refined": image_statistics(refined),
              "real": image_statistics(real_bank)}
-    opened = {k: openness(list(ds.records())) for k, ds in (("synthetic", SimrealDataset(syn_path)), ("real", real_ds))}
-    opened_pct = None if any(v is None for v in opened.values()) else {
-        k: np.percentile(v, OPENNESS_PERCENTILES).round(3).tolist() for k, v in opened.items()}
+    shapes = {k: eye_shape(list(ds.records()))
+              for k, ds in (("synthetic", SimrealDataset(syn_path)), ("real", real_ds))}
+    shape_pct = None if any(v is None for v in shapes.values()) else {
+        k: {q: np.percentile(a, SHAPE_PERCENTILES).round(3).tolist() for q, a in v.items()} for k, v in shapes.items()}
     spectra = {"synthetic": power_spectrum(synthetic), "refined": power_spectrum(refined),
                "real": power_spectrum(real_bank)}
     means = {k: mean_images(b) for k, b in (("synthetic", synthetic), ("refined", refined), ("real", real_bank))}
@@ -222,7 +236,7 @@ def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealE
     plot_refiner_losses(run_dir, fig / "refiner_losses.png")
     results = {"real": str(real), "counts": {"synthetic": len(synthetic), "real": len(real_bank)},
                "observer": observer, "sources": sources, "pupil_shift_px": shift, "statistics": stats,
-               "openness_percentiles": opened_pct,
+               "eye_shape_percentiles": shape_pct,
                "spectrum": {"bands_cycles_per_px": list(SPECTRUM_BANDS), "power": spectra}, "layout_gap": layout,
                "checkpoint": str(checkpoint), "config": to_dict(cfg)}
     return study.finish(results, report)
@@ -235,17 +249,19 @@ rows measure how well the eyes imitate the pool's mix of people as much as how r
 """
 
 
-def openness_section(pct: dict[str, list[float]] | None) -> str:
+def eye_shape_section(pct: dict[str, dict[str, list[float]]] | None) -> str:
     if not pct:
         return ""
-    rows = [[k, *(f"{v:.3f}" for v in pct[k])] for k in ("synthetic", "real")]
-    return f"""## Eye openness
+    names = {"openness": "openness", "iris_x": "iris x (→)", "iris_y": "iris y (↓)"}
+    rows = [[f"{names[q]}, {k}", *(f"{v:+.3f}" for v in pct[k][q])] for q in names for k in ("synthetic", "real")]
+    return f"""## Eye shape and gaze
 
-The lid gap at the middle over the corner distance (real eyes: MediaPipe's landmarks; synthetic: the labels),
-by percentile. A refiner trained on eyes more open than the real ones learns to lower the lids, and the pupil
-moves with them.
+By percentile, in units of each eye's corner distance (real eyes: MediaPipe's landmarks; synthetic: the
+labels): openness = the lid gap at the middle; iris x, y = the iris centre from the corners' midpoint, along
+the corner line (→) and across it (↓). A refiner cannot change the simulator's distribution of these without
+changing labels (SimGAN's self-regularisation is there to stop it), so they are the simulator's to match.
 
-{markdown_table(["eyes", *(f"{q}th" for q in OPENNESS_PERCENTILES)], rows)}
+{markdown_table(["measure, eyes", *(f"{q}th" for q in SHAPE_PERCENTILES)], rows)}
 
 """
 
@@ -285,7 +301,7 @@ Pupil centre located in synthetic and refined versions of {ps['pairs']} images: 
 (refined − synthetic) dx {ps['mean_dx_px']:+.2f}, dy {ps['mean_dy_px']:+.2f} px (y down; a systematic offset is the
 refiner changing the eye's layout, e.g. a lid lowered over the pupil). The paper: 1.1 ± 0.8 px.
 
-{openness_section(r.get("openness_percentiles"))}## Grey-level statistics (0–255)
+{eye_shape_section(r.get("eye_shape_percentiles"))}## Grey-level statistics (0–255)
 
 Contrast = std within an image; sharpness = mean |Laplacian|; noise = a robust σ of the high-pass residual.
 
