@@ -94,7 +94,8 @@ def locate_pupil(image: np.ndarray, guess: tuple[float, float], radius: float = 
 def pupil_shift(before: list[np.ndarray], after: list[np.ndarray], guesses: np.ndarray) -> dict[str, Any]:
     """Distance in pixels between the pupil centres located in image pairs (e.g. synthetic vs refined), and
     the mean signed offset ``mean_dx_px``/``mean_dy_px`` (after − before; y grows downwards): a systematic
-    offset is the refiner changing the eye's layout (e.g. lowering a lid over the pupil), noise averages out."""
+    offset is the refiner moving the dark blob (e.g. darkening or brightening one side of it); noise averages
+    out."""
     offsets, missed = [], 0
     for a, b, g in zip(before, after, np.asarray(guesses), strict=True):
         pa, pb = locate_pupil(a, g), locate_pupil(b, g)

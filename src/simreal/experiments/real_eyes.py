@@ -4,7 +4,8 @@ No gaze labels exist for the real eyes (``simreal import face-video``), so the s
 measured without them:
 
 1. the simulator's own gap: grey-level statistics of synthetic and real eyes (mean, contrast, sharpness,
-   noise), before any refinement;
+   noise), before any refinement, and where the real records hold MediaPipe's landmarks, the eyes' shape
+   and gaze (openness, iris position: :func:`eye_shape`) against the simulator's labels;
 2. realism: the machine observer (:func:`simreal.evaluate.realism.observer_test`, a CNN trained to tell
    them apart, scored on held-out images; 50 % = indistinguishable) for synthetic vs real and refined vs
    real, and as a control one random half of the real eyes vs the other (it must be at chance), with
@@ -12,7 +13,8 @@ measured without them:
    video or photo) or ``participant`` (``import mpiigaze``), also the pool's largest source against all
    the others: real eyes of different people and cameras, which the random halves cannot show (both
    halves hold the same mix);
-3. label preservation: the pupil centre located in synthetic vs refined images (the paper: 1.1 ± 0.8 px);
+3. label preservation: the pupil centre located in synthetic vs refined images (the paper: 1.1 ± 0.8 px),
+   and its mean signed offset;
 4. the power spectrum by frequency band, relative to the real eyes' (where a refiner leaves a texture of
    its own, it shows as excess power at high frequencies);
 5. the layout: mean and std images of each set (lids, iris, crease and cheek where they lie on average);
@@ -298,8 +300,9 @@ Held-out accuracy and ROC AUC, mean ± sample std over {len(o['synthetic']['runs
 
 Pupil centre located in synthetic and refined versions of {ps['pairs']} images: shift {ps['mean_px']:.2f} ± \
 {ps['std_px']:.2f} px (median {ps['median_px']:.2f}; not found in {ps['not_found']}); mean offset \
-(refined − synthetic) dx {ps['mean_dx_px']:+.2f}, dy {ps['mean_dy_px']:+.2f} px (y down; a systematic offset is the
-refiner changing the eye's layout, e.g. a lid lowered over the pupil). The paper: 1.1 ± 0.8 px.
+(refined − synthetic) dx {ps['mean_dx_px']:+.2f}, dy {ps['mean_dy_px']:+.2f} px (y down; noise averages out, so a
+systematic offset is the refiner moving the dark blob: darkening or brightening one side of it). The paper: 1.1 ± \
+0.8 px.
 
 {eye_shape_section(r.get("eye_shape_percentiles"))}## Grey-level statistics (0–255)
 
