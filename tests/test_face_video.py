@@ -276,9 +276,9 @@ def test_eye_shape_is_the_same_measure_for_mediapipe_records_and_simulator_label
     assert eye_shape([synthetic, {"source": "a.mp4"}]) is None and eye_shape([]) is None
 
 
-def _sourced_copy(src: Path, out: Path, sources: list[str]) -> Path:
+def _sourced_copy(src: Path, out: Path, sources: list[str], key: str = "source") -> Path:
     """``src``'s images as an unlabeled real pool whose records name their ``source`` and hold MediaPipe-like
-    landmarks, as face-video's do."""
+    landmarks, as face-video's do (``key="participant"``: named as MPIIGaze's records name theirs)."""
     from simreal.data.format import ImageSpec, Provenance
     from simreal.data.writer import DatasetWriter
 
@@ -286,7 +286,7 @@ def _sourced_copy(src: Path, out: Path, sources: list[str]) -> Path:
     with DatasetWriter(out, name="sourced", task="gaze", domain="real", image=ImageSpec("L", 35, 55),
                        label_schema={}, provenance=Provenance("test", {}, 0)) as w:
         for i, source in enumerate(sources):
-            w.add(ds.image_array(i), {"source": source, "flipped": False, "landmarks": {
+            w.add(ds.image_array(i), {key: source, "flipped": False, "landmarks": {
                 "corners": [[10.0, 20.0], [50.0, 20.0]], "lids": [[30.0, 14.0], [30.0, 26.0]], "iris": [30.0, 18.0]}})
     return out
 
@@ -328,3 +328,17 @@ def test_real_eyes_study_runs_every_stage_and_reuses_them(tmp_path):
     assert runner.invoke(app, args).exit_code == 0 and stage.stat().st_mtime_ns == before  # reused
     r = runner.invoke(app, [*args, "--set", "synthetic_count=50"])
     assert r.exit_code == 2 and "another configuration" in r.output
+
+
+@pytest.mark.slow
+def test_real_eyes_study_compares_participants_as_sources(tmp_path):
+    from simreal.simulate.write import generate_eyes
+
+    eyes = generate_eyes(tmp_path / "eyes", 30, seed=5, preset="webcam", compile_=False, show_progress=False,
+                         log=lambda _: None)
+    pool = _sourced_copy(eyes, tmp_path / "real", ["p00"] * 10 + ["p01"] * 20, key="participant")
+    r = CliRunner().invoke(app, ["experiment", "real-eyes", "--real", str(pool), "--out", str(tmp_path / "study"),
+                                 "--quick", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "study" / "results.json").read_text())
+    assert res["sources"] == {"largest": "p01", "largest_count": 20, "others_count": 10}
