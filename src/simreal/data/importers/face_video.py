@@ -306,11 +306,12 @@ def import_face_video(src: str | Path | Sequence[str | Path], out: str | Path, s
                            provenance=Provenance(f"simreal import face-video {sources}", config, 0,
                                                  extra={"unlabeled": True}),
                            overwrite=overwrite)
-    def source_eyes(path: Path) -> Iterator[tuple[np.ndarray, dict[str, Any]]]:
+
+    def source_eyes(path: Path, on_frame: Callable[[str], object]) -> Iterator[tuple[np.ndarray, dict[str, Any]]]:
         """The crops and records of one video or photo, in frame order."""
         for index, image, eyes in finder.scan(path, every, counts):
             counts["frames"] += 1
-            bar.update(task, status=f"{path.name} frame {index}: {written} eyes written")
+            on_frame(f"{path.name} frame {index}")
             for eye in eyes:
                 if eye["size"] < min_eye_px:
                     counts["eye too small"] += 1
@@ -332,9 +333,14 @@ def import_face_video(src: str | Path | Sequence[str | Path], out: str | Path, s
     written = 0
     with writer, finder, progress_bar(show_progress) as bar:
         task = bar.add_task("face video → eyes", total=len(media), status="")
+
+        def status(where: str) -> None:
+            bar.update(task, status=f"{where}: {counts['eyes written']} eyes written")
+
         for path in media:
+            found = source_eyes(path, status)
             # written as found; with a cap, a source's crops are held until its last frame, then thinned
-            for crop, record in source_eyes(path) if max_per_source is None else capped(list(source_eyes(path))):
+            for crop, record in found if max_per_source is None else capped(list(found)):
                 if written < writer.done:  # resumed: this crop is already in the dataset
                     written += 1
                     continue
