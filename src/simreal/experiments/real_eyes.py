@@ -183,7 +183,8 @@ def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealE
                       device=device, overwrite=True, log=lambda _: None)
 
     syn_path = study.dataset("data/synthetic", make)
-    synthetic, real_bank = ImageBank(SimrealDataset(syn_path)), ImageBank(real_ds)
+    syn_ds, real_records = SimrealDataset(syn_path), list(real_ds.records())
+    synthetic, real_bank = ImageBank(syn_ds), ImageBank(real_ds)
     if synthetic.mode != real_bank.mode:
         raise InputError(f"synthetic eyes are {synthetic.mode}, the real ones {real_bank.mode}")
     run_dir = study.out / "runs" / "refine"
@@ -200,7 +201,7 @@ def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealE
                for h in np.array_split(halves, 2)]  # real vs real: the observer must be at chance
     comparisons = [("synthetic", synthetic, real_bank), ("refined", refined, real_bank),
                    ("real", control[1], control[0])]
-    split = source_split([r.get("source", r.get("participant")) for r in real_ds.records()])
+    split = source_split([r.get("source", r.get("participant")) for r in real_records])
     sources = None
     if split is not None:  # real vs real across people: how far apart the pool's own sources are
         top, mine, others = split
@@ -214,12 +215,11 @@ def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealE
         observer[name] = {"accuracy_pct": mean_std([100 * r["accuracy"] for r in runs]),
                           "auc": mean_std([r["auc"] for r in runs]), "runs": runs}
     n = min(cfg.pupil_pairs, len(synthetic))
-    guesses = SimrealDataset(syn_path).labels("pupil_center")[:n]
+    guesses = syn_ds.labels("pupil_center")[:n]
     shift = pupil_shift(list(synthetic.cache[:n].numpy()), list(refined.cache[:n].numpy()), guesses)
     stats = {"synthetic": image_statistics(synthetic), "refined": image_statistics(refined),
              "real": image_statistics(real_bank)}
-    shapes = {k: eye_shape(list(ds.records()))
-              for k, ds in (("synthetic", SimrealDataset(syn_path)), ("real", real_ds))}
+    shapes = {"synthetic": eye_shape(list(syn_ds.records())), "real": eye_shape(real_records)}
     shape_pct = None if any(v is None for v in shapes.values()) else {
         k: {q: np.percentile(a, SHAPE_PERCENTILES).round(3).tolist() for q, a in v.items()} for k, v in shapes.items()}
     spectra = {"synthetic": power_spectrum(synthetic), "refined": power_spectrum(refined),
