@@ -291,6 +291,17 @@ def _sourced_copy(src: Path, out: Path, sources: list[str], key: str = "source")
     return out
 
 
+def test_real_eyes_study_defaults_are_the_settings_measured_best():
+    from simreal.experiments.real_eyes import RealEyesConfig
+
+    cfg, quick = RealEyesConfig(), RealEyesConfig.quick()
+    # the README's run M: the simulator fitted to real webcam eyes, the discriminator's first conv at stride 1
+    assert cfg.preset == quick.preset == "calibrated"
+    assert cfg.refine.discriminator.layers[0] == "conv:64:3:1"
+    assert quick.refine.discriminator.layers == cfg.refine.discriminator.layers
+    assert cfg.refine.refiner == quick.refine.refiner
+
+
 @pytest.mark.slow
 def test_real_eyes_study_runs_every_stage_and_reuses_them(tmp_path):
     from simreal.simulate.write import generate_eyes

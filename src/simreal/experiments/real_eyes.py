@@ -46,18 +46,28 @@ from simreal.refine.apply import refine_bank
 from simreal.refine.config import RefineConfig, preset
 from simreal.refine.train import SimGANTrainer
 from simreal.simulate.write import generate_eyes
-from simreal.utils.config import to_dict
+from simreal.utils.config import merge, to_dict
 from simreal.utils.errors import InputError
 from simreal.utils.images import save_grid, stretch
 from simreal.utils.report import markdown_table, mean_std
 from simreal.utils.seeding import numpy_rng
 
+# The paper's eye discriminator with its first convolution at stride 1: at this training length the stride-2
+# one lets the refiner paint aliased high-frequency texture (README, "SimGAN on real eyes", runs D2 vs E2).
+REAL_EYES_DISCRIMINATOR = ("conv:64:3:1", "conv:64:3:2", "maxpool:3:1", "conv:32:3:1", "conv:32:1:1", "conv:2:1:1")
+
+
+def real_eyes_refine() -> RefineConfig:
+    """The study's refiner: `eyes-cpu` with :data:`REAL_EYES_DISCRIMINATOR` (the settings of run M)."""
+    return merge(preset("eyes-cpu"), {"discriminator": {"layers": REAL_EYES_DISCRIMINATOR}})
+
 
 @dataclass(frozen=True)
 class RealEyesConfig:
     synthetic_count: int = 6000
-    preset: str = "clean"  # the eye simulator's appearance preset
-    refine: RefineConfig = field(default_factory=lambda: preset("eyes-cpu"))
+    # the eye simulator's appearance preset: `calibrated` is the one fitted to the real webcam eyes
+    preset: str = "calibrated"
+    refine: RefineConfig = field(default_factory=real_eyes_refine)
     observer: ObserverConfig = field(default_factory=lambda: ObserverConfig(max_per_class=1000, steps=400))
     seeds: int = 3  # observer splits per comparison
     pupil_pairs: int = 200
@@ -66,11 +76,9 @@ class RealEyesConfig:
     @staticmethod
     def quick() -> RealEyesConfig:
         """Smoke-test sizes: every stage runs, the numbers mean nothing."""
-        from simreal.utils.config import merge
-
         return RealEyesConfig(synthetic_count=64, seeds=2, pupil_pairs=8,
                               observer=ObserverConfig(max_per_class=32, steps=5),
-                              refine=merge(preset("eyes-cpu"), {"batch_size": 8, "buffer_size": 16,
+                              refine=merge(real_eyes_refine(), {"batch_size": 8, "buffer_size": 16,
                                                                 "pretrain_refiner_steps": 2,
                                                                 "pretrain_discriminator_steps": 2, "iterations": 3,
                                                                 "grid_every": 3, "checkpoint_every": 3,
