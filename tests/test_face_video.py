@@ -353,3 +353,23 @@ def test_real_eyes_study_compares_participants_as_sources(tmp_path):
     assert r.exit_code == 0, r.output
     res = json.loads((tmp_path / "study" / "results.json").read_text())
     assert res["sources"] == {"largest": "p01", "largest_count": 20, "others_count": 10}
+
+
+@pytest.mark.slow
+def test_real_eyes_study_trains_a_gaze_net_for_the_label_consistency_term(tmp_path):
+    from simreal.simulate.write import generate_eyes
+    from simreal.utils.checkpoint import latest_checkpoint
+    from simreal.utils.runs import read_stats
+
+    eyes = generate_eyes(tmp_path / "eyes", 24, seed=5, preset="webcam", compile_=False, show_progress=False,
+                         log=lambda _: None)
+    pool = _sourced_copy(eyes, tmp_path / "real", ["a.mp4"] * 24)
+    args = ["experiment", "real-eyes", "--real", str(pool), "--out", str(tmp_path / "study"), "--quick",
+            "--device", "cpu", "--set", "refine.loss.label_consistency=0.5"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    study = tmp_path / "study"
+    assert latest_checkpoint(study / "runs" / "gaze-consistency").name == "ckpt-0000004.json"  # quick: 4 steps
+    stats = read_stats(study / "runs" / "refine")
+    assert [s["step"] for s in stats if "R/consistency" in s] == [5, 6, 7]  # the 3 adversarial steps
+    assert "weighs, by 0.5, a frozen GazeNet's gaze error" in (study / "report.md").read_text()

@@ -126,6 +126,58 @@ def test_cli_train_and_evaluate_gaze(eyes, tmp_path):
     assert r.exit_code == 2 and "a gaze checkpoint, not digits" in r.output
 
 
+def test_label_consistency_is_the_frozen_networks_mean_task_loss():
+    from simreal.tasks import digits, gaze, hands
+    from simreal.tasks.spec import LabelConsistency
+    from simreal.utils.errors import ConfigError
+
+    class Scaled(torch.nn.Module):  # a "gaze network": each image's mean times (1, 2, 3)
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.tensor([1.0, 2.0, 3.0]))
+
+        def forward(self, x):
+            return x.mean((1, 2, 3))[:, None] * self.w
+
+    term = LabelConsistency(Scaled(), gaze.NETWORK)
+    refined = torch.full((2, 1, 4, 4), 0.5, requires_grad=True)
+    labels = torch.tensor([[0.0, 0.0, 0.0], [0.5, 1.0, 1.5]], dtype=torch.float64)
+    loss = term(refined, labels)
+    assert loss.item() == pytest.approx((0.25 + 1 + 2.25 + 0) / 2)  # image 0 predicts (0.5, 1, 1.5), image 1 its label
+    loss.backward()
+    assert term.model.w.grad is None  # frozen: only the refined images get a gradient
+    assert refined.grad[1].abs().max() == 0 and refined.grad[0].min() > 0
+
+    class Uniform(torch.nn.Module):  # a "digit classifier" with equal logits for the 10 classes
+        def forward(self, x):
+            return x.sum((1, 2, 3))[:, None] * torch.zeros(1, 10)
+
+    ce = LabelConsistency(Uniform(), digits.NETWORK)(torch.zeros(3, 1, 8, 8), torch.tensor([1.0, 2.0, 3.0]))
+    assert ce.item() == pytest.approx(np.log(10))
+    with pytest.raises(ConfigError, match="prepares its labels per batch"):
+        LabelConsistency(Uniform(), hands.NETWORK)  # its joints become crop fractions per batch
+
+
+def test_cli_refine_train_keeps_gaze_with_a_gaze_network(eyes, tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(app, ["train", "--task", "gaze", "--data", str(eyes), "--runs", str(tmp_path / "gaze"),
+                            "--set", "steps=2", "--set", "batch_size=8", "--set", "net.widths=[4,4,8,8,8]",
+                            "--set", "net.hidden=[8]", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    gaze_run = next((tmp_path / "gaze").iterdir())
+    sets = [a for k, v in {"refiner.width": 8, "refiner.blocks": 1, "batch_size": 8, "buffer_size": 16,
+                           "pretrain_refiner_steps": 1, "pretrain_discriminator_steps": 1, "iterations": 2,
+                           "log_every": 1, "loss.label_consistency": 2}.items() for a in ("--set", f"{k}={v}")]
+    args = ["refine", "train", "--synthetic", str(eyes), "--real", str(eyes), "--preset", "eyes-cpu", "--runs",
+            str(tmp_path / "runs"), "--device", "cpu", "--no-compile", *sets]
+    r = runner.invoke(app, [*args, "--consistency-classifier", str(gaze_run)])
+    assert r.exit_code == 0, r.output
+    stats = [json.loads(line) for line in next((tmp_path / "runs").iterdir()).joinpath("stats.jsonl").open()]
+    assert [s["step"] for s in stats if "R/consistency" in s] == [3, 4]  # adversarial steps only
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2 and "needs --consistency-classifier" in r.output
+
+
 def test_cli_generate_eyes_bad_input(tmp_path):
     r = CliRunner().invoke(app, ["generate", "eyes", "--out", str(tmp_path / "e"), "--size", "3x"])
     assert r.exit_code == 2 and "HEIGHTxWIDTH" in r.output

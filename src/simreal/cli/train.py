@@ -34,7 +34,8 @@ def refine_train(
     config: ConfigFile = None,
     sets: Sets = None,
     consistency_classifier: Annotated[Path | None, typer.Option(
-        help="Checkpoint of a task classifier trained on the synthetic data, for loss.label_consistency.")] = None,
+        help="Checkpoint of a task network (digits or gaze) trained on the synthetic data: "
+             "loss.label_consistency weighs its loss on the refined images.")] = None,
     resume: Annotated[Path | None, typer.Option(help="A run directory to continue exactly where it stopped.")]
     = None,
     compile_: Annotated[bool | None, typer.Option("--compile/--no-compile", help="torch.compile the networks "

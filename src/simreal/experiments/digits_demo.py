@@ -37,7 +37,9 @@ from simreal.refine.config import RefineConfig, preset
 from simreal.refine.train import SimGANTrainer
 from simreal.simulate.digits import DigitSimConfig
 from simreal.simulate.write import generate_digits
-from simreal.tasks.digits import DigitNetConfig, LabelConsistency
+from simreal.tasks.digits import NETWORK as DIGIT_NETWORK
+from simreal.tasks.digits import DigitNetConfig
+from simreal.tasks.spec import LabelConsistency
 from simreal.train.task import ClassifierTrainConfig, TaskTrainer
 from simreal.utils.config import merge, to_dict
 from simreal.utils.errors import ConfigError, NotFoundError
@@ -155,7 +157,7 @@ def train_refiner(out: Path, data: DigitsData, rcfg: RefineConfig, ccfg: Classif
     if rcfg.loss.label_consistency > 0:
         teacher = TaskTrainer(ccfg, [(data.synthetic, 1.0)],
                                     next_run_dir(out / "runs", f"train-consistency-{name}")).train()
-        consistency = LabelConsistency(teacher)
+        consistency = LabelConsistency(teacher, DIGIT_NETWORK)
     refine_dir = next_run_dir(out / "runs", f"refine-{name}")
     t0 = time.time()
     ckpt = SimGANTrainer(rcfg, data.synthetic, data.real_pool, refine_dir, consistency).train()

@@ -61,7 +61,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
 MAIN_CONDITIONS = ("synthetic", "synthetic 4x", "refined", "refined 4x")
 
 
-def _small_gaze() -> GazeTrainConfig:
+def small_gaze() -> GazeTrainConfig:
+    """A half-width GazeNet, 800 steps of batch 64: sized for a 2-core CPU."""
     return GazeTrainConfig(net=GazeNetConfig(widths=(16, 16, 32, 40, 96), hidden=(256,)), steps=800, batch_size=64)
 
 
@@ -74,7 +75,7 @@ class GazeStudyConfig:
     real_count: int = 3000  # built-in unlabeled pool (simulated webcam)
     test_count: int = 1000  # built-in labeled test set (simulated webcam, another seed)
     refine: RefineConfig = field(default_factory=lambda: preset("eyes-cpu"))
-    gaze: GazeTrainConfig = field(default_factory=_small_gaze)
+    gaze: GazeTrainConfig = field(default_factory=small_gaze)
     variants: tuple[str, ...] = tuple(VARIANTS)
     pupil_pairs: int = 100
     data_seed: int = 0
@@ -87,7 +88,7 @@ class GazeStudyConfig:
             refine=merge(preset("eyes-cpu"), {"batch_size": 8, "buffer_size": 16, "pretrain_refiner_steps": 2,
                                               "pretrain_discriminator_steps": 2, "iterations": 3, "grid_every": 3,
                                               "checkpoint_every": 3, "log_every": 1}),
-            gaze=merge(_small_gaze(), {"steps": 4, "batch_size": 8, "log_every": 2}))
+            gaze=merge(small_gaze(), {"steps": 4, "batch_size": 8, "log_every": 2}))
 
     @staticmethod
     def paper() -> GazeStudyConfig:

@@ -40,12 +40,15 @@ from simreal.data.bank import ImageBank
 from simreal.data.reader import SimrealDataset
 from simreal.evaluate.gaze import pupil_shift
 from simreal.evaluate.realism import ObserverConfig, observer_test
+from simreal.experiments.gaze_study import small_gaze
 from simreal.experiments.report import plot_band_ratios, plot_refiner_losses
 from simreal.experiments.study import Study
 from simreal.refine.apply import refine_bank
 from simreal.refine.config import RefineConfig, preset
 from simreal.refine.train import SimGANTrainer
 from simreal.simulate.write import generate_eyes
+from simreal.tasks.spec import LabelConsistency
+from simreal.train.task import GazeTrainConfig, TaskTrainer
 from simreal.utils.config import merge, to_dict
 from simreal.utils.errors import InputError
 from simreal.utils.images import save_grid, stretch
@@ -69,6 +72,9 @@ class RealEyesConfig:
     preset: str = "calibrated"
     refine: RefineConfig = field(default_factory=real_eyes_refine)
     observer: ObserverConfig = field(default_factory=lambda: ObserverConfig(max_per_class=1000, steps=400))
+    # with refine.loss.label_consistency > 0: the frozen GazeNet, trained on the synthetic eyes, whose gaze error
+    # on the refined eyes the refiner also minimises (the eyes' label is their gaze)
+    gaze_net: GazeTrainConfig = field(default_factory=small_gaze)
     seeds: int = 3  # observer splits per comparison
     pupil_pairs: int = 200
     data_seed: int = 0
@@ -78,6 +84,7 @@ class RealEyesConfig:
         """Smoke-test sizes: every stage runs, the numbers mean nothing."""
         return RealEyesConfig(synthetic_count=64, seeds=2, pupil_pairs=8,
                               observer=ObserverConfig(max_per_class=32, steps=5),
+                              gaze_net=merge(small_gaze(), {"steps": 4, "batch_size": 8, "log_every": 2}),
                               refine=merge(real_eyes_refine(), {"batch_size": 8, "buffer_size": 16,
                                                                 "pretrain_refiner_steps": 2,
                                                                 "pretrain_discriminator_steps": 2, "iterations": 3,
@@ -192,13 +199,20 @@ def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealE
 
     syn_path = study.dataset("data/synthetic", make)
     syn_ds, real_records = SimrealDataset(syn_path), list(real_ds.records())
-    synthetic, real_bank = ImageBank(syn_ds), ImageBank(real_ds)
+    rcfg = dataclasses.replace(cfg.refine, device=device, seed=cfg.data_seed)
+    consistency = rcfg.loss.label_consistency > 0
+    synthetic, real_bank = ImageBank(syn_ds, "gaze" if consistency else None), ImageBank(real_ds)
     if synthetic.mode != real_bank.mode:
         raise InputError(f"synthetic eyes are {synthetic.mode}, the real ones {real_bank.mode}")
+    gaze_term = None
+    if consistency:
+        gcfg = dataclasses.replace(cfg.gaze_net, device=device, seed=cfg.data_seed)
+        gaze_dir = study.out / "runs" / "gaze-consistency"
+        gaze_dir.mkdir(parents=True, exist_ok=True)
+        gaze_term = LabelConsistency(TaskTrainer(gcfg, [(synthetic, 1.0)], gaze_dir).train(resume=True), gcfg.NETWORK)
     run_dir = study.out / "runs" / "refine"
     run_dir.mkdir(parents=True, exist_ok=True)
-    rcfg = dataclasses.replace(cfg.refine, device=device, seed=cfg.data_seed)
-    checkpoint = SimGANTrainer(rcfg, synthetic, real_bank, run_dir).train(resume=True)
+    checkpoint = SimGANTrainer(rcfg, synthetic, real_bank, run_dir, gaze_term).train(resume=True)
     refined = refine_bank(checkpoint, synthetic, device)
 
     observer: dict[str, Any] = {}
@@ -293,10 +307,13 @@ def report(r: dict[str, Any]) -> str:
     bands = [f"{a:g}–{b:g}" for a, b in itertools.pairwise(edges)]
     spec_rows = [[k, *(f"{v / q:.2f}" for v, q in zip(power[k], power["real"], strict=True))]
                  for k in ("synthetic", "refined")]
+    weight = r["config"]["refine"]["loss"]["label_consistency"]
+    term = (f" (its loss also weighs, by {weight:g}, a frozen GazeNet's gaze error on them: the GazeNet trained on "
+            "the synthetic eyes, `runs/gaze-consistency`)") if weight > 0 else ""
     return f"""# SimGAN on real eyes (no gaze labels)
 
 Real eyes: `{r['real']}` ({r['counts']['real']} crops). Synthetic: {r['counts']['synthetic']} eyes of the built-in
-simulator at the same size. Refined: the synthetic eyes after the refiner trained against the real ones.
+simulator at the same size. Refined: the synthetic eyes after the refiner trained against the real ones{term}.
 
 ## Realism: the machine observer (50 % = it cannot tell them from real eyes)
 

@@ -13,7 +13,7 @@ from simreal.data.reader import SimrealDataset
 from simreal.evaluate.metrics import METRICS, METRICS_FILE, append_result
 from simreal.refine.config import RefineConfig, preset
 from simreal.refine.train import SimGANTrainer
-from simreal.tasks.digits import LabelConsistency
+from simreal.tasks.spec import LabelConsistency
 from simreal.teach.factory import sampler_for
 from simreal.train.registry import EvalOptions, load_model, task
 from simreal.train.task import batch_counts
@@ -100,16 +100,19 @@ def refine_train_stage(req: RefineRequest, echo: Callable[[str], Any] = print) -
     if synthetic is None or real is None:
         raise ConfigError("--synthetic and --real are required")
     if cfg.loss.label_consistency > 0 and consistency_classifier is None:
-        raise ConfigError("loss.label_consistency > 0 needs --consistency-classifier (a classifier trained on the "
-                          "synthetic data: simreal train --task digits --data SYNTHETIC), or "
+        raise ConfigError("loss.label_consistency > 0 needs --consistency-classifier (a task network trained on "
+                          "the synthetic data, e.g. simreal train --task digits --data SYNTHETIC), or "
                           "--set loss.label_consistency=0")
     syn_ds, real_ds = SimrealDataset(synthetic), SimrealDataset(real)
     if syn_ds.mode != real_ds.mode:
         raise SimrealError(f"synthetic images are {syn_ds.mode} but real images are {real_ds.mode}")
-    label = "label" if consistency_classifier is not None else None
-    consistency = None
-    if consistency_classifier is not None:
-        consistency = LabelConsistency(load_model(consistency_classifier, cfg.device)[0])
+    label, consistency = None, None
+    if consistency_classifier is not None:  # any image task's network: its loss, on the field it learned
+        model, tcfg = load_model(consistency_classifier, cfg.device)
+        if getattr(tcfg, "NETWORK", None) is None:
+            raise ConfigError(f"{consistency_classifier}: a {tcfg.TASK} network cannot score single refined "
+                              "images; --consistency-classifier takes a digits or gaze checkpoint")
+        label, consistency = task(tcfg.TASK).label, LabelConsistency(model, tcfg.NETWORK)
     run_dir = resume or next_run_dir(req.runs, f"refine-{req.preset}")
     if resume is None:
         atomic_write_json(_inputs_path(run_dir), {

@@ -57,9 +57,9 @@ def _keypoint_recipe() -> Any:
 
 
 def _gaze_recipe() -> Any:
-    from simreal.experiments.gaze_study import _small_gaze
+    from simreal.experiments.gaze_study import small_gaze
 
-    return _small_gaze()  # the gaze study's half-width GazeNet, 800 steps, batch 64
+    return small_gaze()  # the gaze study's half-width GazeNet, 800 steps, batch 64
 
 
 @dataclass(frozen=True)

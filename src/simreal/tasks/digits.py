@@ -54,13 +54,3 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
 
 
 NETWORK = ImageNetwork(lambda cfg, channels, hw: DigitNet(cfg, channels), classification_loss, torch.long)
-
-
-class LabelConsistency:
-    """``f(refined, labels)`` = CE of a frozen classifier on refined images (refiner's label term)."""
-
-    def __init__(self, classifier: nn.Module):
-        self.classifier = classifier.eval().requires_grad_(False)
-
-    def __call__(self, refined: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(self.classifier(refined.float()), labels)
