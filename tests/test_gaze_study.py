@@ -11,7 +11,9 @@ from typer.testing import CliRunner
 from simreal.cli import app
 from simreal.experiments.gaze_study import MAIN_CONDITIONS, GazeStudyConfig, run_study
 from simreal.simulate.eyes import EyeSimConfig
+from simreal.utils.checkpoint import latest_checkpoint
 from simreal.utils.errors import SimrealError
+from simreal.utils.runs import read_stats
 
 
 @pytest.mark.slow
@@ -52,10 +54,15 @@ def test_gaze_experiment_on_user_datasets(tmp_path):
     syn = generate_eyes(tmp_path / "syn", 40, seed=0, **kw)
     real = generate_eyes(tmp_path / "real", 24, seed=1, preset="webcam", **kw)
     test = generate_eyes(tmp_path / "test", 16, seed=2, preset="webcam", **kw)
-    cfg = dataclasses.replace(GazeStudyConfig.quick(), variants=("local+buffer", "global"))
+    cfg = dataclasses.replace(GazeStudyConfig.quick(), variants=("local+buffer", "gaze-consistency"))
     r = run_study(tmp_path / "o", syn, real, test, cfg, device="cpu")
     assert not r["builtin_data"] and r["counts"] == {"synthetic_4x": 40, "synthetic_1x": 10, "real": 24, "test": 16}
-    assert set(r["conditions"]) == {*MAIN_CONDITIONS, "refined (global)"}
+    assert set(r["conditions"]) == {*MAIN_CONDITIONS, "refined (gaze-consistency)"}
+    # the gaze-keeping refiner got its frozen GazeNet's term, the main refiner did not
+    stats = {v: read_stats(tmp_path / "o" / "runs" / f"refine-{v}") for v in cfg.variants}
+    assert any("R/consistency" in s for s in stats["gaze-consistency"])
+    assert not any("R/consistency" in s for s in stats["local+buffer"])
+    assert latest_checkpoint(tmp_path / "o" / "runs" / "gaze-consistency") is not None
     assert "NOT real data" not in (tmp_path / "o" / "report.md").read_text()
     small = generate_eyes(tmp_path / "small", 8, seed=3, cfg=dataclasses.replace(EyeSimConfig(), height=30), **kw)
     with pytest.raises(SimrealError, match="--size 35x55"):

@@ -229,7 +229,9 @@ def experiment_gaze(
     = Path("gaze-out"),
     seeds: Annotated[int, typer.Option(min=1, help="GazeNet seeds per condition.")] = 1,
     variant: Annotated[list[str] | None, typer.Option(help="Refiner variants: local+buffer, no-buffer, global, "
-                                                      "no-noise (default: all).")] = None,
+                                                      "no-noise (default: these four, the paper's ablation), "
+                                                      "gaze-consistency (+ a frozen GazeNet's gaze error, "
+                                                      "weight 10).")] = None,
     size: Annotated[str, typer.Option(help="quick (smoke run, meaningless numbers), cpu (default, ~15 min "
                                       "on 2 cores) or paper (the paper's networks; hours).")] = "cpu",
     config: ConfigFile = None,

@@ -4,7 +4,8 @@ Given a labeled synthetic set, an unlabeled "real" set and a labeled test set, i
 
 1. trains refiners: the main one (local adversarial loss + history buffer), one without the buffer, one
    with a global adversarial loss, and one without the noise input (the paper's deterministic R, when the
-   refine preset gives R a noise channel, as ``eyes-cpu`` does);
+   refine preset gives R a noise channel, as ``eyes-cpu`` does); on request (``--variant
+   gaze-consistency``) one that also keeps a frozen GazeNet's reading of the gaze (:func:`gaze_consistency`);
 2. refines the synthetic set with each (the main refiner writes a refined dataset to disk);
 3. trains GazeNet on synthetic, synthetic 4×, refined and refined 4× (1× = a fixed random quarter,
    4× = all of it, as in the paper) and on the 1× output of each ablation refiner, for each seed;
@@ -43,6 +44,7 @@ from simreal.refine.apply import refine_bank, refine_dataset
 from simreal.refine.config import RefineConfig, preset
 from simreal.simulate.write import generate_eyes
 from simreal.tasks.gaze import GazeNetConfig
+from simreal.tasks.spec import LabelConsistency
 from simreal.train.task import GazeTrainConfig, TaskTrainer
 from simreal.utils.config import merge, to_dict
 from simreal.utils.errors import SimrealError
@@ -57,7 +59,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no-buffer": {"use_buffer": False},
     "global": {"discriminator": {"global_": True}},
     "no-noise": {"refiner": {"noise_channels": 0}},  # the paper's deterministic refiner (if the preset adds noise)
+    # beyond the paper: the refiner also keeps a frozen GazeNet's reading of the gaze (gaze_consistency)
+    "gaze-consistency": {"loss": {"label_consistency": 10.0}},
 }
+DEFAULT_VARIANTS = ("local+buffer", "no-buffer", "global", "no-noise")  # the paper's ablation
 MAIN_CONDITIONS = ("synthetic", "synthetic 4x", "refined", "refined 4x")
 
 
@@ -76,7 +81,7 @@ class GazeStudyConfig:
     test_count: int = 1000  # built-in labeled test set (simulated webcam, another seed)
     refine: RefineConfig = field(default_factory=lambda: preset("eyes-cpu"))
     gaze: GazeTrainConfig = field(default_factory=small_gaze)
-    variants: tuple[str, ...] = tuple(VARIANTS)
+    variants: tuple[str, ...] = DEFAULT_VARIANTS
     pupil_pairs: int = 100
     data_seed: int = 0
 
@@ -122,6 +127,15 @@ def prepare_data(study: Study, cfg: GazeStudyConfig, synthetic: Path | None, rea
     return GazeData(_eyes(study, "data/synthetic-clean", cfg.synthetic_count, s, "clean", device),
                     _eyes(study, "data/real-pool-webcam", cfg.real_count, s + 1, "webcam", device),
                     _eyes(study, "data/test-webcam", cfg.test_count, s + 2, "webcam", device), builtin=True)
+
+
+def gaze_consistency(study: Study, gcfg: GazeTrainConfig, synthetic: ImageBank) -> LabelConsistency:
+    """The refiner's gaze-keeping term: a GazeNet trained with ``gcfg`` on the labeled ``synthetic`` eyes in
+    ``out/runs/gaze-consistency`` (trained there, resumed or reused), frozen; the refiner minimises its gaze
+    error on the refined eyes, weighted by ``loss.label_consistency``."""
+    run_dir = study.out / "runs" / "gaze-consistency"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return LabelConsistency(TaskTrainer(gcfg, [(synthetic, 1.0)], run_dir).train(resume=True), gcfg.NETWORK)
 
 
 def quarter(n: int, seed: int) -> np.ndarray:
@@ -176,8 +190,11 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
     rcfg = dataclasses.replace(cfg.refine, device=device, seed=cfg.data_seed)
     gcfg = dataclasses.replace(cfg.gaze, device=device)
 
-    refiners = {variant: study.refiner(variant, merge(rcfg, VARIANTS[variant]), syn, real_bank)
-                for variant in cfg.variants}
+    vcfgs = {variant: merge(rcfg, VARIANTS[variant]) for variant in cfg.variants}
+    term = gaze_consistency(study, dataclasses.replace(gcfg, seed=cfg.data_seed), syn) \
+        if any(v.loss.label_consistency > 0 for v in vcfgs.values()) else None
+    refiners = {variant: study.refiner(variant, v, syn, real_bank, term if v.loss.label_consistency > 0 else None)
+                for variant, v in vcfgs.items()}
     # training time as logged by the run itself (a reused run takes no time now)
     refine_time = {v: read_stats(Path(p).parent)[-1].get("time_s") for v, p in refiners.items()}
     refined_path = refine_dataset(refiners["local+buffer"], data.synthetic, out / "data" / "refined",

@@ -40,15 +40,14 @@ from simreal.data.bank import ImageBank
 from simreal.data.reader import SimrealDataset
 from simreal.evaluate.gaze import pupil_shift
 from simreal.evaluate.realism import ObserverConfig, observer_test
-from simreal.experiments.gaze_study import small_gaze
+from simreal.experiments.gaze_study import gaze_consistency, small_gaze
 from simreal.experiments.report import plot_band_ratios, plot_refiner_losses
 from simreal.experiments.study import Study
 from simreal.refine.apply import refine_bank
 from simreal.refine.config import RefineConfig, preset
 from simreal.refine.train import SimGANTrainer
 from simreal.simulate.write import generate_eyes
-from simreal.tasks.spec import LabelConsistency
-from simreal.train.task import GazeTrainConfig, TaskTrainer
+from simreal.train.task import GazeTrainConfig
 from simreal.utils.config import merge, to_dict
 from simreal.utils.errors import InputError
 from simreal.utils.images import save_grid, stretch
@@ -204,12 +203,8 @@ def run_real_eyes(out: str | Path, real: str | Path, cfg: RealEyesConfig = RealE
     synthetic, real_bank = ImageBank(syn_ds, "gaze" if consistency else None), ImageBank(real_ds)
     if synthetic.mode != real_bank.mode:
         raise InputError(f"synthetic eyes are {synthetic.mode}, the real ones {real_bank.mode}")
-    gaze_term = None
-    if consistency:
-        gcfg = dataclasses.replace(cfg.gaze_net, device=device, seed=cfg.data_seed)
-        gaze_dir = study.out / "runs" / "gaze-consistency"
-        gaze_dir.mkdir(parents=True, exist_ok=True)
-        gaze_term = LabelConsistency(TaskTrainer(gcfg, [(synthetic, 1.0)], gaze_dir).train(resume=True), gcfg.NETWORK)
+    gaze_term = gaze_consistency(study, dataclasses.replace(cfg.gaze_net, device=device, seed=cfg.data_seed),
+                                 synthetic) if consistency else None
     run_dir = study.out / "runs" / "refine"
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = SimGANTrainer(rcfg, synthetic, real_bank, run_dir, gaze_term).train(resume=True)

@@ -65,14 +65,15 @@ class Study:
         make(path)
         return path
 
-    def refiner(self, name: str, cfg: Any, synthetic: Any, real: Any) -> Path:
+    def refiner(self, name: str, cfg: Any, synthetic: Any, real: Any, consistency: Any = None) -> Path:
         """The final checkpoint of a SimGAN refiner trained with ``cfg`` (a ``RefineConfig``) on ``synthetic``
-        against ``real`` (image banks) in ``out/runs/refine-NAME``: trained there, resumed, or reused."""
+        against ``real`` (image banks) in ``out/runs/refine-NAME``: trained there, resumed, or reused.
+        ``consistency``: its label-consistency term, where ``cfg.loss.label_consistency`` > 0."""
         from simreal.refine.train import SimGANTrainer
 
         run_dir = self.out / "runs" / f"refine-{name}"
         run_dir.mkdir(parents=True, exist_ok=True)
-        return SimGANTrainer(cfg, synthetic, real, run_dir).train(resume=True)
+        return SimGANTrainer(cfg, synthetic, real, run_dir, consistency).train(resume=True)
 
     def each_condition(self, conditions: dict[str, T], seeds: int, what: str,
                        run: Callable[[str, int, T], dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
