@@ -295,9 +295,11 @@ def test_real_eyes_study_defaults_are_the_settings_measured_best():
     from simreal.experiments.real_eyes import RealEyesConfig
 
     cfg, quick = RealEyesConfig(), RealEyesConfig.quick()
-    # the README's run M: the simulator fitted to real webcam eyes, the discriminator's first conv at stride 1
+    # the README's runs LC10: the simulator fitted to real webcam eyes, the discriminator's first conv at
+    # stride 1, and the gaze-keeping term
     assert cfg.preset == quick.preset == "calibrated"
     assert cfg.refine.discriminator.layers[0] == "conv:64:3:1"
+    assert cfg.refine.loss.label_consistency == quick.refine.loss.label_consistency == 10
     assert quick.refine.discriminator.layers == cfg.refine.discriminator.layers
     assert cfg.refine.refiner == quick.refine.refiner
 
