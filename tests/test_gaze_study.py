@@ -33,6 +33,11 @@ def test_gaze_experiment_builtin_quick(tmp_path):
     # a rerun reuses every finished stage and gives the same numbers
     again = run_study(out, cfg=GazeStudyConfig.quick(), device="cpu")
     assert again["conditions"] == r["conditions"]
+    # another selection of variants is the same study: the finished ones are reused, a new one is added
+    cfg = dataclasses.replace(GazeStudyConfig.quick(), variants=("local+buffer", "gaze-consistency"))
+    more = run_study(out, cfg=cfg, device="cpu")
+    assert more["conditions"]["refined"] == r["conditions"]["refined"]
+    assert set(more["conditions"]) == {*MAIN_CONDITIONS, "refined (gaze-consistency)"}
 
 
 def test_gaze_experiment_needs_all_three_datasets(tmp_path):

@@ -175,7 +175,7 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
     if unknown or "local+buffer" not in cfg.variants:
         raise SimrealError(f"variants must include local+buffer and come from {', '.join(VARIANTS)}; got {unknown}")
     given_datasets(synthetic, real, test, "gaze")
-    study = Study(out, to_dict(cfg), [synthetic, real, test])
+    study = Study(out, to_dict(dataclasses.replace(cfg, variants=())), [synthetic, real, test])  # variants: added later
     out = study.out
     data = prepare_data(study, cfg, synthetic, real, test, device)
     syn_ds, real_ds, test_ds = SimrealDataset(data.synthetic), SimrealDataset(data.real), SimrealDataset(data.test)

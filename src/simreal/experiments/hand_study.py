@@ -212,7 +212,7 @@ def run_study(out: str | Path, synthetic: Path | None = None, real: Path | None 
     if unknown or "local" not in cfg.variants:
         raise SimrealError(f"variants must include local and come from {', '.join(VARIANTS)}; got {unknown}")
     given_datasets(synthetic, real, test, "keypoints", task="hand")
-    study = Study(out, to_dict(cfg), [synthetic, real, test])
+    study = Study(out, to_dict(dataclasses.replace(cfg, variants=())), [synthetic, real, test])  # variants: added later
     out = study.out
     data = prepare_data(study, cfg, synthetic, real, test)
     syn_ds, real_ds, test_ds = (SimrealDataset(p) for p in (data.synthetic, data.real, data.test))
