@@ -99,15 +99,20 @@ def test_gaze_training_runs_and_learns(eyes, tmp_path):
     assert stats[-1]["loss"] < stats[0]["loss"]
 
 
+def _train_tiny_gaze(runner: CliRunner, eyes, runs, steps: int):
+    """`simreal train --task gaze` at toy width into ``runs``; returns (the CLI result, its run directory)."""
+    r = runner.invoke(app, ["train", "--task", "gaze", "--data", str(eyes), "--runs", str(runs),
+                            "--set", f"steps={steps}", "--set", "batch_size=8", "--set", "net.widths=[4,4,8,8,8]",
+                            "--set", "net.hidden=[8]", "--device", "cpu"])
+    return r, next(runs.iterdir(), None)
+
+
 def test_cli_train_and_evaluate_gaze(eyes, tmp_path):
     from simreal.utils.checkpoint import latest_checkpoint
 
     runner = CliRunner()
-    r = runner.invoke(app, ["train", "--task", "gaze", "--data", str(eyes), "--runs", str(tmp_path / "runs"),
-                            "--set", "steps=4", "--set", "batch_size=8", "--set", "net.widths=[4,4,8,8,8]",
-                            "--set", "net.hidden=[8]", "--device", "cpu"])
+    r, run = _train_tiny_gaze(runner, eyes, tmp_path / "runs", steps=4)
     assert r.exit_code == 0, r.output
-    run = next((tmp_path / "runs").iterdir())
     config = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**config, "steps": 6}))  # two steps left
     r = runner.invoke(app, ["train", "--resume", str(run)])  # the run knows it is a gaze run
@@ -160,11 +165,8 @@ def test_label_consistency_is_the_frozen_networks_mean_task_loss():
 
 def test_cli_refine_train_keeps_gaze_with_a_gaze_network(eyes, tmp_path):
     runner = CliRunner()
-    r = runner.invoke(app, ["train", "--task", "gaze", "--data", str(eyes), "--runs", str(tmp_path / "gaze"),
-                            "--set", "steps=2", "--set", "batch_size=8", "--set", "net.widths=[4,4,8,8,8]",
-                            "--set", "net.hidden=[8]", "--device", "cpu"])
+    r, gaze_run = _train_tiny_gaze(runner, eyes, tmp_path / "gaze", steps=2)
     assert r.exit_code == 0, r.output
-    gaze_run = next((tmp_path / "gaze").iterdir())
     sets = [a for k, v in {"refiner.width": 8, "refiner.blocks": 1, "batch_size": 8, "buffer_size": 16,
                            "pretrain_refiner_steps": 1, "pretrain_discriminator_steps": 1, "iterations": 2,
                            "log_every": 1, "loss.label_consistency": 2}.items() for a in ("--set", f"{k}={v}")]
